@@ -1,0 +1,316 @@
+//! Decode: one captured frame in, one [`Packet`] view out.
+//!
+//! The link layer is chosen by the capture's datalink; from there etherparse's lax slicer does the
+//! work (VLAN/QinQ, IPv4 with options and AH, IPv6 with extension headers, TCP, UDP, ICMP).
+//! The lax slicer is used on purpose: a frame cut by the snap length is still a valid packet whose
+//! first payload bytes matter to detectors, so length fields larger than the captured data fall
+//! back to what was captured instead of failing.
+//!
+//! Failure policy: nothing here panics or allocates. A frame that cannot be decoded is a
+//! [`Malformed`] reason (a small closed set, so it can be a metric label); non-IP frames and
+//! non-first IP fragments are reported as such and skipped by the flow table.
+
+mod link;
+mod malformed;
+
+pub use malformed::Malformed;
+
+use crate::capture::{Frame, LinkType};
+use crate::ts::Ts;
+use etherparse::{
+    err::packet::SliceError, IpNumber, Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxNetSlice,
+    LaxSlicedPacket, TcpOptionElement, TcpSlice, TransportSlice, UdpSlice,
+};
+use std::net::IpAddr;
+
+/// IP protocol numbers this sensor names (IANA "Assigned Internet Protocol Numbers").
+pub mod ip_proto {
+    /// ICMP (RFC 792).
+    pub const ICMP: u8 = 1;
+    /// TCP (RFC 9293).
+    pub const TCP: u8 = 6;
+    /// UDP (RFC 768).
+    pub const UDP: u8 = 17;
+    /// GRE (RFC 2784; PPTP uses the enhanced version 1 of RFC 2637).
+    pub const GRE: u8 = 47;
+    /// IPsec Encapsulating Security Payload (RFC 4303).
+    pub const ESP: u8 = 50;
+    /// IPsec Authentication Header (RFC 4302).
+    pub const AH: u8 = 51;
+    /// ICMPv6 (RFC 4443).
+    pub const ICMPV6: u8 = 58;
+    /// L2TPv3 directly over IP (RFC 3931).
+    pub const L2TP: u8 = 115;
+
+    /// Short lower-case name for logs and alert flow records.
+    pub fn name(p: u8) -> &'static str {
+        match p {
+            ICMP => "icmp",
+            TCP => "tcp",
+            UDP => "udp",
+            GRE => "gre",
+            ESP => "esp",
+            AH => "ah",
+            ICMPV6 => "icmpv6",
+            L2TP => "l2tp",
+            _ => "ip",
+        }
+    }
+}
+
+/// TCP header fields the flow table and detectors use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpInfo {
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgement number.
+    pub ack: u32,
+    /// Flag bits of byte 13 (FIN 0x01, SYN 0x02, RST 0x04, PSH 0x08, ACK 0x10).
+    pub flags: u8,
+    /// Receive window (unscaled).
+    pub window: u16,
+    /// MSS option, parsed on SYN segments only (RFC 9293 §3.7.1).
+    pub mss: Option<u16>,
+    /// Window-scale shift, parsed on SYN segments only (RFC 7323 §2).
+    pub wscale: Option<u8>,
+}
+
+impl TcpInfo {
+    /// FIN flag.
+    pub const FIN: u8 = 0x01;
+    /// SYN flag.
+    pub const SYN: u8 = 0x02;
+    /// RST flag.
+    pub const RST: u8 = 0x04;
+    /// ACK flag.
+    pub const ACK: u8 = 0x10;
+
+    /// Whether all bits of `f` are set.
+    pub fn has(&self, f: u8) -> bool {
+        self.flags & f == f
+    }
+}
+
+/// A decoded IP packet: addresses, transport ports and the payload detectors look at.
+#[derive(Clone, Debug)]
+pub struct Packet<'a> {
+    /// Capture time.
+    pub ts: Ts,
+    /// VLAN id(s): the single id, or `outer << 12 | inner` for QinQ; 0 when untagged.
+    pub vlan: u32,
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// The protocol after IP extension headers (TCP, UDP, ESP, GRE, …).
+    pub proto: u8,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// Source port (0 for protocols without ports).
+    pub src_port: u16,
+    /// Destination port (0 for protocols without ports).
+    pub dst_port: u16,
+    /// TCP header fields when `proto` is TCP.
+    pub tcp: Option<TcpInfo>,
+    /// ICMP type and code when `proto` is ICMP or ICMPv6.
+    pub icmp: Option<(u8, u8)>,
+    /// SPI of an IPsec Authentication Header carried by this packet (RFC 4302 §2.4).
+    pub ah_spi: Option<u32>,
+    /// Transport payload (TCP/UDP/ICMP), or the IP payload for other protocols (ESP, GRE, …).
+    pub payload: &'a [u8],
+    /// Frame length on the wire, for byte accounting.
+    pub wire_len: u32,
+}
+
+/// What a frame turned out to be.
+#[derive(Debug)]
+pub enum Decoded<'a> {
+    /// An IP packet the flow table can use.
+    Packet(Packet<'a>),
+    /// A valid frame that does not carry IP (ARP, LLDP, STP, …).
+    NotIp,
+    /// A non-first IP fragment: no transport header to key a flow on.
+    Fragment,
+    /// A frame that could not be decoded, and why.
+    Malformed(Malformed),
+}
+
+/// Decodes one frame captured with framing `link`.
+pub fn decode<'a>(link: LinkType, frame: &Frame<'a>) -> Decoded<'a> {
+    let sliced = match link::slice(link, frame.data) {
+        Ok(Some(s)) => s,
+        Ok(None) => return Decoded::NotIp,
+        Err(m) => return Decoded::Malformed(m),
+    };
+    packet_from(&sliced, frame)
+}
+
+fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
+    let (src, dst, ttl, ip_payload, ah_spi, first_fragment) = match &s.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            let first = h.fragments_offset().value() == 0;
+            let ah = v4.extensions().auth.map(|a| a.spi());
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                h.ttl(),
+                v4.payload().clone(),
+                ah,
+                first,
+            )
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            let mut ah = None;
+            let mut first = true;
+            for ext in v6.extensions().clone() {
+                match ext {
+                    Ipv6ExtensionSlice::Authentication(a) => ah = Some(a.spi()),
+                    Ipv6ExtensionSlice::Fragment(f) => {
+                        first = f.fragment_offset().value() == 0;
+                    }
+                    _ => {}
+                }
+            }
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                h.hop_limit(),
+                v6.payload().clone(),
+                ah,
+                first,
+            )
+        }
+        Some(LaxNetSlice::Arp(_)) => return Decoded::NotIp,
+        None => {
+            return match &s.stop_err {
+                Some((e, layer)) => Decoded::Malformed(Malformed::from_slice_error(e, *layer)),
+                None => Decoded::NotIp,
+            }
+        }
+    };
+    if ip_payload.fragmented && !first_fragment {
+        return Decoded::Fragment;
+    }
+    let mut p = Packet {
+        ts: frame.ts,
+        vlan: link::vlan_id(s),
+        src,
+        dst,
+        proto: ip_payload.ip_number.0,
+        ttl,
+        src_port: 0,
+        dst_port: 0,
+        tcp: None,
+        icmp: None,
+        ah_spi,
+        payload: ip_payload.payload,
+        wire_len: frame.wire_len,
+    };
+    match &s.transport {
+        Some(t) => fill_transport(&mut p, t),
+        None if ip_payload.fragmented => {
+            // etherparse does not slice the transport of a fragmented datagram; the first
+            // fragment still carries the transport header, which is enough to key the flow.
+            if let Err(m) = fill_first_fragment(&mut p, &ip_payload) {
+                return Decoded::Malformed(m);
+            }
+        }
+        None => {
+            if let Some((e, layer)) = &s.stop_err {
+                if is_transport(ip_payload.ip_number) {
+                    return Decoded::Malformed(Malformed::from_slice_error(e, *layer));
+                }
+            } else if is_transport(ip_payload.ip_number) {
+                return Decoded::Malformed(Malformed::Truncated);
+            }
+        }
+    }
+    Decoded::Packet(p)
+}
+
+fn is_transport(n: IpNumber) -> bool {
+    matches!(
+        n.0,
+        ip_proto::TCP | ip_proto::UDP | ip_proto::ICMP | ip_proto::ICMPV6
+    )
+}
+
+fn fill_transport<'a>(p: &mut Packet<'a>, t: &TransportSlice<'a>) {
+    match t {
+        TransportSlice::Tcp(tcp) => fill_tcp(p, tcp),
+        TransportSlice::Udp(udp) => {
+            p.src_port = udp.source_port();
+            p.dst_port = udp.destination_port();
+            p.payload = udp.payload();
+        }
+        TransportSlice::Icmpv4(icmp) => {
+            p.icmp = Some((icmp.type_u8(), icmp.code_u8()));
+            p.payload = icmp.payload();
+        }
+        TransportSlice::Icmpv6(icmp) => {
+            p.icmp = Some((icmp.type_u8(), icmp.code_u8()));
+            p.payload = icmp.payload();
+        }
+        TransportSlice::Igmp(_) => {}
+    }
+}
+
+fn fill_tcp<'a>(p: &mut Packet<'a>, tcp: &TcpSlice<'a>) {
+    p.src_port = tcp.source_port();
+    p.dst_port = tcp.destination_port();
+    let flags = tcp.slice().get(13).copied().unwrap_or(0);
+    let mut info = TcpInfo {
+        seq: tcp.sequence_number(),
+        ack: tcp.acknowledgment_number(),
+        flags,
+        window: tcp.window_size(),
+        mss: None,
+        wscale: None,
+    };
+    if tcp.syn() {
+        // Options are only parsed where they mean something (SYN, SYN/ACK); a malformed option
+        // list ends the walk without failing the packet.
+        for opt in tcp.options_iterator() {
+            match opt {
+                Ok(TcpOptionElement::MaximumSegmentSize(m)) => info.mss = Some(m),
+                Ok(TcpOptionElement::WindowScale(w)) => info.wscale = Some(w),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    }
+    p.tcp = Some(info);
+    p.payload = tcp.payload();
+}
+
+fn fill_first_fragment<'a>(
+    p: &mut Packet<'a>,
+    ip: &LaxIpPayloadSlice<'a>,
+) -> Result<(), Malformed> {
+    match ip.ip_number.0 {
+        ip_proto::TCP => {
+            // The payload of a first fragment is partial; ports and flags are what matter here.
+            let tcp = TcpSlice::from_slice(ip.payload).map_err(|_| Malformed::Truncated)?;
+            fill_tcp(p, &tcp);
+        }
+        ip_proto::UDP => {
+            let udp = UdpSlice::from_slice_lax(ip.payload).map_err(|_| Malformed::Truncated)?;
+            p.src_port = udp.source_port();
+            p.dst_port = udp.destination_port();
+            p.payload = udp.payload();
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+impl Malformed {
+    fn from_slice_error(e: &SliceError, layer: etherparse::err::Layer) -> Malformed {
+        malformed::classify(e, layer)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,348 @@
+//! Detect: recognise remote-access, VPN and anonymizer protocols in a flow's first packets.
+//!
+//! Each protocol is one file implementing [`Detector`]. A detector is stateless: it reads the
+//! [`FlowView`] (both directions' first payload bytes, segment sizes, handshake facts) and returns
+//! a [`Verdict`] with the evidence that proves it, or nothing. The pipeline calls the cascade on
+//! every payload-bearing packet while the flow is under inspection, keeps the strongest verdict,
+//! and stops inspecting as soon as a verdict is [`Verdict::complete`] or the inspection budget is
+//! spent; [`Detector::conclude`] then gets a last look (port hints live there).
+//!
+//! Order of the cascade ([`Cascade::standard`]): detectors whose gate is a fixed IP protocol
+//! number (ESP, AH, GRE) first, then fixed leading magic or banners that cost one comparison
+//! (SSH, RFB, TPKT, PPTP magic), then structured datagram formats whose gate is a size or header
+//! shape (WireGuard, IKE, OpenVPN, L2TP, XDMCP, RDP-UDP), then the looser formats (telnet, rsh).
+//! A stronger verdict from a later detector still replaces a weaker one: order only decides who
+//! answers first when two are equally sure.
+//!
+//! Failure policy: detectors read wire bytes only through bounds-checked accessors (`get`), never
+//! allocate on the miss path, and a port number alone never yields more than
+//! [`Confidence::Port`].
+
+mod ipsec;
+mod l2tp;
+mod openvpn;
+mod ports;
+mod pptp;
+mod rdp;
+mod rsh;
+mod ssh;
+mod telnet;
+mod vnc;
+mod wireguard;
+mod xdmcp;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+use crate::decode::Packet;
+use crate::flow::{DirPayload, Handshake, Segment};
+use std::borrow::Cow;
+use std::net::SocketAddr;
+
+/// What kind of activity an alert reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The endpoint is controlled, or controls a host, through a remote-access protocol.
+    RemoteAccess,
+    /// The endpoint carries a VPN or other tunnel.
+    VpnTunnel,
+    /// The endpoint uses an anonymity network or circumvention proxy.
+    Anonymizer,
+}
+
+impl Kind {
+    /// Every kind, in a fixed order for summaries and metric pre-registration.
+    pub const ALL: [Kind; 3] = [Kind::RemoteAccess, Kind::VpnTunnel, Kind::Anonymizer];
+
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::RemoteAccess => "remote_access",
+            Kind::VpnTunnel => "vpn_tunnel",
+            Kind::Anonymizer => "anonymizer",
+        }
+    }
+}
+
+/// How sure a detector is. Ordered: a higher value replaces a lower one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// Only a port number matched. Never worth more than a low-severity alert.
+    Port,
+    /// A statistical or shape guess (sizes, entropy), not a parsed message.
+    Heuristic,
+    /// A protocol message parsed from one side.
+    Signature,
+    /// Messages from both sides parsed and consistent with each other.
+    Handshake,
+}
+
+impl Confidence {
+    /// Stable snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Port => "port",
+            Confidence::Heuristic => "heuristic",
+            Confidence::Signature => "signature",
+            Confidence::Handshake => "handshake",
+        }
+    }
+}
+
+/// A detector's finding on one flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Kind of activity.
+    pub kind: Kind,
+    /// Protocol or product family, lower-case (`rdp`, `wireguard`, …).
+    pub family: Cow<'static, str>,
+    /// A branded product or provider, when known.
+    pub provider: Option<Cow<'static, str>>,
+    /// How sure the detector is.
+    pub confidence: Confidence,
+    /// Human-readable facts that matched, most decisive first.
+    pub evidence: Vec<String>,
+    /// Nothing more would change this verdict: report it now and stop inspecting the flow.
+    pub complete: bool,
+}
+
+impl Verdict {
+    /// A verdict with no evidence yet.
+    pub fn new(kind: Kind, family: &'static str, confidence: Confidence) -> Verdict {
+        Verdict {
+            kind,
+            family: Cow::Borrowed(family),
+            provider: None,
+            confidence,
+            evidence: Vec::new(),
+            complete: false,
+        }
+    }
+
+    /// Adds one fact.
+    pub fn with(mut self, fact: impl Into<String>) -> Verdict {
+        self.evidence.push(fact.into());
+        self
+    }
+
+    /// Marks the verdict complete.
+    pub fn done(mut self) -> Verdict {
+        self.complete = true;
+        self
+    }
+}
+
+/// One direction of a flow as detectors see it.
+#[derive(Clone, Copy, Debug)]
+pub struct Side<'a> {
+    kept: Option<&'a DirPayload>,
+    /// Packets seen in this direction (with or without payload).
+    pub pkts: u64,
+    /// Bytes on the wire in this direction.
+    pub bytes: u64,
+}
+
+impl<'a> Side<'a> {
+    /// A side with kept payload `kept` and the given counters.
+    pub fn new(kept: Option<&'a DirPayload>, pkts: u64, bytes: u64) -> Side<'a> {
+        Side { kept, pkts, bytes }
+    }
+
+    /// The kept bytes: the in-order TCP stream prefix, or datagram prefixes back to back.
+    pub fn data(&self) -> &'a [u8] {
+        self.kept.map(DirPayload::data).unwrap_or_default()
+    }
+
+    /// Recorded segments (TCP) or datagrams, in arrival order.
+    pub fn segments(&self) -> &'a [Segment] {
+        self.kept.map(DirPayload::segments).unwrap_or_default()
+    }
+
+    /// The kept bytes of segment or datagram `i`.
+    pub fn segment(&self, i: usize) -> Option<&'a [u8]> {
+        self.kept?.segment(i)
+    }
+
+    /// The first segment or datagram.
+    pub fn first(&self) -> Option<&'a [u8]> {
+        self.segment(0)
+    }
+
+    /// Payload length on the wire of segment or datagram `i`.
+    pub fn wire_len(&self, i: usize) -> Option<usize> {
+        self.segments().get(i).map(|s| usize::from(s.wire_len))
+    }
+
+    /// Payload-bearing packets seen in this direction while inspecting.
+    pub fn payload_pkts(&self) -> u32 {
+        self.kept.map_or(0, |k| k.payload_pkts)
+    }
+}
+
+/// A flow as detectors see it.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowView<'a> {
+    /// IP protocol number.
+    pub proto: u8,
+    /// The initiator.
+    pub client: SocketAddr,
+    /// The responder.
+    pub server: SocketAddr,
+    /// Initiator → responder.
+    pub to_server: Side<'a>,
+    /// Responder → initiator.
+    pub to_client: Side<'a>,
+    /// TCP handshake facts.
+    pub tcp: &'a Handshake,
+    /// The packet that triggered this call (`None` in [`Detector::conclude`]).
+    pub packet: Option<&'a Packet<'a>>,
+}
+
+impl FlowView<'_> {
+    /// Whether either end uses `port` (the responder's port is the usual service port, but a
+    /// capture that starts mid-flow may have guessed the roles wrong).
+    pub fn either_port(&self, port: u16) -> bool {
+        self.server.port() == port || self.client.port() == port
+    }
+}
+
+/// One protocol recogniser.
+pub trait Detector: Send + Sync {
+    /// Short name for logs.
+    fn name(&self) -> &'static str;
+
+    /// Looks at the flow after a new payload-bearing packet; `None` when it is not this protocol
+    /// (or not yet recognisable).
+    fn inspect(&self, view: &FlowView<'_>) -> Option<Verdict>;
+
+    /// A last look when inspection ends without a complete verdict.
+    fn conclude(&self, _view: &FlowView<'_>) -> Option<Verdict> {
+        None
+    }
+}
+
+/// The ordered set of detectors the pipeline runs.
+pub struct Cascade {
+    detectors: Vec<Box<dyn Detector>>,
+}
+
+impl Cascade {
+    /// Every built-in detector, in the order documented at the top of this module.
+    pub fn standard() -> Cascade {
+        Cascade {
+            detectors: vec![
+                Box::new(ipsec::Ipsec),
+                Box::new(pptp::Pptp),
+                Box::new(ssh::Ssh),
+                Box::new(vnc::Vnc),
+                Box::new(rdp::Rdp),
+                Box::new(wireguard::WireGuard),
+                Box::new(openvpn::OpenVpn),
+                Box::new(l2tp::L2tp),
+                Box::new(xdmcp::Xdmcp),
+                Box::new(telnet::Telnet),
+                Box::new(rsh::Rsh),
+                Box::new(ports::PortHints),
+            ],
+        }
+    }
+
+    /// A cascade of exactly these detectors (tests, benches).
+    pub fn of(detectors: Vec<Box<dyn Detector>>) -> Cascade {
+        Cascade { detectors }
+    }
+
+    /// Runs every detector on `view`, replacing `best` with any stronger verdict. Returns true when
+    /// `best` is complete.
+    pub fn inspect(&self, view: &FlowView<'_>, best: &mut Option<Verdict>) -> bool {
+        for d in &self.detectors {
+            if let Some(v) = d.inspect(view) {
+                let complete = v.complete;
+                if stronger(&v, best.as_ref()) {
+                    *best = Some(v);
+                }
+                if complete {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Gives every detector its last look, replacing `best` with any stronger verdict.
+    pub fn conclude(&self, view: &FlowView<'_>, best: &mut Option<Verdict>) {
+        for d in &self.detectors {
+            if let Some(v) = d.conclude(view) {
+                if stronger(&v, best.as_ref()) {
+                    *best = Some(v);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `v` should replace `best`: higher confidence wins; at equal confidence the one with
+/// more evidence (a later, fuller look at the same handshake) wins.
+fn stronger(v: &Verdict, best: Option<&Verdict>) -> bool {
+    match best {
+        None => true,
+        Some(b) => {
+            (v.confidence, v.complete, v.evidence.len())
+                > (b.confidence, b.complete, b.evidence.len())
+        }
+    }
+}
+
+/// Reads a big-endian u16 at `off`.
+pub(crate) fn be16(b: &[u8], off: usize) -> Option<u16> {
+    let s = b.get(off..off.checked_add(2)?)?;
+    Some(u16::from_be_bytes([*s.first()?, *s.get(1)?]))
+}
+
+/// Reads a big-endian u32 at `off`.
+pub(crate) fn be32(b: &[u8], off: usize) -> Option<u32> {
+    let s = b.get(off..off.checked_add(4)?)?;
+    Some(u32::from_be_bytes([
+        *s.first()?,
+        *s.get(1)?,
+        *s.get(2)?,
+        *s.get(3)?,
+    ]))
+}
+
+/// Reads a little-endian u16 at `off`.
+pub(crate) fn le16(b: &[u8], off: usize) -> Option<u16> {
+    let s = b.get(off..off.checked_add(2)?)?;
+    Some(u16::from_le_bytes([*s.first()?, *s.get(1)?]))
+}
+
+/// Reads a little-endian u32 at `off`.
+pub(crate) fn le32(b: &[u8], off: usize) -> Option<u32> {
+    let s = b.get(off..off.checked_add(4)?)?;
+    Some(u32::from_le_bytes([
+        *s.first()?,
+        *s.get(1)?,
+        *s.get(2)?,
+        *s.get(3)?,
+    ]))
+}
+
+/// Printable rendering of untrusted bytes for evidence: ASCII graphic characters and spaces kept,
+/// everything else escaped, cut at `max` input bytes.
+pub(crate) fn printable(b: &[u8], max: usize) -> String {
+    let cut = b.get(..b.len().min(max)).unwrap_or_default();
+    let mut s = String::with_capacity(cut.len());
+    for &c in cut {
+        if c.is_ascii_graphic() || c == b' ' {
+            s.push(char::from(c));
+        } else {
+            s.push_str(&format!("\\x{c:02x}"));
+        }
+    }
+    if b.len() > max {
+        s.push('…');
+    }
+    s
+}

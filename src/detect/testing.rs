@@ -1,0 +1,91 @@
+//! Builds [`FlowView`]s from byte strings for detector unit tests.
+
+use super::{FlowView, Side};
+use crate::decode::ip_proto;
+use crate::flow::{Dir, Handshake, Payloads};
+use crate::ts::Ts;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// A flow under construction: payloads are appended as the wire would deliver them.
+pub(crate) struct ViewBuilder {
+    proto: u8,
+    client: SocketAddr,
+    server: SocketAddr,
+    payloads: Payloads,
+    pkts: [u64; 2],
+    bytes: [u64; 2],
+    seq: [u32; 2],
+    hs: Handshake,
+}
+
+impl ViewBuilder {
+    fn new(proto: u8, client_port: u16, server_port: u16) -> ViewBuilder {
+        ViewBuilder {
+            proto,
+            client: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)), client_port),
+            server: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(198, 51, 100, 20)), server_port),
+            payloads: Payloads::default(),
+            pkts: [0; 2],
+            bytes: [0; 2],
+            seq: [1000, 5000],
+            hs: Handshake::default(),
+        }
+    }
+
+    /// A TCP flow between the two ports, handshake seen.
+    pub(crate) fn tcp(client_port: u16, server_port: u16) -> ViewBuilder {
+        let mut b = ViewBuilder::new(ip_proto::TCP, client_port, server_port);
+        b.hs.syn = Some(Ts::from_secs(1));
+        b.hs.syn_ack = Some(Ts::from_secs(1).plus(1_000_000));
+        b.hs.ack = Some(Ts::from_secs(1).plus(2_000_000));
+        b.pkts = [2, 1];
+        b
+    }
+
+    /// A UDP flow between the two ports.
+    pub(crate) fn udp(client_port: u16, server_port: u16) -> ViewBuilder {
+        ViewBuilder::new(ip_proto::UDP, client_port, server_port)
+    }
+
+    /// A flow of a port-less IP protocol (ESP, GRE, …).
+    pub(crate) fn ip(proto: u8) -> ViewBuilder {
+        ViewBuilder::new(proto, 0, 0)
+    }
+
+    /// Appends one packet from the client.
+    pub(crate) fn to_server(self, payload: &[u8]) -> ViewBuilder {
+        self.push(Dir::ToServer, payload)
+    }
+
+    /// Appends one packet from the server.
+    pub(crate) fn to_client(self, payload: &[u8]) -> ViewBuilder {
+        self.push(Dir::ToClient, payload)
+    }
+
+    fn push(mut self, dir: Dir, payload: &[u8]) -> ViewBuilder {
+        let d = dir.idx();
+        self.pkts[d] += 1;
+        self.bytes[d] += payload.len() as u64 + 40;
+        let side = &mut self.payloads.dirs[d];
+        if self.proto == ip_proto::TCP {
+            side.push_tcp(self.seq[d], payload);
+            self.seq[d] = self.seq[d].wrapping_add(payload.len() as u32);
+        } else {
+            side.push_datagram(payload, payload.len());
+        }
+        self
+    }
+
+    /// The view detectors see (no current packet, as in `conclude`).
+    pub(crate) fn view(&self) -> FlowView<'_> {
+        FlowView {
+            proto: self.proto,
+            client: self.client,
+            server: self.server,
+            to_server: Side::new(Some(&self.payloads.dirs[0]), self.pkts[0], self.bytes[0]),
+            to_client: Side::new(Some(&self.payloads.dirs[1]), self.pkts[1], self.bytes[1]),
+            tcp: &self.hs,
+            packet: None,
+        }
+    }
+}

@@ -1,0 +1,2 @@
+//! remotewatch command line.
+fn main() {}

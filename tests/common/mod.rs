@@ -1,0 +1,244 @@
+//! Shared helpers for integration tests: building small, deterministic captures.
+//!
+//! Frames are built with etherparse's `PacketBuilder` (real headers and checksums) and written
+//! with libpcap's own savefile writer, so the files are exactly what tcpdump would write.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use etherparse::{IpNumber, PacketBuilder, TcpOptionElement};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+/// Fixed start time of every built capture: 2024-03-01T09:00:00Z.
+pub const BASE_SECS: u64 = 1_709_283_600;
+const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+
+/// One frame: time in microseconds since [`BASE_SECS`], and Ethernet bytes.
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub micros: u64,
+    pub data: Vec<u8>,
+}
+
+/// A capture under construction. Time advances by 1 ms per frame unless told otherwise.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureBuilder {
+    pub frames: Vec<Frame>,
+    pub now_micros: u64,
+}
+
+impl CaptureBuilder {
+    pub fn new() -> CaptureBuilder {
+        CaptureBuilder::default()
+    }
+
+    /// Advances the clock.
+    pub fn wait_ms(&mut self, ms: u64) {
+        self.now_micros += ms * 1000;
+    }
+
+    /// Appends a raw Ethernet frame at the current time, then advances the clock by 1 ms.
+    pub fn push(&mut self, data: Vec<u8>) {
+        self.frames.push(Frame {
+            micros: self.now_micros,
+            data,
+        });
+        self.now_micros += 1000;
+    }
+
+    /// Appends one UDP datagram from `from` to `to`.
+    pub fn udp(&mut self, from: SocketAddr, to: SocketAddr, payload: &[u8]) {
+        let b = ip_step(from.ip(), to.ip(), 64).udp(from.port(), to.port());
+        let mut out = Vec::with_capacity(b.size(payload.len()));
+        b.write(&mut out, payload).expect("udp frame");
+        self.push(out);
+    }
+
+    /// Appends one packet of IP protocol `proto` (ESP, GRE, …) with `payload` as IP payload.
+    pub fn ip(&mut self, src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8]) {
+        let b = ip_step(src, dst, 64);
+        let mut out = Vec::new();
+        b.write(&mut out, IpNumber(proto), payload)
+            .expect("ip frame");
+        self.push(out);
+    }
+
+    /// Starts a TCP connection: SYN, SYN/ACK, ACK with MSS 1460 and window scale 7.
+    pub fn tcp(&mut self, client: SocketAddr, server: SocketAddr) -> Tcp {
+        let mut t = Tcp {
+            client,
+            server,
+            seq: [0x1000_0000, 0x2000_0000],
+        };
+        t.segment(self, true, Flags::Syn, &[]);
+        t.segment(self, false, Flags::SynAck, &[]);
+        t.segment(self, true, Flags::Ack, &[]);
+        t
+    }
+
+    /// Writes the capture as classic pcap (LINKTYPE_ETHERNET, microsecond timestamps).
+    pub fn write_pcap(&self, path: &Path) {
+        let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).expect("pcap dead capture");
+        let mut file = dead.savefile(path).expect("pcap savefile");
+        for f in &self.frames {
+            let secs = BASE_SECS + f.micros / 1_000_000;
+            let usec = f.micros % 1_000_000;
+            let header = pcap::PacketHeader {
+                ts: libc_timeval(secs, usec),
+                caplen: f.data.len() as u32,
+                len: f.data.len() as u32,
+            };
+            file.write(&pcap::Packet::new(&header, &f.data));
+        }
+        file.flush().expect("pcap flush");
+    }
+}
+
+fn libc_timeval(secs: u64, usec: u64) -> libc::timeval {
+    libc::timeval {
+        tv_sec: secs as libc::time_t,
+        tv_usec: usec as libc::suseconds_t,
+    }
+}
+
+fn ip_step(
+    src: IpAddr,
+    dst: IpAddr,
+    ttl: u8,
+) -> etherparse::PacketBuilderStep<etherparse::IpHeaders> {
+    let eth = PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC);
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => eth.ipv4(s.octets(), d.octets(), ttl),
+        (IpAddr::V6(s), IpAddr::V6(d)) => eth.ipv6(s.octets(), d.octets(), ttl),
+        _ => panic!("mixed address families"),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flags {
+    Syn,
+    SynAck,
+    Ack,
+    PshAck,
+    FinAck,
+}
+
+/// A TCP connection inside a [`CaptureBuilder`]; tracks sequence numbers both ways.
+#[derive(Clone, Debug)]
+pub struct Tcp {
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    seq: [u32; 2],
+}
+
+/// Largest segment the builder sends; longer payloads are split, as the MSS would.
+pub const MSS: usize = 1460;
+
+impl Tcp {
+    /// The client sends `payload` (split into MSS-sized segments), the server ACKs.
+    pub fn client_sends(&mut self, cap: &mut CaptureBuilder, payload: &[u8]) {
+        self.send(cap, true, payload);
+    }
+
+    /// The server sends `payload`, the client ACKs.
+    pub fn server_sends(&mut self, cap: &mut CaptureBuilder, payload: &[u8]) {
+        self.send(cap, false, payload);
+    }
+
+    fn send(&mut self, cap: &mut CaptureBuilder, from_client: bool, payload: &[u8]) {
+        for chunk in payload.chunks(MSS) {
+            self.segment(cap, from_client, Flags::PshAck, chunk);
+        }
+        self.segment(cap, !from_client, Flags::Ack, &[]);
+    }
+
+    /// Both sides close with FIN/ACK.
+    pub fn close(&mut self, cap: &mut CaptureBuilder) {
+        self.segment(cap, true, Flags::FinAck, &[]);
+        self.segment(cap, false, Flags::FinAck, &[]);
+        self.segment(cap, true, Flags::Ack, &[]);
+    }
+
+    fn segment(
+        &mut self,
+        cap: &mut CaptureBuilder,
+        from_client: bool,
+        flags: Flags,
+        payload: &[u8],
+    ) {
+        let (src, dst, me, peer) = if from_client {
+            (self.client, self.server, 0, 1)
+        } else {
+            (self.server, self.client, 1, 0)
+        };
+        let mut b = ip_step(src.ip(), dst.ip(), if from_client { 64 } else { 57 }).tcp(
+            src.port(),
+            dst.port(),
+            self.seq[me],
+            64240,
+        );
+        match flags {
+            Flags::Syn => {
+                b = b
+                    .syn()
+                    .options(&[
+                        TcpOptionElement::MaximumSegmentSize(1460),
+                        TcpOptionElement::Noop,
+                        TcpOptionElement::WindowScale(7),
+                    ])
+                    .expect("tcp options");
+            }
+            Flags::SynAck => {
+                b = b
+                    .syn()
+                    .ack(self.seq[peer])
+                    .options(&[
+                        TcpOptionElement::MaximumSegmentSize(1460),
+                        TcpOptionElement::Noop,
+                        TcpOptionElement::WindowScale(7),
+                    ])
+                    .expect("tcp options");
+            }
+            Flags::Ack => b = b.ack(self.seq[peer]),
+            Flags::PshAck => b = b.psh().ack(self.seq[peer]),
+            Flags::FinAck => b = b.fin().ack(self.seq[peer]),
+        }
+        let mut out = Vec::new();
+        b.write(&mut out, payload).expect("tcp frame");
+        cap.push(out);
+        let consumed = payload.len() as u32
+            + u32::from(matches!(flags, Flags::Syn | Flags::SynAck | Flags::FinAck));
+        self.seq[me] = self.seq[me].wrapping_add(consumed);
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), for key material and ciphertext stand-ins.
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A socket address from text, for readable scenarios.
+pub fn sa(s: &str) -> SocketAddr {
+    s.parse().expect("socket address")
+}
+
+/// A scenario: a named capture that proves one behaviour.
+pub struct Scenario {
+    /// Directory name under `fixtures/pcap/`.
+    pub name: &'static str,
+    /// Builds the capture.
+    pub build: fn() -> CaptureBuilder,
+}

@@ -1,0 +1,15 @@
+//! Fixture scenarios, one file per detector group. Each scenario is one directory under
+//! `fixtures/pcap/`, holding the capture, a README saying what it proves, and `expected.json`.
+
+use crate::common::Scenario;
+
+mod remote_access;
+mod tunnels;
+
+/// Every scenario.
+pub fn all() -> Vec<Scenario> {
+    let mut v = Vec::new();
+    v.extend(remote_access::scenarios());
+    v.extend(tunnels::scenarios());
+    v
+}

@@ -1,0 +1,7 @@
+//! Scenarios for this detector group.
+
+use crate::common::Scenario;
+
+pub fn scenarios() -> Vec<Scenario> {
+    Vec::new()
+}
