@@ -17,8 +17,13 @@
     )
 )]
 
+pub mod alert;
 pub mod capture;
+pub mod cli;
+pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod export;
 pub mod flow;
+pub mod pipeline;
 pub mod ts;

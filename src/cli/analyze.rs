@@ -1,0 +1,78 @@
+//! `remotewatch analyze`: capture files in, JSON Lines alerts out.
+
+use super::{fail, load_config, summary, AnalyzeArgs, EXIT_INPUT, EXIT_RUNTIME};
+use crate::capture::{FileCapture, Step};
+use crate::export::JsonlSink;
+use crate::pipeline::Pipeline;
+use std::io::IsTerminal;
+use std::time::Instant;
+
+/// Inputs smaller than this finish before a progress bar would help.
+const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+
+pub(super) fn run(a: &AnalyzeArgs) -> i32 {
+    let cfg = match load_config(a.config.as_ref()) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    // Check every input before reading any, so a typo in the last path fails fast and alone.
+    let mut captures = Vec::with_capacity(a.paths.len());
+    for p in &a.paths {
+        match FileCapture::open(p) {
+            Ok(c) => captures.push(c),
+            Err(e) => return fail(EXIT_INPUT, e),
+        }
+    }
+    let mut sink = JsonlSink::stdout();
+    let show_progress = !a.no_progress && std::io::stderr().is_terminal();
+    for (path, mut cap) in a.paths.iter().zip(captures) {
+        let started = Instant::now();
+        let bar =
+            (show_progress && cap.size() >= PROGRESS_MIN_BYTES).then(|| progress_bar(cap.size()));
+        let mut pipe = Pipeline::new(&cfg, cap.linktype(), &mut sink);
+        let mut sink_err = None;
+        let truncated = loop {
+            let step = cap.pump(|f| {
+                if sink_err.is_none() {
+                    if let Err(e) = pipe.frame(f) {
+                        sink_err = Some(e);
+                    }
+                }
+            });
+            if let Some(b) = &bar {
+                b.set_position(cap.consumed());
+            }
+            match step {
+                Ok(Step::Frames(_)) if sink_err.is_none() => continue,
+                Ok(Step::Frames(_) | Step::Idle(_) | Step::End) => break None,
+                Ok(Step::Truncated(why)) => break Some(why),
+                Err(e) => {
+                    drop(pipe);
+                    return fail(EXIT_INPUT, e);
+                }
+            }
+        };
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        if let Some(e) = sink_err.or_else(|| pipe.finish().err()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return 0;
+            }
+            return fail(EXIT_RUNTIME, format!("writing alerts: {e}"));
+        }
+        summary::print(path, &pipe.stats(), started.elapsed(), truncated.as_deref());
+    }
+    0
+}
+
+fn progress_bar(len: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,128 @@
+//! Command line: parse arguments, load configuration, run a command, map the outcome to an exit
+//! code. Exit codes: 0 success; 2 bad input (usage, configuration, unreadable or non-capture
+//! file); 1 a failure while running (alert output failed, capture device lost).
+
+mod analyze;
+mod run;
+mod summary;
+
+use crate::config::Config;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Exit code for bad input.
+pub const EXIT_INPUT: i32 = 2;
+/// Exit code for a failure while running.
+pub const EXIT_RUNTIME: i32 = 1;
+
+/// remotewatch: flags remote-control tools, VPN tunnels and anonymizers on monitored endpoints.
+#[derive(Debug, Parser)]
+#[command(name = "remotewatch", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Analyze capture files (pcap or pcapng): alerts as JSON Lines on stdout, a summary on stderr.
+    Analyze(AnalyzeArgs),
+    /// Run the sensor on a live interface (or replay a capture through it) until SIGINT/SIGTERM.
+    Run(RunArgs),
+    /// Validate a configuration file and its inventory; lists every problem and exits 2 if any.
+    CheckConfig(CheckConfigArgs),
+}
+
+#[derive(Debug, Args)]
+struct AnalyzeArgs {
+    /// Configuration file (inventory, policy, limits). Built-in defaults without it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Never draw a progress bar, even on a terminal.
+    #[arg(long)]
+    no_progress: bool,
+    /// Capture files to read.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Interface to capture on (overrides `capture.interface`).
+    #[arg(long, value_name = "NAME", conflicts_with = "replay")]
+    interface: Option<String>,
+    /// Drive the sensor from a capture file instead of an interface.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct CheckConfigArgs {
+    /// Configuration file.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help/version to stdout (exit 0) and usage errors to stderr (exit 2).
+            let _ = e.print();
+            return e.exit_code();
+        }
+    };
+    init_logging();
+    match cli.command {
+        Command::Analyze(a) => analyze::run(&a),
+        Command::Run(r) => run::run(&r),
+        Command::CheckConfig(c) => check_config(&c),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REMOTEWATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Prints a one-line error on stderr.
+fn fail(code: i32, msg: impl std::fmt::Display) -> i32 {
+    eprintln!("remotewatch: error: {msg}");
+    code
+}
+
+/// Loads `path`, or prints every problem and returns the exit code.
+fn load_config(path: Option<&PathBuf>) -> Result<Config, i32> {
+    match path {
+        None => Ok(Config::defaults()),
+        Some(p) => Config::load(p).map_err(|e| fail(EXIT_INPUT, e)),
+    }
+}
+
+fn check_config(a: &CheckConfigArgs) -> i32 {
+    match load_config(Some(&a.config)) {
+        Ok(cfg) => {
+            eprintln!(
+                "{}: ok ({} contractor{})",
+                a.config.display(),
+                cfg.inventory.contractors().len(),
+                if cfg.inventory.contractors().len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            );
+            0
+        }
+        Err(code) => code,
+    }
+}

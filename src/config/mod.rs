@@ -1,0 +1,450 @@
+//! Configuration: one TOML file, validated as a whole.
+//!
+//! [`Config::load`] reads the file (and the inventory CSV it may name), checks every value and
+//! returns either a usable [`Config`] or a [`ConfigError`] listing every problem found, each with
+//! file, line, column and reason. A TOML syntax or type error stops parsing at that point (the
+//! parser cannot continue past it); every value-level problem is collected.
+
+mod error;
+mod inventory;
+mod inventory_csv;
+mod raw;
+
+pub use error::{ConfigError, Problem};
+pub use inventory::{canonical, Contractor, Inventory, Residence};
+
+use crate::alert::{Policy, Severity};
+use crate::flow::FlowConfig;
+use crate::ts::Ts;
+use error::Problems;
+use raw::RawConfig;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// Largest accepted snap length (libpcap's own maximum, MAXIMUM_SNAPLEN).
+pub const SNAPLEN_MAX: i64 = 262_144;
+/// Largest accepted kernel capture buffer, in MiB.
+pub const BUFFER_MB_MAX: i64 = 4096;
+/// Largest accepted flow table.
+pub const MAX_FLOWS_MAX: i64 = 100_000_000;
+/// Largest accepted number of payload packets inspected per flow.
+pub const INSPECT_PACKETS_MAX: i64 = 1024;
+/// Default number of payload packets inspected per flow before detection concludes.
+pub const INSPECT_PACKETS_DEFAULT: u32 = 32;
+/// Largest accepted configuration file (a config is text, not data).
+pub const CONFIG_BYTES_MAX: u64 = 16 << 20;
+
+/// Live capture settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaptureConfig {
+    /// Interface for `run` (overridden by `--interface`).
+    pub interface: Option<String>,
+    /// BPF filter expression.
+    pub bpf: String,
+    /// Snap length in bytes.
+    pub snaplen: i32,
+    /// Promiscuous mode.
+    pub promiscuous: bool,
+    /// Kernel buffer size in bytes.
+    pub buffer_bytes: Option<i32>,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            interface: None,
+            bpf: String::new(),
+            snaplen: 65_535,
+            promiscuous: true,
+            buffer_bytes: None,
+        }
+    }
+}
+
+/// Detection settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DetectConfig {
+    /// Payload-bearing packets per flow handed to detectors before they must conclude.
+    pub inspect_packets: u32,
+    /// Whether a flow on a well-known remote-access or VPN port with no recognised protocol gets a
+    /// low-severity port-hint alert.
+    pub port_hints: bool,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            inspect_packets: INSPECT_PACKETS_DEFAULT,
+            port_hints: true,
+        }
+    }
+}
+
+/// Alert output settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlertConfig {
+    /// One alert per identity per this many seconds.
+    pub dedup_window_secs: u64,
+    /// JSON Lines output of the daemon (`None` or `-`: standard output).
+    pub jsonl: Option<PathBuf>,
+}
+
+impl Default for AlertConfig {
+    fn default() -> Self {
+        AlertConfig {
+            dedup_window_secs: 3600,
+            jsonl: None,
+        }
+    }
+}
+
+/// A validated configuration.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The file it came from (`None` for built-in defaults).
+    pub source: Option<PathBuf>,
+    /// Sensor name reported with alerts and metrics.
+    pub sensor_name: String,
+    /// Live capture.
+    pub capture: CaptureConfig,
+    /// Flow table limits.
+    pub flow: FlowConfig,
+    /// Detection.
+    pub detect: DetectConfig,
+    /// Alerts.
+    pub alerts: AlertConfig,
+    /// Severity policy.
+    pub policy: Policy,
+    /// Contractors.
+    pub inventory: Inventory,
+}
+
+impl Config {
+    /// Built-in defaults: no inventory, every flow's initiator is the monitored endpoint.
+    pub fn defaults() -> Config {
+        Config {
+            sensor_name: "remotewatch".into(),
+            policy: Policy::default(),
+            ..Config::default()
+        }
+    }
+
+    /// Loads and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let whole_file = |reason: String| ConfigError {
+            problems: vec![Problem {
+                file: path.to_owned(),
+                line: 0,
+                col: 0,
+                reason,
+            }],
+        };
+        let meta = std::fs::metadata(path).map_err(|e| whole_file(e.to_string()))?;
+        if meta.len() > CONFIG_BYTES_MAX {
+            return Err(whole_file(format!(
+                "file is {} bytes; a configuration is at most {CONFIG_BYTES_MAX}",
+                meta.len()
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| whole_file(e.to_string()))?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates `text` as if read from `path` (relative paths inside resolve against its folder).
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let mut pr = Problems::new(path, text);
+        let raw: RawConfig = match toml::from_str(text) {
+            Ok(r) => r,
+            Err(e) => {
+                pr.at(e.span().map(|s| s.start), e.message().trim().to_owned());
+                return Err(ConfigError { problems: pr.list });
+            }
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut cfg = Config::defaults();
+        cfg.source = Some(path.to_owned());
+        validate(&raw, base, &mut cfg, &mut pr);
+        let mut problems = pr.list;
+        let mut contractors = inline_contractors(&raw, path, text, &mut problems);
+        if let Some(csv) = &raw.inventory.csv {
+            let csv_path = base.join(csv.get_ref());
+            match inventory_csv::load(&csv_path) {
+                Ok(mut more) => contractors.append(&mut more),
+                Err(mut e) => problems.append(&mut e),
+            }
+        }
+        check_unique(&contractors, path, &mut problems);
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        cfg.inventory = Inventory::new(contractors);
+        Ok(cfg)
+    }
+}
+
+/// `v` in `lo..=hi`, or a problem at its span.
+fn ranged(pr: &mut Problems<'_>, v: &Spanned<i64>, what: &str, lo: i64, hi: i64) -> Option<i64> {
+    let x = *v.get_ref();
+    if (lo..=hi).contains(&x) {
+        Some(x)
+    } else {
+        pr.at(
+            Some(v.span().start),
+            format!("{what} = {x} is outside {lo}..={hi}"),
+        );
+        None
+    }
+}
+
+fn validate(raw: &RawConfig, base: &Path, cfg: &mut Config, pr: &mut Problems<'_>) {
+    if let Some(n) = &raw.sensor.name {
+        match inventory::parse_id(n.get_ref()) {
+            Ok(v) => cfg.sensor_name = v,
+            Err(e) => pr.at(Some(n.span().start), format!("sensor.name: {e}")),
+        }
+    }
+    let c = &raw.capture;
+    if let Some(i) = &c.interface {
+        if i.get_ref().trim().is_empty() {
+            pr.at(Some(i.span().start), "capture.interface is empty");
+        } else {
+            cfg.capture.interface = Some(i.get_ref().clone());
+        }
+    }
+    if let Some(b) = &c.bpf {
+        cfg.capture.bpf = b.get_ref().clone();
+    }
+    if let Some(v) = c
+        .snaplen
+        .as_ref()
+        .and_then(|v| ranged(pr, v, "capture.snaplen", 64, SNAPLEN_MAX))
+    {
+        cfg.capture.snaplen = i32::try_from(v).unwrap_or(65_535);
+    }
+    if let Some(p) = c.promiscuous {
+        cfg.capture.promiscuous = p;
+    }
+    if let Some(v) = c
+        .buffer_mb
+        .as_ref()
+        .and_then(|v| ranged(pr, v, "capture.buffer_mb", 1, BUFFER_MB_MAX))
+    {
+        cfg.capture.buffer_bytes = i32::try_from(v << 20).ok();
+    }
+    let f = &raw.flow;
+    if let Some(v) = f
+        .max_flows
+        .as_ref()
+        .and_then(|v| ranged(pr, v, "flow.max_flows", 1, MAX_FLOWS_MAX))
+    {
+        cfg.flow.max_flows = usize::try_from(v).unwrap_or(1);
+    }
+    if let Some(v) = f
+        .idle_timeout_secs
+        .as_ref()
+        .and_then(|v| ranged(pr, v, "flow.idle_timeout_secs", 1, 86_400))
+    {
+        cfg.flow.idle_timeout_ns = u64::try_from(v).unwrap_or(1) * Ts::NANOS_PER_SEC;
+    }
+    if let Some(v) = f
+        .max_inspecting
+        .as_ref()
+        .and_then(|v| ranged(pr, v, "flow.max_inspecting", 1, MAX_FLOWS_MAX))
+    {
+        cfg.flow.max_inspecting = usize::try_from(v).unwrap_or(1);
+    }
+    if let Some(v) = f
+        .inspect_packets
+        .as_ref()
+        .and_then(|v| ranged(pr, v, "flow.inspect_packets", 1, INSPECT_PACKETS_MAX))
+    {
+        cfg.detect.inspect_packets = u32::try_from(v).unwrap_or(INSPECT_PACKETS_DEFAULT);
+    }
+    let a = &raw.alerts;
+    if let Some(v) = a
+        .dedup_window_secs
+        .as_ref()
+        .and_then(|v| ranged(pr, v, "alerts.dedup_window_secs", 1, 30 * 86_400))
+    {
+        cfg.alerts.dedup_window_secs = u64::try_from(v).unwrap_or(3600);
+    }
+    if let Some(j) = &a.jsonl {
+        let p = j.get_ref();
+        if p.trim().is_empty() {
+            pr.at(
+                Some(j.span().start),
+                "alerts.jsonl is empty (use \"-\" for standard output)",
+            );
+        } else if p != "-" {
+            cfg.alerts.jsonl = Some(base.join(p));
+        }
+    }
+    if let Some(p) = raw.policy.port_hints {
+        cfg.detect.port_hints = p;
+    }
+    for (fam, sev) in &raw.policy.severity {
+        if let Err(e) = inventory::parse_tool(fam.get_ref()) {
+            pr.at(Some(fam.span().start), format!("policy.severity: {e}"));
+            continue;
+        }
+        match sev.get_ref().parse::<Severity>() {
+            Ok(s) => {
+                cfg.policy.family_severity.insert(fam.get_ref().clone(), s);
+            }
+            Err(e) => pr.at(
+                Some(sev.span().start),
+                format!("policy.severity.{}: {e}", fam.get_ref()),
+            ),
+        }
+    }
+}
+
+fn inline_contractors(
+    raw: &RawConfig,
+    path: &Path,
+    text: &str,
+    out: &mut Vec<Problem>,
+) -> Vec<Contractor> {
+    let mut pr = Problems::new(path, text);
+    let mut list = Vec::new();
+    for c in &raw.contractor {
+        let at = Some(c.span().start);
+        let c = c.get_ref();
+        let before = pr.list.len();
+        let field = |r: Result<String, String>, span: Option<usize>, pr: &mut Problems<'_>| {
+            r.map_err(|e| pr.at(span, e)).ok()
+        };
+        let id = match &c.id {
+            Some(id) => field(
+                inventory::parse_id(id.get_ref()),
+                Some(id.span().start),
+                &mut pr,
+            ),
+            None => field(Err("[[contractor]] needs an id".into()), at, &mut pr),
+        };
+        let name = match &c.name {
+            Some(n) => field(
+                inventory::parse_name("name", n.get_ref()),
+                Some(n.span().start),
+                &mut pr,
+            ),
+            None => id.clone(),
+        };
+        let mut endpoints = Vec::new();
+        for e in &c.endpoints {
+            match inventory::parse_endpoint(e.get_ref()) {
+                Ok(n) => endpoints.push(n),
+                Err(msg) => pr.at(Some(e.span().start), msg),
+            }
+        }
+        let mut tools = Vec::new();
+        for t in &c.approved_tools {
+            if let Some(v) = field(
+                inventory::parse_tool(t.get_ref()),
+                Some(t.span().start),
+                &mut pr,
+            ) {
+                tools.push(v);
+            }
+        }
+        let residence = c.residence.as_ref().and_then(|r| residence(r, &mut pr));
+        if let (true, Some(id), Some(name)) = (pr.list.len() == before, id, name) {
+            list.push(Contractor {
+                id,
+                name,
+                endpoints,
+                residence,
+                approved_tools: tools,
+            });
+        }
+    }
+    out.append(&mut pr.list);
+    list
+}
+
+fn residence(r: &Spanned<raw::RawResidence>, pr: &mut Problems<'_>) -> Option<Residence> {
+    let start = Some(r.span().start);
+    let r = r.get_ref();
+    let before = pr.list.len();
+    let country = match &r.country {
+        Some(c) => inventory::parse_country(c.get_ref())
+            .map_err(|e| pr.at(Some(c.span().start), e))
+            .ok(),
+        None => {
+            pr.at(start, "residence needs a country (ISO 3166-1 alpha-2)");
+            None
+        }
+    };
+    let city = r.city.as_ref().and_then(|c| {
+        inventory::parse_name("city", c.get_ref())
+            .map_err(|e| pr.at(Some(c.span().start), e))
+            .ok()
+    });
+    let num =
+        |v: &Option<Spanned<f64>>, check: fn(f64) -> Result<f64, String>, pr: &mut Problems<'_>| {
+            v.as_ref().and_then(|x| {
+                check(*x.get_ref())
+                    .map_err(|e| pr.at(Some(x.span().start), e))
+                    .ok()
+            })
+        };
+    let lat = num(&r.latitude, inventory::check_latitude, pr);
+    let lon = num(&r.longitude, inventory::check_longitude, pr);
+    let radius_km = num(&r.radius_km, inventory::check_radius, pr);
+    if r.latitude.is_some() != r.longitude.is_some() {
+        pr.at(
+            start,
+            "residence needs both latitude and longitude, or neither",
+        );
+    }
+    let timezone = r.timezone.as_ref().and_then(|t| {
+        inventory::parse_timezone(t.get_ref())
+            .map_err(|e| pr.at(Some(t.span().start), e))
+            .ok()
+    });
+    if pr.list.len() > before {
+        return None;
+    }
+    Some(Residence {
+        country: country?,
+        city,
+        lat_lon: lat.zip(lon),
+        radius_km,
+        timezone,
+    })
+}
+
+/// Ids must be unique and no address may belong to two contractors.
+fn check_unique(list: &[Contractor], path: &Path, out: &mut Vec<Problem>) {
+    let problem = |reason: String| Problem {
+        file: path.to_owned(),
+        line: 0,
+        col: 0,
+        reason,
+    };
+    let mut ids = std::collections::BTreeSet::new();
+    for c in list {
+        if !ids.insert(c.id.as_str()) {
+            out.push(problem(format!("contractor id {:?} is listed twice", c.id)));
+        }
+    }
+    for (i, a) in list.iter().enumerate() {
+        for b in list.iter().skip(i + 1) {
+            for na in &a.endpoints {
+                if let Some(nb) = b
+                    .endpoints
+                    .iter()
+                    .find(|nb| na.contains(*nb) || nb.contains(na))
+                {
+                    out.push(problem(format!(
+                        "endpoint {na} of contractor {:?} overlaps {nb} of contractor {:?}",
+                        a.id, b.id
+                    )));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

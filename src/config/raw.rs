@@ -1,0 +1,94 @@
+//! The TOML file as written: a serde mirror with spans, validated into [`super::Config`].
+
+use serde::Deserialize;
+use toml::Spanned;
+
+type S<T> = Spanned<T>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    #[serde(default)]
+    pub sensor: RawSensor,
+    #[serde(default)]
+    pub capture: RawCapture,
+    #[serde(default)]
+    pub flow: RawFlow,
+    #[serde(default)]
+    pub alerts: RawAlerts,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    #[serde(default)]
+    pub inventory: RawInventory,
+    #[serde(default)]
+    pub contractor: Vec<S<RawContractor>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSensor {
+    pub name: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCapture {
+    pub interface: Option<S<String>>,
+    pub bpf: Option<S<String>>,
+    pub snaplen: Option<S<i64>>,
+    pub promiscuous: Option<bool>,
+    pub buffer_mb: Option<S<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFlow {
+    pub max_flows: Option<S<i64>>,
+    pub idle_timeout_secs: Option<S<i64>>,
+    pub max_inspecting: Option<S<i64>>,
+    pub inspect_packets: Option<S<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlerts {
+    pub dedup_window_secs: Option<S<i64>>,
+    pub jsonl: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPolicy {
+    pub port_hints: Option<bool>,
+    #[serde(default)]
+    pub severity: std::collections::BTreeMap<S<String>, S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawInventory {
+    pub csv: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawContractor {
+    pub id: Option<S<String>>,
+    pub name: Option<S<String>>,
+    #[serde(default)]
+    pub endpoints: Vec<S<String>>,
+    #[serde(default)]
+    pub approved_tools: Vec<S<String>>,
+    pub residence: Option<S<RawResidence>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawResidence {
+    pub country: Option<S<String>>,
+    pub city: Option<S<String>>,
+    pub latitude: Option<S<f64>>,
+    pub longitude: Option<S<f64>>,
+    pub radius_km: Option<S<f64>>,
+    pub timezone: Option<S<String>>,
+}

@@ -1,0 +1,62 @@
+//! JSON Lines alert output.
+
+use crate::alert::Alert;
+use crate::pipeline::AlertSink;
+use std::fs::OpenOptions;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+/// Writes one JSON object per line.
+pub struct JsonlSink {
+    out: BufWriter<Box<dyn Write + Send>>,
+    flush_each: bool,
+}
+
+impl JsonlSink {
+    /// Alerts to standard output, flushed at the end (batch analysis).
+    pub fn stdout() -> JsonlSink {
+        JsonlSink {
+            out: BufWriter::new(Box::new(io::stdout())),
+            flush_each: false,
+        }
+    }
+
+    /// Alerts to any writer; `flush_each` flushes after every alert (daemons).
+    pub fn new(w: Box<dyn Write + Send>, flush_each: bool) -> JsonlSink {
+        JsonlSink {
+            out: BufWriter::new(w),
+            flush_each,
+        }
+    }
+
+    /// Alerts appended to `path`, created with mode 0640 if missing, flushed after every alert.
+    pub fn append_to(path: &Path) -> io::Result<JsonlSink> {
+        let mut opts = OpenOptions::new();
+        opts.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o640);
+        }
+        let f = opts
+            .open(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        Ok(JsonlSink::new(Box::new(f), true))
+    }
+}
+
+impl AlertSink for JsonlSink {
+    fn emit(&mut self, alert: &Alert) -> io::Result<()> {
+        let mut line = alert.to_json();
+        line.push('\n');
+        self.out.write_all(line.as_bytes())?;
+        if self.flush_each {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}

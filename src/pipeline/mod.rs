@@ -1,0 +1,365 @@
+//! Pipeline: wires the stages together for one capture source.
+//!
+//! `Frame → decode → FlowTable::ingest_at → Cascade::inspect → Policy/Dedup → AlertSink`
+//!
+//! Per packet the work is: decode (no allocation), one hash lookup, and, only while a flow is
+//! under inspection and the packet carries payload, copying a bounded prefix and running the
+//! detector cascade. A flow stops being inspected once a detector is sure or after
+//! `inspect_packets` payload packets; from then on it costs only its counters.
+//!
+//! Failure policy: bad frames are counted by reason, never fatal. The only error is the alert sink
+//! failing (disk full, closed pipe), which stops the run: an alert that cannot be delivered must
+//! not be silently dropped.
+
+mod stats;
+
+pub use stats::Stats;
+
+use crate::alert::{Alert, AlertKey, Dedup, FlowRecord, Policy};
+use crate::capture::{Frame, LinkType};
+use crate::config::{Config, DetectConfig, Inventory};
+use crate::decode::{decode, Decoded, Packet};
+use crate::detect::{Cascade, FlowView, Side, Verdict};
+use crate::flow::{Dir, EndReason, Flow, FlowTable};
+use crate::ts::Ts;
+use std::io;
+use std::net::SocketAddr;
+
+/// How often (in packet time) idle flows are looked for.
+const EXPIRE_EVERY_NS: u64 = Ts::NANOS_PER_SEC;
+
+/// Where alerts go. The pipeline hands each alert over exactly once, after dedup.
+pub trait AlertSink {
+    /// Delivers one alert.
+    fn emit(&mut self, alert: &Alert) -> io::Result<()>;
+    /// Makes every delivered alert durable or visible.
+    fn flush(&mut self) -> io::Result<()>;
+}
+
+/// Collects alerts in memory (tests, library users).
+#[derive(Debug, Default)]
+pub struct VecSink(pub Vec<Alert>);
+
+impl AlertSink for VecSink {
+    fn emit(&mut self, alert: &Alert) -> io::Result<()> {
+        self.0.push(alert.clone());
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Detection state the pipeline keeps per flow.
+#[derive(Debug, Default)]
+pub struct FlowState {
+    done: bool,
+    inspected: u32,
+    best: Option<Box<(Verdict, Ts)>>,
+}
+
+/// Everything downstream of the flow table, split from it so flow-end callbacks can use it while
+/// the table is borrowed.
+struct Emitter<'s> {
+    cascade: Cascade,
+    detect: DetectConfig,
+    policy: Policy,
+    inventory: Inventory,
+    dedup: Dedup,
+    sink: &'s mut dyn AlertSink,
+    stats: Stats,
+    error: Option<io::Error>,
+}
+
+/// The decode-to-alert pipeline for one source.
+pub struct Pipeline<'s> {
+    link: LinkType,
+    flows: FlowTable<FlowState>,
+    emit: Emitter<'s>,
+    next_expire: Ts,
+}
+
+impl<'s> Pipeline<'s> {
+    /// A pipeline for frames of framing `link`, configured by `cfg`, delivering to `sink`.
+    pub fn new(cfg: &Config, link: LinkType, sink: &'s mut dyn AlertSink) -> Pipeline<'s> {
+        Pipeline::with_cascade(cfg, link, Cascade::standard(), sink)
+    }
+
+    /// As [`Pipeline::new`] with a chosen detector cascade.
+    pub fn with_cascade(
+        cfg: &Config,
+        link: LinkType,
+        cascade: Cascade,
+        sink: &'s mut dyn AlertSink,
+    ) -> Pipeline<'s> {
+        Pipeline {
+            link,
+            flows: FlowTable::new(cfg.flow),
+            emit: Emitter {
+                cascade,
+                detect: cfg.detect.clone(),
+                policy: cfg.policy.clone(),
+                inventory: cfg.inventory.clone(),
+                dedup: Dedup::new(cfg.alerts.dedup_window_secs),
+                sink,
+                stats: Stats::default(),
+                error: None,
+            },
+            next_expire: Ts(0),
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.emit.stats.clone();
+        s.flows = self.flows.stats();
+        s.flows_active = self.flows.len();
+        s.suppressed = self.emit.dedup.suppressed();
+        s
+    }
+
+    /// Processes one captured frame. Returns the sink's error if delivering an alert failed.
+    pub fn frame(&mut self, f: &Frame<'_>) -> io::Result<()> {
+        let st = &mut self.emit.stats;
+        st.frames += 1;
+        st.bytes += u64::from(f.wire_len);
+        st.see_time(f.ts);
+        match decode(self.link, f) {
+            Decoded::Packet(p) => self.packet(&p),
+            Decoded::NotIp => st.not_ip += 1,
+            Decoded::Fragment => st.fragments += 1,
+            Decoded::Malformed(m) => st.count_malformed(m),
+        }
+        self.take_error()
+    }
+
+    /// Lets time pass without traffic (live capture on a quiet link): idle flows expire.
+    pub fn idle(&mut self, now: Ts) -> io::Result<()> {
+        self.expire(now);
+        self.take_error()
+    }
+
+    /// Ends every flow (end of input or shutdown), concluding pending detections, and flushes the
+    /// sink.
+    pub fn finish(&mut self) -> io::Result<()> {
+        let emit = &mut self.emit;
+        self.flows.drain(|flow, why| emit.flow_ended(flow, why));
+        self.take_error()?;
+        self.emit.sink.flush()
+    }
+
+    fn take_error(&mut self) -> io::Result<()> {
+        match self.emit.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn expire(&mut self, now: Ts) {
+        if now < self.next_expire {
+            return;
+        }
+        self.next_expire = now.plus(EXPIRE_EVERY_NS);
+        let emit = &mut self.emit;
+        self.flows
+            .expire(now, |flow, why| emit.flow_ended(flow, why));
+    }
+
+    fn packet(&mut self, p: &Packet<'_>) {
+        self.emit.stats.packets += 1;
+        self.expire(p.ts);
+        let emit = &mut self.emit;
+        let ing = self
+            .flows
+            .ingest_at(p, |flow, why| emit.flow_ended(flow, why));
+        let Some(flow) = self.flows.get(ing.id) else {
+            return;
+        };
+        if flow.state.done {
+            return;
+        }
+        let carries = !p.payload.is_empty() || p.ah_spi.is_some();
+        if !carries {
+            if flow.tcp.closed() {
+                self.conclude_now(ing.id);
+            }
+            return;
+        }
+        if !p.payload.is_empty() && !self.flows.record_payload(ing.id, ing.dir, p) {
+            // No buffer to spare: the flow is not inspected rather than inspected blind.
+            if let Some(f) = self.flows.get_mut(ing.id) {
+                f.state.done = true;
+            }
+            return;
+        }
+        let budget = self.emit.detect.inspect_packets;
+        let Some(flow) = self.flows.get_mut(ing.id) else {
+            return;
+        };
+        let finished = self.emit.inspect(flow, p, budget);
+        if finished {
+            self.flows.release_payload(ing.id);
+        }
+    }
+
+    fn conclude_now(&mut self, id: crate::flow::FlowId) {
+        let Some(flow) = self.flows.get_mut(id) else {
+            return;
+        };
+        self.emit.conclude(flow);
+        self.emit.report(flow);
+        self.flows.release_payload(id);
+    }
+}
+
+impl Emitter<'_> {
+    /// Runs the cascade after a payload packet. Returns true when inspection of the flow is over.
+    fn inspect(&mut self, flow: &mut Flow<FlowState>, p: &Packet<'_>, budget: u32) -> bool {
+        let complete = {
+            let (view, st) = split_view(flow, Some(p));
+            // The alert's time is when the evidence first appeared, not when it became conclusive.
+            let since = st.best.as_ref().map(|b| b.1);
+            let mut best = st.best.take().map(|b| b.0);
+            let complete = self.cascade.inspect(&view, &mut best);
+            st.best = best.map(|v| Box::new((v, since.unwrap_or(p.ts))));
+            st.inspected += 1;
+            complete
+        };
+        if complete || flow.state.inspected >= budget {
+            if !complete {
+                self.conclude(flow);
+            }
+            self.report(flow);
+            return true;
+        }
+        false
+    }
+
+    /// Gives detectors their last look and reports the best verdict, if any.
+    fn conclude(&mut self, flow: &mut Flow<FlowState>) {
+        if flow.state.done {
+            return;
+        }
+        let last_ts = flow.last_ts;
+        let (view, st) = split_view(flow, None);
+        let since = st.best.as_ref().map(|b| b.1);
+        let mut best = st.best.take().map(|b| b.0);
+        self.cascade.conclude(&view, &mut best);
+        st.best = best.map(|v| Box::new((v, since.unwrap_or(last_ts))));
+    }
+
+    fn flow_ended(&mut self, flow: &mut Flow<FlowState>, _why: EndReason) {
+        self.conclude(flow);
+        self.report(flow);
+    }
+
+    /// Turns the flow's best verdict into an alert (policy, inventory, dedup) and delivers it.
+    fn report(&mut self, flow: &mut Flow<FlowState>) {
+        let st = &mut flow.state;
+        if st.done {
+            return;
+        }
+        st.done = true;
+        let Some(best) = st.best.take() else {
+            return;
+        };
+        if let Some(v) = self.detect_filter(best.0) {
+            let alert = self.alert_for(flow, v, best.1);
+            if let Some(a) = alert {
+                self.stats.count_alert(&a);
+                if let Err(e) = self.sink.emit(&a) {
+                    self.error.get_or_insert(e);
+                }
+            }
+        }
+    }
+
+    fn detect_filter(&self, v: Verdict) -> Option<Verdict> {
+        if v.confidence == crate::detect::Confidence::Port && !self.detect.port_hints {
+            return None;
+        }
+        Some(v)
+    }
+
+    fn alert_for(&mut self, flow: &Flow<FlowState>, v: Verdict, ts: Ts) -> Option<Alert> {
+        let (client, server) = (flow.client(), flow.server());
+        // The monitored endpoint is the side the inventory knows; without one (or when it knows
+        // neither side) it is the initiator.
+        let server_known = self.inventory.lookup(server.ip()).is_some();
+        let client_known = self.inventory.lookup(client.ip()).is_some();
+        let (endpoint, peer, peer_is_initiator) = if server_known && !client_known {
+            (server.ip(), client, true)
+        } else {
+            (client.ip(), server, false)
+        };
+        // An initiator's source port is ephemeral: identify such a peer by address alone, so
+        // repeated connections from it fall in one alert per window.
+        let key_peer = if peer_is_initiator {
+            SocketAddr::new(peer.ip(), 0)
+        } else {
+            peer
+        };
+        let key = AlertKey {
+            endpoint,
+            kind: v.kind,
+            family: v.family.clone(),
+            peer: key_peer,
+        };
+        if !self.dedup.admit(&key, ts) {
+            return None;
+        }
+        Some(Alert {
+            ts,
+            id: key.id(self.dedup.window_of(ts)),
+            kind: v.kind,
+            severity: self.policy.severity(&v),
+            confidence: v.confidence,
+            family: v.family,
+            provider: v.provider,
+            endpoint,
+            contractor: self.inventory.lookup(endpoint).map(|c| c.id.clone()),
+            peer,
+            flow: FlowRecord::new(flow.key.proto, client, server, flow.key.vlan),
+            evidence: v.evidence,
+        })
+    }
+}
+
+/// The detectors' view of `flow`, and its detection state (borrowed apart so the cascade can
+/// read one while the pipeline updates the other).
+fn split_view<'a>(
+    flow: &'a mut Flow<FlowState>,
+    p: Option<&'a Packet<'a>>,
+) -> (FlowView<'a>, &'a mut FlowState) {
+    let (client, server) = (flow.client(), flow.server());
+    let Flow {
+        key,
+        pkts,
+        bytes,
+        tcp,
+        payloads,
+        state,
+        ..
+    } = flow;
+    let side = |d: Dir| {
+        Side::new(
+            payloads.as_ref().and_then(|b| b.dirs.get(d.idx())),
+            pkts.get(d.idx()).copied().unwrap_or(0),
+            bytes.get(d.idx()).copied().unwrap_or(0),
+        )
+    };
+    let view = FlowView {
+        proto: key.proto,
+        client,
+        server,
+        to_server: side(Dir::ToServer),
+        to_client: side(Dir::ToClient),
+        tcp,
+        packet: p,
+    };
+    (view, state)
+}
+
+#[cfg(test)]
+mod tests;

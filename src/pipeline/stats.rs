@@ -1,0 +1,67 @@
+//! Run counters: what the summary prints and, later, what metrics export.
+
+use crate::alert::Alert;
+use crate::decode::Malformed;
+use crate::detect::Kind;
+use crate::flow::FlowStats;
+use crate::ts::Ts;
+
+/// Counters for one pipeline run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames read.
+    pub frames: u64,
+    /// Bytes on the wire.
+    pub bytes: u64,
+    /// Frames decoded to an IP packet.
+    pub packets: u64,
+    /// Valid non-IP frames (ARP, LLDP, …).
+    pub not_ip: u64,
+    /// Non-first IP fragments.
+    pub fragments: u64,
+    /// Malformed frames by reason ([`Malformed::index`]).
+    pub malformed: [u64; Malformed::ALL.len()],
+    /// Alerts delivered by kind ([`Kind::ALL`] order).
+    pub alerts: [u64; Kind::ALL.len()],
+    /// Alerts suppressed as duplicates.
+    pub suppressed: u64,
+    /// Flow table counters.
+    pub flows: FlowStats,
+    /// Flows tracked at the time of the snapshot.
+    pub flows_active: usize,
+    /// Earliest packet time seen.
+    pub first_ts: Option<Ts>,
+    /// Latest packet time seen.
+    pub last_ts: Option<Ts>,
+}
+
+impl Stats {
+    pub(super) fn see_time(&mut self, ts: Ts) {
+        self.first_ts = Some(self.first_ts.map_or(ts, |t| t.min(ts)));
+        self.last_ts = Some(self.last_ts.map_or(ts, |t| t.max(ts)));
+    }
+
+    pub(super) fn count_malformed(&mut self, m: Malformed) {
+        if let Some(n) = self.malformed.get_mut(m.index()) {
+            *n += 1;
+        }
+    }
+
+    pub(super) fn count_alert(&mut self, a: &Alert) {
+        if let Some(i) = Kind::ALL.iter().position(|k| *k == a.kind) {
+            if let Some(n) = self.alerts.get_mut(i) {
+                *n += 1;
+            }
+        }
+    }
+
+    /// Malformed frames in all.
+    pub fn malformed_total(&self) -> u64 {
+        self.malformed.iter().sum()
+    }
+
+    /// Alerts delivered in all.
+    pub fn alerts_total(&self) -> u64 {
+        self.alerts.iter().sum()
+    }
+}
