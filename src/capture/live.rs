@@ -76,6 +76,7 @@ pub struct LiveCapture {
     full: Receiver<Batch>,
     empty: SyncSender<Batch>,
     stop: Arc<AtomicBool>,
+    breaker: pcap::BreakLoop,
     stats: Arc<LiveStats>,
     thread: Option<JoinHandle<Result<(), CaptureError>>>,
 }
@@ -106,6 +107,9 @@ impl LiveCapture {
                 })?;
         }
         let linktype = LinkType::from_dlt(cap.get_datalink().0)?;
+        // In immediate mode libpcap may block in poll() until a packet arrives, whatever the read
+        // timeout; pcap_breakloop (libpcap ≥ 1.10 wakes the poll) is what ends a quiet capture.
+        let breaker = cap.breakloop_handle();
         let (full_tx, full) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         let (empty, empty_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
         for _ in 0..BATCHES_IN_FLIGHT {
@@ -130,6 +134,7 @@ impl LiveCapture {
             full,
             empty,
             stop,
+            breaker,
             stats,
             thread: Some(thread),
         })
@@ -149,6 +154,7 @@ impl LiveCapture {
     /// captured and then return [`Step::End`].
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.breaker.breakloop();
     }
 
     /// Waits up to the read timeout for a batch and hands its frames to `sink`.
@@ -225,6 +231,9 @@ fn capture_loop(
                 batch.recs.len() >= BATCH_FRAMES || batch.buf.len() >= BATCH_BYTES
             }
             Err(pcap::Error::TimeoutExpired) => !batch.recs.is_empty(),
+            // pcap_breakloop makes pcap_next_ex return PCAP_ERROR_BREAK, which the crate reports
+            // as the end of packets.
+            Err(pcap::Error::NoMorePackets) if stop.load(Ordering::Relaxed) => break,
             Err(e) => {
                 return Err(CaptureError::Live {
                     interface,

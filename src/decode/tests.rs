@@ -1,1 +1,276 @@
+use super::*;
+use etherparse::{PacketBuilder, TcpOptionElement};
+use proptest::prelude::*;
 
+const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 1];
+const MAC_B: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+fn frame(data: &[u8]) -> Frame<'_> {
+    Frame {
+        ts: Ts::from_secs(100),
+        data,
+        wire_len: data.len() as u32,
+    }
+}
+
+fn eth_tcp_syn() -> Vec<u8> {
+    let b = PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv4([192, 0, 2, 1], [198, 51, 100, 2], 61)
+        .tcp(50000, 3389, 7, 64240)
+        .syn()
+        .options(&[
+            TcpOptionElement::MaximumSegmentSize(1380),
+            TcpOptionElement::Noop,
+            TcpOptionElement::WindowScale(8),
+        ])
+        .unwrap();
+    let mut out = Vec::new();
+    b.write(&mut out, &[]).unwrap();
+    out
+}
+
+fn packet(link: LinkType, data: &[u8]) -> Packet<'_> {
+    match decode(link, &frame(data)) {
+        Decoded::Packet(p) => p,
+        other => panic!("expected a packet, got {other:?}"),
+    }
+}
+
+#[test]
+fn ethernet_ipv4_tcp_syn_with_options() {
+    let data = eth_tcp_syn();
+    let p = packet(LinkType::Ethernet, &data);
+    assert_eq!(p.src.to_string(), "192.0.2.1");
+    assert_eq!(p.dst.to_string(), "198.51.100.2");
+    assert_eq!(
+        (p.src_port, p.dst_port, p.proto, p.ttl),
+        (50000, 3389, ip_proto::TCP, 61)
+    );
+    let t = p.tcp.unwrap();
+    assert!(t.has(TcpInfo::SYN) && !t.has(TcpInfo::ACK));
+    assert_eq!((t.seq, t.mss, t.wscale), (7, Some(1380), Some(8)));
+    assert!(p.payload.is_empty());
+    assert_eq!(p.vlan, 0);
+}
+
+#[test]
+fn vlan_and_qinq_ids_are_part_of_the_packet() {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .single_vlan(etherparse::VlanId::try_new(100).unwrap())
+        .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+        .udp(1, 2)
+        .write(&mut out, b"x")
+        .unwrap();
+    assert_eq!(packet(LinkType::Ethernet, &out).vlan, 100);
+
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .double_vlan(
+            etherparse::VlanId::try_new(2).unwrap(),
+            etherparse::VlanId::try_new(3).unwrap(),
+        )
+        .ipv6(
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
+        .udp(1000, 2000)
+        .write(&mut out, b"hello")
+        .unwrap();
+    let p = packet(LinkType::Ethernet, &out);
+    assert_eq!(p.vlan, (2 << 12) | 3);
+    assert_eq!(p.payload, b"hello");
+    assert_eq!(p.src.to_string(), "2001:db8::1");
+}
+
+#[test]
+fn esp_and_gre_payloads_are_the_ip_payload() {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+        .write(
+            &mut out,
+            etherparse::IpNumber(ip_proto::ESP),
+            &[0, 0, 1, 0, 0, 0, 0, 1, 9, 9],
+        )
+        .unwrap();
+    let p = packet(LinkType::Ethernet, &out);
+    assert_eq!(p.proto, ip_proto::ESP);
+    assert_eq!(p.payload, &[0, 0, 1, 0, 0, 0, 0, 1, 9, 9]);
+    assert_eq!((p.src_port, p.dst_port), (0, 0));
+}
+
+/// IPv4 header (20 bytes, protocol AH) + AH (RFC 4302 §2: next header ICMP, payload length 4
+/// → 24 bytes, SPI 0x1234) + an ICMP echo request.
+fn ipv4_ah_icmp() -> Vec<u8> {
+    let ah: [u8; 24] = [
+        1, 4, 0, 0, 0, 0, 0x12, 0x34, 0, 0, 0, 1, 0xaa, 0xbb, 0xcc, 0xdd, 0xaa, 0xbb, 0xcc, 0xdd,
+        0xaa, 0xbb, 0xcc, 0xdd,
+    ];
+    let icmp: [u8; 8] = [8, 0, 0xf7, 0xff, 0, 0, 0, 0];
+    let total = 20 + ah.len() + icmp.len();
+    let mut ip = vec![
+        0x45,
+        0,
+        0,
+        total as u8,
+        0,
+        1,
+        0,
+        0,
+        64,
+        ip_proto::AH,
+        0,
+        0,
+        192,
+        0,
+        2,
+        1,
+        192,
+        0,
+        2,
+        2,
+    ];
+    let h = etherparse::Ipv4HeaderSlice::from_slice(&ip)
+        .unwrap()
+        .to_header();
+    let sum = h.calc_header_checksum();
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    ip.extend_from_slice(&ah);
+    ip.extend_from_slice(&icmp);
+    ip
+}
+
+#[test]
+fn authentication_header_spi_is_reported() {
+    let ip = ipv4_ah_icmp();
+    let p = packet(LinkType::RawIp, &ip);
+    assert_eq!(p.ah_spi, Some(0x1234));
+    assert_eq!(p.proto, ip_proto::ICMP);
+    assert_eq!(p.icmp, Some((8, 0)));
+}
+
+#[test]
+fn cooked_and_loopback_framings() {
+    let eth = eth_tcp_syn();
+    let ip = &eth[14..];
+    // SLL v1: packet type, ARPHRD_ETHER, address length, 8-byte address, protocol 0x0800.
+    let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
+    sll.extend_from_slice(ip);
+    assert_eq!(packet(LinkType::LinuxSll, &sll).dst_port, 3389);
+    // SLL v2: protocol first, reserved, interface index, ARPHRD, packet type, address length, address.
+    let mut sll2 = vec![
+        0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0,
+    ];
+    sll2.extend_from_slice(ip);
+    assert_eq!(packet(LinkType::LinuxSll2, &sll2).dst_port, 3389);
+    // BSD null, little-endian AF_INET; OpenBSD loop, big-endian AF_INET6 (24) with an IPv4 body
+    // still decodes by the IP version nibble.
+    let mut null = vec![2, 0, 0, 0];
+    null.extend_from_slice(ip);
+    assert_eq!(packet(LinkType::Null, &null).src_port, 50000);
+    let mut lo = vec![0, 0, 0, 24];
+    lo.extend_from_slice(ip);
+    assert_eq!(packet(LinkType::Loop, &lo).src_port, 50000);
+    // An address family that is not IP.
+    let mut other = vec![7, 0, 0, 0];
+    other.extend_from_slice(ip);
+    assert!(matches!(
+        decode(LinkType::Null, &frame(&other)),
+        Decoded::NotIp
+    ));
+    // Raw IP.
+    assert_eq!(packet(LinkType::RawIp, ip).dst_port, 3389);
+}
+
+#[test]
+fn arp_is_not_ip() {
+    let mut arp = vec![0xff; 6];
+    arp.extend_from_slice(&MAC_A);
+    arp.extend_from_slice(&[0x08, 0x06]);
+    arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    arp.extend_from_slice(&MAC_A);
+    arp.extend_from_slice(&[192, 0, 2, 1]);
+    arp.extend_from_slice(&[0; 6]);
+    arp.extend_from_slice(&[192, 0, 2, 2]);
+    assert!(matches!(
+        decode(LinkType::Ethernet, &frame(&arp)),
+        Decoded::NotIp
+    ));
+}
+
+#[test]
+fn malformed_frames_are_classified() {
+    let eth = eth_tcp_syn();
+    let m = |link, d: &[u8]| match decode(link, &frame(d)) {
+        Decoded::Malformed(m) => m,
+        other => panic!("expected malformed, got {other:?}"),
+    };
+    assert_eq!(m(LinkType::Ethernet, &eth[..10]), Malformed::LinkHeader);
+    assert_eq!(m(LinkType::LinuxSll, &[0u8; 8]), Malformed::LinkHeader);
+    assert_eq!(m(LinkType::Null, &[2, 0]), Malformed::LinkHeader);
+    let mut bad_version = eth.clone();
+    bad_version[14] = 0x75;
+    assert_eq!(m(LinkType::Ethernet, &bad_version), Malformed::IpHeader);
+    let mut bad_offset = eth.clone();
+    bad_offset[14 + 20 + 12] = 0x20; // data offset 2 words < 5
+    assert_eq!(m(LinkType::Ethernet, &bad_offset), Malformed::TcpHeader);
+    // TCP header cut by the snap length (IP says more follows).
+    assert_eq!(
+        m(LinkType::Ethernet, &eth[..14 + 20 + 10]),
+        Malformed::Truncated
+    );
+    assert_eq!(m(LinkType::RawIp, &[0x45]), Malformed::IpHeader);
+}
+
+#[test]
+fn fragments_first_keyed_later_skipped() {
+    // A UDP datagram split in two: first fragment carries the UDP header.
+    let mut out = Vec::new();
+    PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+        .udp(500, 500)
+        .write(&mut out, &[0u8; 64])
+        .unwrap();
+    let mut first = out.clone();
+    first[6] = 0x20; // MF set, offset 0
+    let h = etherparse::Ipv4HeaderSlice::from_slice(&first)
+        .unwrap()
+        .to_header();
+    first[10..12].copy_from_slice(&h.calc_header_checksum().to_be_bytes());
+    let p = packet(LinkType::RawIp, &first);
+    assert_eq!((p.src_port, p.dst_port), (500, 500));
+
+    let mut later = out.clone();
+    later[6] = 0x00;
+    later[7] = 0x03; // offset 24 bytes, last fragment
+    let h = etherparse::Ipv4HeaderSlice::from_slice(&later)
+        .unwrap()
+        .to_header();
+    later[10..12].copy_from_slice(&h.calc_header_checksum().to_be_bytes());
+    assert!(matches!(
+        decode(LinkType::RawIp, &frame(&later)),
+        Decoded::Fragment
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Any bytes under any framing: a decision, never a panic.
+    #[test]
+    fn decode_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200), link in 0usize..6) {
+        let links = [LinkType::Ethernet, LinkType::RawIp, LinkType::LinuxSll, LinkType::LinuxSll2, LinkType::Null, LinkType::Loop];
+        let _ = decode(links[link], &frame(&data));
+    }
+
+    /// A valid packet with bytes flipped after the link header still decodes to something.
+    #[test]
+    fn mutated_packets_never_panic(flips in proptest::collection::vec((0usize..54, any::<u8>()), 1..8)) {
+        let mut data = eth_tcp_syn();
+        for (i, v) in flips {
+            if let Some(b) = data.get_mut(i) { *b = v; }
+        }
+        let _ = decode(LinkType::Ethernet, &frame(&data));
+    }
+}

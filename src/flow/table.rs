@@ -17,6 +17,9 @@ const PAYLOAD_POOL_MAX: usize = 1024;
 /// Below this port a service is "well known" (IANA system ports, RFC 6335 §6): used to guess the
 /// responder of a flow whose start was not seen.
 const SYSTEM_PORT_LIMIT: u16 = 1024;
+/// Start of the range systems pick ephemeral source ports from (Linux uses 32768–60999 by
+/// default; IANA's dynamic range, used by Windows and BSDs, starts at 49152).
+const DYNAMIC_PORT_START: u16 = 32768;
 
 /// Index of a flow in the table, valid until the flow ends.
 pub type FlowId = u32;
@@ -425,8 +428,20 @@ fn initiator_is_src(p: &Packet<'_>) -> bool {
             return !t.has(TcpInfo::ACK);
         }
     }
-    // Start not seen: a system port talking to a non-system port is the server answering.
-    !(p.src_port < SYSTEM_PORT_LIMIT && p.dst_port >= SYSTEM_PORT_LIMIT && p.src_port != 0)
+    // Start not seen: the end whose port looks more like a service is the responder; on a tie
+    // the first sender is the initiator.
+    port_rank(p.src_port) <= port_rank(p.dst_port)
+}
+
+/// How much a port looks like a listening service (RFC 6335 §6): system ports rank highest,
+/// then registered ports, then the dynamic range operating systems draw source ports from.
+fn port_rank(port: u16) -> u8 {
+    match port {
+        0 => 0,
+        1..SYSTEM_PORT_LIMIT => 3,
+        SYSTEM_PORT_LIMIT..DYNAMIC_PORT_START => 2,
+        _ => 1,
+    }
 }
 
 fn account<S>(flow: &mut Flow<S>, p: &Packet<'_>, dir: Dir) {

@@ -1,1 +1,255 @@
+use super::*;
+use crate::alert::Severity;
+use crate::detect::{Confidence, Detector, Kind};
+use etherparse::PacketBuilder;
 
+/// Signature on a client "HELLO", handshake when the server answers "WORLD"; a port hint in
+/// `conclude` for port 7777.
+struct Magic;
+
+impl Detector for Magic {
+    fn name(&self) -> &'static str {
+        "magic"
+    }
+
+    fn inspect(&self, v: &FlowView<'_>) -> Option<Verdict> {
+        if !v.to_server.data().starts_with(b"HELLO") {
+            return None;
+        }
+        let sig =
+            Verdict::new(Kind::RemoteAccess, "magic", Confidence::Signature).with("client HELLO");
+        if v.to_client.data().starts_with(b"WORLD") {
+            return Some(
+                Verdict::new(Kind::RemoteAccess, "magic", Confidence::Handshake)
+                    .with("client HELLO")
+                    .with("server WORLD")
+                    .done(),
+            );
+        }
+        Some(sig)
+    }
+
+    fn conclude(&self, v: &FlowView<'_>) -> Option<Verdict> {
+        (v.server.port() == 7777)
+            .then(|| Verdict::new(Kind::VpnTunnel, "hint", Confidence::Port).with("port 7777"))
+    }
+}
+
+struct Harness {
+    sink: VecSink,
+    cfg: Config,
+}
+
+fn tcp(src: &str, dst: &str, flags: &str, seq: u32, payload: &[u8]) -> Vec<u8> {
+    let s: SocketAddr = src.parse().unwrap();
+    let d: SocketAddr = dst.parse().unwrap();
+    let ip = |a: SocketAddr| match a.ip() {
+        std::net::IpAddr::V4(v) => v.octets(),
+        std::net::IpAddr::V6(_) => unreachable!(),
+    };
+    let mut b = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(ip(s), ip(d), 64)
+        .tcp(s.port(), d.port(), seq, 1000);
+    for f in flags.chars() {
+        b = match f {
+            'S' => b.syn(),
+            'A' => b.ack(1),
+            'F' => b.fin(),
+            'P' => b.psh(),
+            _ => b,
+        };
+    }
+    let mut out = Vec::new();
+    b.write(&mut out, payload).unwrap();
+    out
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness {
+            sink: VecSink::default(),
+            cfg: Config::defaults(),
+        }
+    }
+
+    /// Runs `frames` (time in seconds, bytes) through a pipeline; returns the alerts delivered
+    /// before `finish` and the pipeline's stats after it.
+    fn run(&mut self, frames: &[(u64, Vec<u8>)]) -> (usize, Stats) {
+        let mut pipe = Pipeline::with_cascade(
+            &self.cfg,
+            LinkType::Ethernet,
+            Cascade::of(vec![Box::new(Magic)]),
+            &mut self.sink,
+        );
+        for (secs, data) in frames {
+            let f = Frame {
+                ts: Ts::from_secs(*secs),
+                data,
+                wire_len: data.len() as u32,
+            };
+            pipe.frame(&f).unwrap();
+        }
+        let before = pipe.emit.stats.alerts_total() as usize;
+        pipe.finish().unwrap();
+        (before, pipe.stats())
+    }
+}
+
+const C: &str = "192.0.2.10:50000";
+const S: &str = "198.51.100.20:4000";
+
+#[test]
+fn a_complete_handshake_alerts_at_once_with_the_first_evidence_time() {
+    let mut h = Harness::new();
+    let (early, stats) = h.run(&[
+        (10, tcp(C, S, "S", 0, b"")),
+        (11, tcp(C, S, "PA", 1, b"HELLO")),
+        (12, tcp(S, C, "PA", 1, b"WORLD")),
+        (13, tcp(C, S, "PA", 6, b"more")),
+    ]);
+    assert_eq!(early, 1, "reported before the flow ended");
+    assert_eq!(h.sink.0.len(), 1);
+    let a = &h.sink.0[0];
+    assert_eq!(
+        (a.kind, a.family.as_ref(), a.severity),
+        (Kind::RemoteAccess, "magic", Severity::High)
+    );
+    assert_eq!(a.ts, Ts::from_secs(11));
+    assert_eq!(a.endpoint.to_string(), "192.0.2.10");
+    assert_eq!(a.peer.to_string(), S);
+    assert_eq!(a.evidence, ["client HELLO", "server WORLD"]);
+    assert_eq!(a.contractor, None);
+    assert_eq!(stats.packets, 4);
+    assert_eq!(stats.alerts_total(), 1);
+}
+
+#[test]
+fn a_pending_signature_is_reported_when_the_flow_ends() {
+    let mut h = Harness::new();
+    let (early, _) = h.run(&[
+        (10, tcp(C, S, "S", 0, b"")),
+        (11, tcp(C, S, "PA", 1, b"HELLO")),
+    ]);
+    assert_eq!(early, 0);
+    assert_eq!(h.sink.0.len(), 1);
+    assert_eq!(h.sink.0[0].severity, Severity::Medium);
+}
+
+#[test]
+fn a_closed_connection_concludes_without_waiting_for_expiry() {
+    let mut h = Harness::new();
+    let (early, _) = h.run(&[
+        (10, tcp(C, S, "S", 0, b"")),
+        (11, tcp(C, S, "PA", 1, b"HELLO")),
+        (12, tcp(C, S, "FA", 6, b"")),
+        (12, tcp(S, C, "FA", 1, b"")),
+    ]);
+    assert_eq!(early, 1);
+}
+
+#[test]
+fn duplicates_within_a_window_are_suppressed_and_ids_are_stable() {
+    let mut h = Harness::new();
+    let c2 = "192.0.2.10:50001";
+    let frames = [
+        (10, tcp(C, S, "PA", 1, b"HELLO")),
+        (11, tcp(c2, S, "PA", 1, b"HELLO")),
+        (3700, tcp("192.0.2.10:50002", S, "PA", 1, b"HELLO")),
+    ];
+    let (_, stats) = h.run(&frames);
+    assert_eq!(h.sink.0.len(), 2, "one per window");
+    assert_eq!(stats.suppressed, 1);
+    let first_ids: Vec<String> = h.sink.0.iter().map(|a| a.id.clone()).collect();
+    assert_ne!(first_ids[0], first_ids[1]);
+    let mut again = Harness::new();
+    again.run(&frames);
+    let ids: Vec<String> = again.sink.0.iter().map(|a| a.id.clone()).collect();
+    assert_eq!(ids, first_ids, "a re-run yields the same ids");
+}
+
+#[test]
+fn the_inventory_side_is_the_endpoint_even_when_it_is_the_responder() {
+    let mut h = Harness::new();
+    h.cfg = Config::parse(
+        std::path::Path::new("t.toml"),
+        "[[contractor]]\nid = \"c-7\"\nendpoints = [\"198.51.100.0/24\"]\n",
+    )
+    .unwrap();
+    h.run(&[(10, tcp(C, S, "PA", 1, b"HELLO"))]);
+    let a = &h.sink.0[0];
+    assert_eq!(a.endpoint.to_string(), "198.51.100.20");
+    assert_eq!(a.contractor.as_deref(), Some("c-7"));
+    assert_eq!(a.peer.to_string(), C);
+    assert_eq!(
+        a.flow.src_ip.to_string(),
+        "192.0.2.10",
+        "the flow record keeps the initiator first"
+    );
+}
+
+#[test]
+fn the_inspection_budget_ends_in_conclude_and_port_hints_obey_policy() {
+    let mut h = Harness::new();
+    h.cfg.detect.inspect_packets = 2;
+    let s = "198.51.100.20:7777";
+    let frames = [
+        (10, tcp(C, s, "PA", 1, b"a")),
+        (10, tcp(s, C, "PA", 1, b"b")),
+        (10, tcp(C, s, "PA", 2, b"c")),
+    ];
+    let (early, _) = h.run(&frames);
+    assert_eq!(early, 1, "budget spent after two payload packets");
+    assert_eq!(h.sink.0[0].confidence, Confidence::Port);
+    assert_eq!(h.sink.0[0].severity, Severity::Low);
+
+    let mut off = Harness::new();
+    off.cfg.detect.port_hints = false;
+    off.run(&frames);
+    assert!(off.sink.0.is_empty());
+}
+
+#[test]
+fn malformed_and_non_ip_frames_are_counted_not_fatal() {
+    let mut h = Harness::new();
+    let mut arp = vec![0xff; 12];
+    arp.extend_from_slice(&[0x08, 0x06]);
+    arp.extend_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    arp.extend_from_slice(&[0; 20]);
+    let (_, stats) = h.run(&[
+        (1, vec![1, 2, 3]),
+        (2, arp),
+        (3, tcp(C, S, "PA", 1, b"HELLO")),
+    ]);
+    assert_eq!(stats.frames, 3);
+    assert_eq!(
+        stats.malformed[crate::decode::Malformed::LinkHeader.index()],
+        1
+    );
+    assert_eq!(stats.not_ip, 1);
+    assert_eq!(stats.packets, 1);
+    assert_eq!(h.sink.0.len(), 1);
+}
+
+#[test]
+fn idle_time_expires_flows_and_reports_them() {
+    let mut sink = VecSink::default();
+    let cfg = Config::defaults();
+    let mut pipe = Pipeline::with_cascade(
+        &cfg,
+        LinkType::Ethernet,
+        Cascade::of(vec![Box::new(Magic)]),
+        &mut sink,
+    );
+    let data = tcp(C, S, "PA", 1, b"HELLO");
+    pipe.frame(&Frame {
+        ts: Ts::from_secs(10),
+        data: &data,
+        wire_len: 60,
+    })
+    .unwrap();
+    pipe.idle(Ts::from_secs(11)).unwrap();
+    assert_eq!(pipe.stats().alerts_total(), 0);
+    pipe.idle(Ts::from_secs(10 + 121)).unwrap();
+    assert_eq!(pipe.stats().alerts_total(), 1);
+    assert_eq!(pipe.stats().flows.expired, 1);
+}

@@ -1,1 +1,264 @@
+use super::*;
+use crate::decode::ip_proto;
+use proptest::prelude::*;
+use std::net::IpAddr;
 
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn pkt<'a>(
+    src: &str,
+    sp: u16,
+    dst: &str,
+    dp: u16,
+    flags: u8,
+    secs: u64,
+    payload: &'a [u8],
+) -> Packet<'a> {
+    Packet {
+        ts: Ts::from_secs(secs),
+        vlan: 0,
+        src: ip(src),
+        dst: ip(dst),
+        proto: ip_proto::TCP,
+        ttl: 64,
+        src_port: sp,
+        dst_port: dp,
+        tcp: Some(TcpInfo {
+            seq: 1,
+            ack: 0,
+            flags,
+            window: 1000,
+            mss: (flags & TcpInfo::SYN != 0).then_some(1460),
+            wscale: None,
+        }),
+        icmp: None,
+        ah_spi: None,
+        payload,
+        wire_len: 60 + payload.len() as u32,
+    }
+}
+
+fn udp<'a>(src: &str, sp: u16, dst: &str, dp: u16, secs: u64) -> Packet<'a> {
+    let mut p = pkt(src, sp, dst, dp, 0, secs, b"");
+    p.proto = ip_proto::UDP;
+    p.tcp = None;
+    p
+}
+
+type Table = FlowTable<()>;
+
+fn table(max_flows: usize) -> Table {
+    FlowTable::new(FlowConfig {
+        max_flows,
+        idle_timeout_ns: 60 * Ts::NANOS_PER_SEC,
+        max_inspecting: 2,
+    })
+}
+
+#[test]
+fn both_directions_meet_in_one_flow_with_the_syn_sender_as_client() {
+    let mut t = table(10);
+    let none = |_: &mut Flow<()>, _| panic!("nothing ends");
+    let a = t.ingest_at(
+        &pkt("198.51.100.9", 3389, "192.0.2.1", 50000, 0, 1, b""),
+        none,
+    );
+    // A mid-stream packet from a system port toward an ephemeral one: the sender is the server.
+    assert!(a.new);
+    assert_eq!(a.dir, Dir::ToClient);
+    let b = t.ingest_at(
+        &pkt("192.0.2.1", 50000, "198.51.100.9", 3389, 0, 2, b"abc"),
+        none,
+    );
+    assert_eq!((b.id, b.dir, b.new), (a.id, Dir::ToServer, false));
+    let f = t.get(a.id).unwrap();
+    assert_eq!(f.client().to_string(), "192.0.2.1:50000");
+    assert_eq!(f.server().to_string(), "198.51.100.9:3389");
+    assert_eq!(f.pkts, [1, 1]);
+    assert_eq!(f.bytes, [63, 60]);
+    assert_eq!(
+        (f.first_ts, f.last_ts),
+        (Ts::from_secs(1), Ts::from_secs(2))
+    );
+}
+
+#[test]
+fn handshake_sets_roles_options_and_rtts() {
+    let mut t = table(10);
+    let none = |_: &mut Flow<()>, _| {};
+    // Ports chosen so the system-port guess would get it wrong: the SYN decides.
+    let syn = pkt(
+        "192.0.2.1",
+        80,
+        "198.51.100.9",
+        40000,
+        TcpInfo::SYN,
+        10,
+        b"",
+    );
+    let id = t.ingest_at(&syn, none).id;
+    let mut synack = pkt(
+        "198.51.100.9",
+        40000,
+        "192.0.2.1",
+        80,
+        TcpInfo::SYN | TcpInfo::ACK,
+        10,
+        b"",
+    );
+    synack.ts = Ts::from_secs(10).plus(30_000_000);
+    t.ingest_at(&synack, none);
+    let mut ack = pkt(
+        "192.0.2.1",
+        80,
+        "198.51.100.9",
+        40000,
+        TcpInfo::ACK,
+        10,
+        b"",
+    );
+    ack.ts = Ts::from_secs(10).plus(31_000_000);
+    t.ingest_at(&ack, none);
+    let f = t.get(id).unwrap();
+    assert_eq!(f.client().port(), 80);
+    assert!(f.tcp.established());
+    assert_eq!(f.tcp.server_rtt_ns(), Some(30_000_000));
+    assert_eq!(f.tcp.client_rtt_ns(), Some(1_000_000));
+    assert_eq!(f.tcp.mss, [Some(1460), Some(1460)]);
+    assert_eq!(f.ttl, [64, 64]);
+    assert!(!f.tcp.closed());
+}
+
+#[test]
+fn a_syn_ack_seen_first_makes_its_receiver_the_client() {
+    let mut t = table(10);
+    let p = pkt(
+        "198.51.100.9",
+        8443,
+        "192.0.2.1",
+        40000,
+        TcpInfo::SYN | TcpInfo::ACK,
+        1,
+        b"",
+    );
+    let id = t.ingest_at(&p, |_, _| {}).id;
+    assert_eq!(t.get(id).unwrap().client().to_string(), "192.0.2.1:40000");
+}
+
+#[test]
+fn idle_flows_expire_oldest_first_and_touched_flows_survive() {
+    let mut t = table(10);
+    let mut ended = Vec::new();
+    t.ingest_at(&udp("192.0.2.1", 1000, "192.0.2.9", 53, 0), |_, _| {});
+    t.ingest_at(&udp("192.0.2.2", 1000, "192.0.2.9", 53, 10), |_, _| {});
+    t.ingest_at(&udp("192.0.2.1", 1000, "192.0.2.9", 53, 20), |_, _| {}); // touch the first
+    t.expire(Ts::from_secs(75), |f, why| {
+        ended.push((f.client().ip().to_string(), why))
+    });
+    assert_eq!(ended, [("192.0.2.2".to_string(), EndReason::Idle)]);
+    assert_eq!(t.len(), 1);
+    t.expire(Ts::from_secs(81), |f, why| {
+        ended.push((f.client().ip().to_string(), why))
+    });
+    assert_eq!(ended.len(), 2);
+    assert!(t.is_empty());
+    assert_eq!(t.stats().expired, 2);
+}
+
+#[test]
+fn a_full_table_evicts_the_least_recently_active() {
+    let mut t = table(2);
+    let mut ended = Vec::new();
+    let mut go = |t: &mut Table, src: &str, secs| {
+        t.ingest_at(
+            &udp(src, 1000, "192.0.2.9", 53, secs),
+            |f: &mut Flow<()>, why| ended.push((f.client().ip().to_string(), why)),
+        );
+    };
+    go(&mut t, "192.0.2.1", 1);
+    go(&mut t, "192.0.2.2", 2);
+    go(&mut t, "192.0.2.1", 3);
+    go(&mut t, "192.0.2.3", 4);
+    assert_eq!(ended, [("192.0.2.2".to_string(), EndReason::Evicted)]);
+    assert_eq!(t.len(), 2);
+    assert_eq!(t.stats().evicted, 1);
+    assert_eq!(t.stats().peak, 2);
+}
+
+#[test]
+fn payload_buffers_are_capped_pooled_and_released() {
+    let mut t = table(10);
+    let mut ids = Vec::new();
+    for i in 1..=3u8 {
+        let p = pkt(
+            &format!("192.0.2.{i}"),
+            1000,
+            "192.0.2.9",
+            22,
+            0,
+            1,
+            b"SSH-2.0-x\r\n",
+        );
+        let id = t.ingest_at(&p, |_, _| {}).id;
+        ids.push((id, t.record_payload(id, Dir::ToServer, &p)));
+    }
+    assert_eq!(
+        ids.iter().map(|x| x.1).collect::<Vec<_>>(),
+        [true, true, false]
+    );
+    assert_eq!(t.stats().inspect_skipped, 1);
+    assert_eq!(
+        t.get(ids[0].0).unwrap().payloads.as_ref().unwrap().dirs[0].data(),
+        b"SSH-2.0-x\r\n"
+    );
+    t.release_payload(ids[0].0);
+    assert!(t.get(ids[0].0).unwrap().payloads.is_none());
+    let p = pkt("192.0.2.3", 1000, "192.0.2.9", 22, 0, 2, b"SSH-2.0-y\r\n");
+    assert!(t.record_payload(ids[2].0, Dir::ToServer, &p));
+    // The recycled buffer starts empty.
+    assert_eq!(
+        t.get(ids[2].0).unwrap().payloads.as_ref().unwrap().dirs[0].data(),
+        b"SSH-2.0-y\r\n"
+    );
+}
+
+#[test]
+fn drain_ends_every_flow_once() {
+    let mut t = table(10);
+    for i in 1..=5u8 {
+        t.ingest_at(
+            &udp(&format!("192.0.2.{i}"), 1, "192.0.2.9", 2, u64::from(i)),
+            |_, _| {},
+        );
+    }
+    let mut n = 0;
+    t.drain(|_, why| {
+        assert_eq!(why, EndReason::Drained);
+        n += 1;
+    });
+    assert_eq!(n, 5);
+    assert!(t.is_empty());
+}
+
+proptest! {
+    /// Under any packet sequence the table stays within its cap, and every flow created is either
+    /// still tracked or was ended exactly once.
+    #[test]
+    fn counts_add_up(pkts in proptest::collection::vec((0u8..20, 0u8..20, 0u64..300), 1..400)) {
+        let mut t = table(8);
+        let mut ended = 0u64;
+        for (a, b, secs) in pkts {
+            let p = udp(&format!("192.0.2.{a}"), 1000, &format!("198.51.100.{b}"), 53, secs);
+            t.ingest_at(&p, |_, _| ended += 1);
+            t.expire(Ts::from_secs(secs), |_, _| ended += 1);
+            prop_assert!(t.len() <= 8);
+        }
+        let s = t.stats();
+        prop_assert_eq!(s.created, t.len() as u64 + ended);
+        prop_assert_eq!(ended, s.evicted + s.expired);
+        t.drain(|_, _| ended += 1);
+        prop_assert_eq!(s.created, ended);
+    }
+}

@@ -1,0 +1,175 @@
+//! The command line as a user meets it: bad inputs fail with one clear line and exit 2, a
+//! truncated capture is read up to the cut, configurations are checked with file and line.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{noise, sa, CaptureBuilder};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn remotewatch(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_remotewatch"))
+        .args(args)
+        .output()
+        .expect("run remotewatch")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Exit 2, nothing on stdout, exactly one line on stderr that names `path` and says `what`.
+fn assert_one_line_error(out: &Output, path: &str, what: &str) {
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(path) && err.contains(what), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_random_missing_and_directory_inputs_fail_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    let random = dir.path().join("random.pcap");
+    std::fs::write(&random, noise(7, 4096)).unwrap();
+    let missing = dir.path().join("missing.pcap");
+
+    let e = empty.to_str().unwrap();
+    assert_one_line_error(&remotewatch(&["analyze", e]), e, "empty file");
+    let r = random.to_str().unwrap();
+    assert_one_line_error(
+        &remotewatch(&["analyze", r]),
+        r,
+        "not a pcap or pcapng capture",
+    );
+    let m = missing.to_str().unwrap();
+    assert_one_line_error(&remotewatch(&["analyze", m]), m, "No such file");
+    let d = dir.path().to_str().unwrap();
+    assert_one_line_error(&remotewatch(&["analyze", d]), d, "is a directory");
+}
+
+/// Two conversations on the RDP port whose payload is not RDP: each yields a low port hint. The
+/// second starts after the first ended (idle), so cutting the file inside the second keeps the
+/// first alert.
+fn two_port_hint_flows() -> CaptureBuilder {
+    let mut cap = CaptureBuilder::new();
+    let mut a = cap.tcp(sa("192.0.2.10:50000"), sa("198.51.100.20:3389"));
+    a.client_sends(&mut cap, &noise(1, 200));
+    a.server_sends(&mut cap, &noise(2, 200));
+    a.close(&mut cap);
+    cap.wait_ms(5_000);
+    let mut b = cap.tcp(sa("192.0.2.11:50001"), sa("198.51.100.21:3389"));
+    b.client_sends(&mut cap, &noise(3, 300));
+    b.server_sends(&mut cap, &noise(4, 300));
+    b.close(&mut cap);
+    cap
+}
+
+#[test]
+fn a_truncated_capture_yields_the_alerts_before_the_cut_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.pcap");
+    two_port_hint_flows().write_pcap(&whole);
+    let full = remotewatch(&["analyze", whole.to_str().unwrap()]);
+    assert_eq!(full.status.code(), Some(0), "{}", text(&full.stderr));
+    let full_alerts: Vec<serde_json::Value> = text(&full.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(full_alerts.len(), 2);
+    assert!(!text(&full.stderr).contains("truncated"));
+
+    // Cut 10 bytes into the last record.
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() - 40]).unwrap();
+    let out = remotewatch(&["analyze", cut.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("truncated  yes"), "{err}");
+    let alerts: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(alerts.len(), 2, "both flows started before the cut");
+    assert_eq!(alerts[0]["endpoint"], "192.0.2.10");
+    assert_eq!(alerts[0]["family"], "rdp");
+    assert_eq!(alerts[0]["severity"], "low");
+    assert_eq!(alerts[0]["id"], full_alerts[0]["id"], "same alert, same id");
+}
+
+#[test]
+fn analyze_prints_a_summary_with_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("c.pcap");
+    let cap = two_port_hint_flows();
+    cap.write_pcap(&p);
+    let out = remotewatch(&["analyze", p.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{} frames", cap.frames.len())),
+        "{err}"
+    );
+    assert!(err.contains("flows      2 "), "{err}");
+    assert!(
+        err.contains("alerts     2 (remote_access 2, vpn_tunnel 0, anonymizer 0"),
+        "{err}"
+    );
+    assert!(err.contains("packets/s"), "{err}");
+}
+
+#[test]
+fn check_config_lists_every_problem_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(
+        &good,
+        "[[contractor]]\nid = \"c-1\"\nendpoints = [\"192.0.2.10\"]\n",
+    )
+    .unwrap();
+    let out = remotewatch(&["check-config", "--config", good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("ok (1 contractor)"));
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[flow]\nidle_timeout_secs = 0\n[[contractor]]\nid = \"c-1\"\nendpoints = [\"300.1.1.1\"]\nresidence = { country = \"ZZ\" }\n",
+    )
+    .unwrap();
+    let b = bad.to_str().unwrap();
+    let out = remotewatch(&["check-config", "--config", b]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("3 configuration problems"), "{err}");
+    assert!(
+        err.contains(&format!("{b}:2:21: flow.idle_timeout_secs = 0")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{b}:5:")) && err.contains("300.1.1.1"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{b}:6:")) && err.contains("\"ZZ\""),
+        "{err}"
+    );
+
+    // analyze refuses to run on a bad configuration too.
+    let out = remotewatch(&["analyze", "--config", b, "/dev/null"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn shipped_example_config_is_valid() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/remotewatch.toml");
+    let out = remotewatch(&["check-config", "--config", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
