@@ -18,6 +18,8 @@ pub(crate) struct ViewBuilder {
     hs: Handshake,
 }
 
+// `to_server`/`to_client` read as "a packet to the server/client", like the wire.
+#[allow(clippy::wrong_self_convention, dead_code)]
 impl ViewBuilder {
     fn new(proto: u8, client_port: u16, server_port: u16) -> ViewBuilder {
         ViewBuilder {

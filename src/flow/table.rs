@@ -178,6 +178,8 @@ pub struct FlowTable<S> {
     free: Vec<FlowId>,
     head: u32,
     tail: u32,
+    // Boxes are recycled whole: flows hold `Option<Box<Payloads>>`, so reuse avoids allocating.
+    #[allow(clippy::vec_box)]
     pool: Vec<Box<Payloads>>,
     inspecting: usize,
     stats: FlowStats,
