@@ -173,3 +173,29 @@ fn shipped_example_config_is_valid() {
     let out = remotewatch(&["check-config", "--config", p.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn the_daemon_replays_a_capture_into_its_jsonl_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("c.pcap");
+    two_port_hint_flows().write_pcap(&cap);
+    let cfg = dir.path().join("rw.toml");
+    std::fs::write(&cfg, "[alerts]\njsonl = \"out/alerts.jsonl\"\n").unwrap();
+    // The output directory does not exist: a clear error, exit 2.
+    let out = remotewatch(&["run", "--config", cfg.to_str().unwrap(), "--replay", cap.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("out/alerts.jsonl"), "{}", text(&out.stderr));
+
+    std::fs::create_dir(dir.path().join("out")).unwrap();
+    let out = remotewatch(&["run", "--config", cfg.to_str().unwrap(), "--replay", cap.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let written = std::fs::read_to_string(dir.path().join("out/alerts.jsonl")).unwrap();
+    let analyzed = remotewatch(&["analyze", cap.to_str().unwrap()]);
+    assert_eq!(written, text(&analyzed.stdout), "daemon and analyze agree");
+    assert_eq!(written.lines().count(), 2);
+    // A second replay appends.
+    remotewatch(&["run", "--config", cfg.to_str().unwrap(), "--replay", cap.to_str().unwrap()]);
+    let again = std::fs::read_to_string(dir.path().join("out/alerts.jsonl")).unwrap();
+    assert_eq!(again.lines().count(), 4);
+}
