@@ -241,12 +241,12 @@ impl Emitter<'_> {
         if flow.state.done {
             return;
         }
-        let last_ts = flow.last_ts;
+        let first_ts = flow.first_ts;
         let (view, st) = split_view(flow, None);
         let since = st.best.as_ref().map(|b| b.1);
         let mut best = st.best.take().map(|b| b.0);
         self.cascade.conclude(&view, &mut best);
-        st.best = best.map(|v| Box::new((v, since.unwrap_or(last_ts))));
+        st.best = best.map(|v| Box::new((v, since.unwrap_or(first_ts))));
     }
 
     fn flow_ended(&mut self, flow: &mut Flow<FlowState>, _why: EndReason) {

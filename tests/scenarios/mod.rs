@@ -3,12 +3,13 @@
 
 use crate::common::Scenario;
 
+mod demo;
 mod remote_access;
 mod tunnels;
 
 /// Every scenario.
 pub fn all() -> Vec<Scenario> {
-    let mut v = Vec::new();
+    let mut v = demo::scenarios();
     v.extend(remote_access::scenarios());
     v.extend(tunnels::scenarios());
     v
