@@ -78,7 +78,7 @@ fn every_value_problem_is_reported_with_line_and_column() {
         "{l:?}"
     );
     assert!(
-        l[2].starts_with("/etc/remotewatch/rw.toml:8:27: endpoint \"10.0.0.300\""),
+        l[2].starts_with("/etc/remotewatch/rw.toml:8:26: endpoint \"10.0.0.300\""),
         "{l:?}"
     );
     assert!(
