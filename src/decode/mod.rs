@@ -120,6 +120,10 @@ pub struct Packet<'a> {
     pub payload: &'a [u8],
     /// Frame length on the wire, for byte accounting.
     pub wire_len: u32,
+    /// Length of `payload` on the wire: larger than `payload.len()` when the snap length cut the
+    /// frame (the cut bytes are the end of the payload), so size-exact formats still see the size
+    /// their sender wrote.
+    pub payload_wire_len: u32,
 }
 
 /// What a frame turned out to be.
@@ -207,6 +211,7 @@ fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
         ah_spi,
         payload: ip_payload.payload,
         wire_len: frame.wire_len,
+        payload_wire_len: 0,
     };
     match &s.transport {
         Some(t) => fill_transport(&mut p, t),
@@ -227,6 +232,10 @@ fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
             }
         }
     }
+    let cut = frame.wire_len.saturating_sub(u32::try_from(frame.data.len()).unwrap_or(u32::MAX));
+    p.payload_wire_len = u32::try_from(p.payload.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(cut);
     Decoded::Packet(p)
 }
 

@@ -274,3 +274,27 @@ proptest! {
         let _ = decode(LinkType::Ethernet, &frame(&data));
     }
 }
+
+#[test]
+fn a_snaplen_cut_payload_keeps_its_wire_length() {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+        .udp(40000, 51820)
+        .write(&mut out, &[1u8; 148])
+        .unwrap();
+    let full = out.len() as u32;
+    let cut = &out[..14 + 20 + 8 + 60];
+    let f = Frame {
+        ts: Ts::from_secs(1),
+        data: cut,
+        wire_len: full,
+    };
+    let Decoded::Packet(p) = decode(LinkType::Ethernet, &f) else {
+        panic!("not a packet")
+    };
+    assert_eq!(p.payload.len(), 60);
+    assert_eq!(p.payload_wire_len, 148);
+    let whole = packet(LinkType::Ethernet, &out);
+    assert_eq!(whole.payload_wire_len, 148);
+}

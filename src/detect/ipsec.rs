@@ -126,8 +126,8 @@ impl Detector for Ipsec {
     }
 
     fn inspect(&self, view: &FlowView<'_>) -> Option<Verdict> {
-        if let Some(spi) = view.packet.and_then(|p| p.ah_spi) {
-            return ah(spi, view.proto);
+        if view.to_server.ah_spi.is_some() || view.to_client.ah_spi.is_some() {
+            return ah(view);
         }
         match view.proto {
             ip_proto::ESP => esp(view),
@@ -137,19 +137,38 @@ impl Detector for Ipsec {
     }
 }
 
-/// An AH-bearing packet.
-fn ah(spi: u32, inner: u8) -> Option<Verdict> {
-    let confidence = match spi {
-        0 => return None,
-        1..=SPI_RESERVED_MAX => Confidence::Heuristic,
-        _ => Confidence::Signature,
-    };
-    Some(
-        Verdict::new(Kind::VpnTunnel, "ipsec", confidence).with(format!(
-            "IPsec Authentication Header (RFC 4302) SPI {spi:#010x} protecting {}",
-            ip_proto::name(inner)
-        )),
-    )
+/// Confidence of one AH SPI: 0 is never sent; 1–255 are reserved by IANA (RFC 4302 §2.4), so
+/// a value there is only a guess.
+fn ah_spi_confidence(spi: u32) -> Option<Confidence> {
+    match spi {
+        0 => None,
+        1..=SPI_RESERVED_MAX => Some(Confidence::Heuristic),
+        _ => Some(Confidence::Signature),
+    }
+}
+
+/// A flow whose packets carried an Authentication Header. Each direction of an IPsec SA pair has
+/// its own SPI (RFC 4301 §4.1), so two valid, different SPIs, one per direction, make the
+/// handshake; one direction alone is a signature.
+fn ah(view: &FlowView<'_>) -> Option<Verdict> {
+    let inner = ip_proto::name(view.proto);
+    let valid = |s: Option<u32>| s.and_then(|spi| Some((spi, ah_spi_confidence(spi)?)));
+    match (valid(view.to_server.ah_spi), valid(view.to_client.ah_spi)) {
+        (Some((a, Confidence::Signature)), Some((b, Confidence::Signature))) if a != b => Some(
+            Verdict::new(Kind::VpnTunnel, "ipsec", Confidence::Handshake)
+                .with(format!(
+                    "IPsec Authentication Header (RFC 4302) both ways protecting {inner}"
+                ))
+                .with(format!("initiator SPI {a:#010x}, responder SPI {b:#010x}"))
+                .done(),
+        ),
+        (Some((spi, c)), _) | (None, Some((spi, c))) => Some(
+            Verdict::new(Kind::VpnTunnel, "ipsec", c).with(format!(
+                "IPsec Authentication Header (RFC 4302) SPI {spi:#010x} protecting {inner}"
+            )),
+        ),
+        (None, None) => None,
+    }
 }
 
 /// One parsed IKE message.
@@ -626,10 +645,8 @@ fn hex(b: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Packet;
     use crate::detect::testing::ViewBuilder;
-    use crate::ts::Ts;
-    use std::net::{IpAddr, Ipv4Addr};
+    use crate::flow::Dir;
 
     const ISPI: [u8; 8] = [0x61, 0xd3, 0x69, 0x3c, 0xe1, 0x2a, 0xf5, 0x28];
     const RSPI: [u8; 8] = [0x57, 0x2a, 0x8a, 0xe7, 0x55, 0x7a, 0xd9, 0xec];
@@ -858,34 +875,23 @@ mod tests {
 
     #[test]
     fn ah_packets_are_recognised_on_any_inner_protocol() {
-        let b = ViewBuilder::ip(ip_proto::ICMP);
-        let mut view = b.view();
-        let pkt = Packet {
-            ts: Ts::from_secs(1),
-            vlan: 0,
-            src: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10)),
-            dst: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 20)),
-            proto: ip_proto::ICMP,
-            ttl: 64,
-            src_port: 0,
-            dst_port: 0,
-            tcp: None,
-            icmp: Some((8, 0)),
-            ah_spi: Some(0x6048_16f6),
-            payload: &[],
-            wire_len: 122,
-        };
-        view.packet = Some(&pkt);
-        let v = Ipsec.inspect(&view).unwrap();
+        let one = ViewBuilder::ip(ip_proto::ICMP).ah(Dir::ToServer, 0x6048_16f6);
+        let v = Ipsec.inspect(&one.view()).unwrap();
         assert_eq!(v.confidence, Confidence::Signature);
         assert!(v.evidence[0].contains("0x604816f6"));
         assert!(v.evidence[0].contains("icmp"));
-        let zero = Packet {
-            ah_spi: Some(0),
-            ..pkt.clone()
-        };
-        view.packet = Some(&zero);
-        assert!(Ipsec.inspect(&view).is_none());
+        assert!(!v.complete);
+
+        let both = one.ah(Dir::ToClient, 0xaf86_83ef);
+        let v = Ipsec.inspect(&both.view()).unwrap();
+        assert_eq!(v.confidence, Confidence::Handshake);
+        assert!(v.complete);
+        assert!(v.evidence[1].contains("0x604816f6") && v.evidence[1].contains("0xaf8683ef"));
+
+        let reserved = ViewBuilder::ip(ip_proto::TCP).ah(Dir::ToServer, 7);
+        assert_eq!(Ipsec.inspect(&reserved.view()).unwrap().confidence, Confidence::Heuristic);
+        let zero = ViewBuilder::ip(ip_proto::ICMP).ah(Dir::ToServer, 0);
+        assert!(Ipsec.inspect(&zero.view()).is_none());
     }
 
     #[test]

@@ -142,12 +142,19 @@ pub struct Side<'a> {
     pub pkts: u64,
     /// Bytes on the wire in this direction.
     pub bytes: u64,
+    /// SPI of the first IPsec Authentication Header seen in this direction.
+    pub ah_spi: Option<u32>,
 }
 
 impl<'a> Side<'a> {
     /// A side with kept payload `kept` and the given counters.
     pub fn new(kept: Option<&'a DirPayload>, pkts: u64, bytes: u64) -> Side<'a> {
-        Side { kept, pkts, bytes }
+        Side {
+            kept,
+            pkts,
+            bytes,
+            ah_spi: None,
+        }
     }
 
     /// The kept bytes: the in-order TCP stream prefix, or datagram prefixes back to back.
@@ -283,15 +290,39 @@ impl Cascade {
     }
 }
 
-/// Whether `v` should replace `best`: higher confidence wins; at equal confidence the one with
-/// more evidence (a later, fuller look at the same handshake) wins.
+/// Whether `v` should replace `best`: higher confidence wins, then completeness, then more
+/// evidence. A verdict of the same kind and family that is at least as strong also replaces it,
+/// so evidence that grows with the flow (packet counts, a later message) stays current.
 fn stronger(v: &Verdict, best: Option<&Verdict>) -> bool {
-    match best {
-        None => true,
-        Some(b) => {
-            (v.confidence, v.complete, v.evidence.len())
-                > (b.confidence, b.complete, b.evidence.len())
-        }
+    let Some(b) = best else {
+        return true;
+    };
+    let rank = |x: &Verdict| (x.confidence, x.complete, x.evidence.len());
+    rank(v) > rank(b)
+        || (v.kind == b.kind
+            && v.family == b.family
+            && (v.confidence, v.complete) >= (b.confidence, b.complete))
+}
+
+#[cfg(test)]
+mod cascade_tests {
+    use super::*;
+
+    #[test]
+    fn stronger_prefers_confidence_then_refreshes_the_same_family() {
+        let sig = |fam: &'static str, n: usize| {
+            let mut v = Verdict::new(Kind::VpnTunnel, fam, Confidence::Signature);
+            v.evidence = vec![format!("{n} packets")];
+            v
+        };
+        let hs = Verdict::new(Kind::VpnTunnel, "ipsec", Confidence::Handshake);
+        assert!(stronger(&sig("ipsec", 1), None));
+        assert!(stronger(&hs, Some(&sig("ipsec", 1))));
+        assert!(!stronger(&sig("ipsec", 1), Some(&hs)));
+        // Same family, same strength, fresher evidence: replaces.
+        assert!(stronger(&sig("ipsec", 3), Some(&sig("ipsec", 1))));
+        // Another family at the same strength does not displace the first answer.
+        assert!(!stronger(&sig("openvpn", 1), Some(&sig("ipsec", 1))));
     }
 }
 

@@ -16,6 +16,7 @@ pub(crate) struct ViewBuilder {
     bytes: [u64; 2],
     seq: [u32; 2],
     hs: Handshake,
+    ah_spi: [Option<u32>; 2],
 }
 
 // `to_server`/`to_client` read as "a packet to the server/client", like the wire.
@@ -31,6 +32,7 @@ impl ViewBuilder {
             bytes: [0; 2],
             seq: [1000, 5000],
             hs: Handshake::default(),
+            ah_spi: [None; 2],
         }
     }
 
@@ -78,14 +80,26 @@ impl ViewBuilder {
         self
     }
 
+    /// Records an IPsec Authentication Header SPI seen in direction `dir`.
+    pub(crate) fn ah(mut self, dir: Dir, spi: u32) -> ViewBuilder {
+        self.ah_spi[dir.idx()] = Some(spi);
+        self.pkts[dir.idx()] += 1;
+        self
+    }
+
     /// The view detectors see (no current packet, as in `conclude`).
     pub(crate) fn view(&self) -> FlowView<'_> {
+        let side = |d: usize| {
+            let mut s = Side::new(Some(&self.payloads.dirs[d]), self.pkts[d], self.bytes[d]);
+            s.ah_spi = self.ah_spi[d];
+            s
+        };
         FlowView {
             proto: self.proto,
             client: self.client,
             server: self.server,
-            to_server: Side::new(Some(&self.payloads.dirs[0]), self.pkts[0], self.bytes[0]),
-            to_client: Side::new(Some(&self.payloads.dirs[1]), self.pkts[1], self.bytes[1]),
+            to_server: side(0),
+            to_client: side(1),
             tcp: &self.hs,
             packet: None,
         }

@@ -114,6 +114,8 @@ pub struct Flow<S> {
     pub bytes: [u64; 2],
     /// First IP TTL / hop limit seen per direction (0 until seen).
     pub ttl: [u8; 2],
+    /// SPI of the first IPsec Authentication Header seen per direction (RFC 4302).
+    pub ah_spi: [Option<u32>; 2],
     /// TCP handshake observations (empty for other protocols).
     pub tcp: Handshake,
     /// Kept payload while the flow is under inspection.
@@ -295,7 +297,10 @@ impl<S: Default> FlowTable<S> {
         };
         match p.tcp {
             Some(t) => side.push_tcp(t.seq, p.payload),
-            None => side.push_datagram(p.payload, p.payload.len()),
+            None => side.push_datagram(
+                p.payload,
+                usize::try_from(p.payload_wire_len).unwrap_or(usize::MAX),
+            ),
         }
         true
     }
@@ -335,6 +340,7 @@ impl<S: Default> FlowTable<S> {
             pkts: [0; 2],
             bytes: [0; 2],
             ttl: [0; 2],
+            ah_spi: [None; 2],
             tcp: Handshake::default(),
             payloads: None,
             state: S::default(),
@@ -459,6 +465,9 @@ fn account<S>(flow: &mut Flow<S>, p: &Packet<'_>, dir: Dir) {
         if *ttl == 0 {
             *ttl = p.ttl;
         }
+    }
+    if let (Some(spi), Some(slot)) = (p.ah_spi, flow.ah_spi.get_mut(d)) {
+        slot.get_or_insert(spi);
     }
     let Some(t) = p.tcp else { return };
     let hs = &mut flow.tcp;

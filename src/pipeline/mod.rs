@@ -337,17 +337,20 @@ fn split_view<'a>(
         key,
         pkts,
         bytes,
+        ah_spi,
         tcp,
         payloads,
         state,
         ..
     } = flow;
     let side = |d: Dir| {
-        Side::new(
+        let mut s = Side::new(
             payloads.as_ref().and_then(|b| b.dirs.get(d.idx())),
             pkts.get(d.idx()).copied().unwrap_or(0),
             bytes.get(d.idx()).copied().unwrap_or(0),
-        )
+        );
+        s.ah_spi = ah_spi.get(d.idx()).copied().flatten();
+        s
     };
     let view = FlowView {
         proto: key.proto,

@@ -37,6 +37,7 @@ fn pkt<'a>(
         ah_spi: None,
         payload,
         wire_len: 60 + payload.len() as u32,
+        payload_wire_len: payload.len() as u32,
     }
 }
 
