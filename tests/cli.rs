@@ -182,12 +182,28 @@ fn the_daemon_replays_a_capture_into_its_jsonl_file() {
     let cfg = dir.path().join("rw.toml");
     std::fs::write(&cfg, "[alerts]\njsonl = \"out/alerts.jsonl\"\n").unwrap();
     // The output directory does not exist: a clear error, exit 2.
-    let out = remotewatch(&["run", "--config", cfg.to_str().unwrap(), "--replay", cap.to_str().unwrap()]);
+    let out = remotewatch(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--replay",
+        cap.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("out/alerts.jsonl"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("out/alerts.jsonl"),
+        "{}",
+        text(&out.stderr)
+    );
 
     std::fs::create_dir(dir.path().join("out")).unwrap();
-    let out = remotewatch(&["run", "--config", cfg.to_str().unwrap(), "--replay", cap.to_str().unwrap()]);
+    let out = remotewatch(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--replay",
+        cap.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
     let written = std::fs::read_to_string(dir.path().join("out/alerts.jsonl")).unwrap();
@@ -195,7 +211,13 @@ fn the_daemon_replays_a_capture_into_its_jsonl_file() {
     assert_eq!(written, text(&analyzed.stdout), "daemon and analyze agree");
     assert_eq!(written.lines().count(), 2);
     // A second replay appends.
-    remotewatch(&["run", "--config", cfg.to_str().unwrap(), "--replay", cap.to_str().unwrap()]);
+    remotewatch(&[
+        "run",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--replay",
+        cap.to_str().unwrap(),
+    ]);
     let again = std::fs::read_to_string(dir.path().join("out/alerts.jsonl")).unwrap();
     assert_eq!(again.lines().count(), 4);
 }

@@ -20,13 +20,28 @@ fn every_corpus_capture_decodes_cleanly() {
         .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
         .collect();
     files.sort();
-    assert!(files.len() > 50, "corpus looks incomplete: {} files", files.len());
+    assert!(
+        files.len() > 50,
+        "corpus looks incomplete: {} files",
+        files.len()
+    );
     let mut bad = Vec::new();
     for f in &files {
-        let out = Command::new(env!("CARGO_BIN_EXE_remotewatch")).arg("analyze").arg(f).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_remotewatch"))
+            .arg("analyze")
+            .arg(f)
+            .output()
+            .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        if out.status.code() != Some(0) || !err.contains("malformed  0\n") || err.contains("truncated  yes") {
-            bad.push(format!("{}: exit {:?}\n{err}", f.display(), out.status.code()));
+        if out.status.code() != Some(0)
+            || !err.contains("malformed  0\n")
+            || err.contains("truncated  yes")
+        {
+            bad.push(format!(
+                "{}: exit {:?}\n{err}",
+                f.display(),
+                out.status.code()
+            ));
         }
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));

@@ -232,7 +232,9 @@ fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
             }
         }
     }
-    let cut = frame.wire_len.saturating_sub(u32::try_from(frame.data.len()).unwrap_or(u32::MAX));
+    let cut = frame
+        .wire_len
+        .saturating_sub(u32::try_from(frame.data.len()).unwrap_or(u32::MAX));
     p.payload_wire_len = u32::try_from(p.payload.len())
         .unwrap_or(u32::MAX)
         .saturating_add(cut);

@@ -162,11 +162,11 @@ fn ah(view: &FlowView<'_>) -> Option<Verdict> {
                 .with(format!("initiator SPI {a:#010x}, responder SPI {b:#010x}"))
                 .done(),
         ),
-        (Some((spi, c)), _) | (None, Some((spi, c))) => Some(
-            Verdict::new(Kind::VpnTunnel, "ipsec", c).with(format!(
+        (Some((spi, c)), _) | (None, Some((spi, c))) => {
+            Some(Verdict::new(Kind::VpnTunnel, "ipsec", c).with(format!(
                 "IPsec Authentication Header (RFC 4302) SPI {spi:#010x} protecting {inner}"
-            )),
-        ),
+            )))
+        }
         (None, None) => None,
     }
 }
@@ -889,7 +889,10 @@ mod tests {
         assert!(v.evidence[1].contains("0x604816f6") && v.evidence[1].contains("0xaf8683ef"));
 
         let reserved = ViewBuilder::ip(ip_proto::TCP).ah(Dir::ToServer, 7);
-        assert_eq!(Ipsec.inspect(&reserved.view()).unwrap().confidence, Confidence::Heuristic);
+        assert_eq!(
+            Ipsec.inspect(&reserved.view()).unwrap().confidence,
+            Confidence::Heuristic
+        );
         let zero = ViewBuilder::ip(ip_proto::ICMP).ah(Dir::ToServer, 0);
         assert!(Ipsec.inspect(&zero.view()).is_none());
     }

@@ -304,28 +304,6 @@ fn stronger(v: &Verdict, best: Option<&Verdict>) -> bool {
             && (v.confidence, v.complete) >= (b.confidence, b.complete))
 }
 
-#[cfg(test)]
-mod cascade_tests {
-    use super::*;
-
-    #[test]
-    fn stronger_prefers_confidence_then_refreshes_the_same_family() {
-        let sig = |fam: &'static str, n: usize| {
-            let mut v = Verdict::new(Kind::VpnTunnel, fam, Confidence::Signature);
-            v.evidence = vec![format!("{n} packets")];
-            v
-        };
-        let hs = Verdict::new(Kind::VpnTunnel, "ipsec", Confidence::Handshake);
-        assert!(stronger(&sig("ipsec", 1), None));
-        assert!(stronger(&hs, Some(&sig("ipsec", 1))));
-        assert!(!stronger(&sig("ipsec", 1), Some(&hs)));
-        // Same family, same strength, fresher evidence: replaces.
-        assert!(stronger(&sig("ipsec", 3), Some(&sig("ipsec", 1))));
-        // Another family at the same strength does not displace the first answer.
-        assert!(!stronger(&sig("openvpn", 1), Some(&sig("ipsec", 1))));
-    }
-}
-
 /// Reads a big-endian u16 at `off`.
 pub(crate) fn be16(b: &[u8], off: usize) -> Option<u16> {
     let s = b.get(off..off.checked_add(2)?)?;
@@ -376,4 +354,26 @@ pub(crate) fn printable(b: &[u8], max: usize) -> String {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod cascade_tests {
+    use super::*;
+
+    #[test]
+    fn stronger_prefers_confidence_then_refreshes_the_same_family() {
+        let sig = |fam: &'static str, n: usize| {
+            let mut v = Verdict::new(Kind::VpnTunnel, fam, Confidence::Signature);
+            v.evidence = vec![format!("{n} packets")];
+            v
+        };
+        let hs = Verdict::new(Kind::VpnTunnel, "ipsec", Confidence::Handshake);
+        assert!(stronger(&sig("ipsec", 1), None));
+        assert!(stronger(&hs, Some(&sig("ipsec", 1))));
+        assert!(!stronger(&sig("ipsec", 1), Some(&hs)));
+        // Same family, same strength, fresher evidence: replaces.
+        assert!(stronger(&sig("ipsec", 3), Some(&sig("ipsec", 1))));
+        // Another family at the same strength does not displace the first answer.
+        assert!(!stronger(&sig("openvpn", 1), Some(&sig("ipsec", 1))));
+    }
 }

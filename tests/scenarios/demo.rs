@@ -15,7 +15,19 @@ fn rdp_request(user: &str) -> Vec<u8> {
     let cookie = format!("Cookie: mstshash={user}\r\n");
     let neg_req = [0x01, 0x00, 0x08, 0x00, 0x03, 0x00, 0x00, 0x00];
     let total = 4 + 7 + cookie.len() + neg_req.len();
-    let mut v = vec![0x03, 0x00, 0x00, total as u8, (total - 5) as u8, 0xE0, 0, 0, 0, 0, 0];
+    let mut v = vec![
+        0x03,
+        0x00,
+        0x00,
+        total as u8,
+        (total - 5) as u8,
+        0xE0,
+        0,
+        0,
+        0,
+        0,
+        0,
+    ];
     v.extend_from_slice(cookie.as_bytes());
     v.extend_from_slice(&neg_req);
     v
@@ -23,8 +35,8 @@ fn rdp_request(user: &str) -> Vec<u8> {
 
 /// X.224 Connection Confirm selecting CredSSP (HYBRID, 0x2) (MS-RDPBCGR 2.2.1.2).
 const RDP_CONFIRM: [u8; 19] = [
-    0x03, 0x00, 0x00, 0x13, 0x0E, 0xD0, 0x00, 0x00, 0x12, 0x34, 0x00, 0x02, 0x00, 0x08, 0x00,
-    0x02, 0x00, 0x00, 0x00,
+    0x03, 0x00, 0x00, 0x13, 0x0E, 0xD0, 0x00, 0x00, 0x12, 0x34, 0x00, 0x02, 0x00, 0x08, 0x00, 0x02,
+    0x00, 0x00, 0x00,
 ];
 
 /// WireGuard handshake initiation (type 1, 148 bytes) from sender index `idx`.
@@ -52,7 +64,9 @@ fn demo_mixed() -> CaptureBuilder {
     let mut rdp = cap.tcp(sa(&format!("{laptop}:50100")), sa("198.51.100.20:3389"));
     rdp.client_sends(&mut cap, &rdp_request("jdoe"));
     rdp.server_sends(&mut cap, &RDP_CONFIRM);
-    let mut hello = vec![0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03];
+    let mut hello = vec![
+        0x16, 0x03, 0x01, 0x00, 0xc8, 0x01, 0x00, 0x00, 0xc4, 0x03, 0x03,
+    ];
     hello.extend_from_slice(&noise(13, 0xc4 - 2));
     rdp.client_sends(&mut cap, &hello);
     rdp.close(&mut cap);
@@ -77,7 +91,9 @@ fn demo_mixed() -> CaptureBuilder {
 
     // Ordinary HTTPS: no alert.
     let mut web = cap.tcp(sa(&format!("{laptop}:50300")), sa("198.51.100.40:443"));
-    let mut ch = vec![0x16, 0x03, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00, 0xfc, 0x03, 0x03];
+    let mut ch = vec![
+        0x16, 0x03, 0x01, 0x01, 0x00, 0x01, 0x00, 0x00, 0xfc, 0x03, 0x03,
+    ];
     ch.extend_from_slice(&noise(30, 0xfc - 2));
     web.client_sends(&mut cap, &ch);
     web.server_sends(&mut cap, &noise(31, 900));
