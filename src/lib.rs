@@ -26,4 +26,5 @@ pub mod detect;
 pub mod export;
 pub mod flow;
 pub mod pipeline;
+pub mod store;
 pub mod ts;

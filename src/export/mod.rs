@@ -1,8 +1,10 @@
-//! Export: where alerts leave the sensor.
+//! Export: where alerts and counters leave the sensor.
 //!
-//! Today: JSON Lines on standard output or appended to a file. Each alert is one line, written
-//! whole; the daemon flushes after every alert so a SOC pipeline tailing the file sees it at once.
+//! JSON Lines on standard output or appended to a file (one alert per line, written whole, flushed
+//! after every alert by the daemon), Prometheus metrics, and the daemon's HTTP endpoints.
 
 mod jsonl;
+pub mod metrics;
 
 pub use jsonl::JsonlSink;
+pub use metrics::Metrics;

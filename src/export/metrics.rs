@@ -1,0 +1,224 @@
+//! Prometheus metrics: every metric the sensor exposes is declared here, once.
+//!
+//! Names follow the node_exporter style (`remotewatch_<what>_<unit>[_total]`). Labels come from
+//! closed sets only: malformed reason, skip reason, alert kind, family (built-in detectors and the
+//! product catalogue), severity, contractor id (bounded by the inventory; empty for endpoints
+//! outside it). No label ever carries an address or free text.
+//!
+//! The packet path never touches these: it keeps plain counters ([`Stats`]) and the daemon copies
+//! them here about once a second ([`Metrics::observe`]). Alerts are counted by the alert sink,
+//! after the store has committed them.
+
+use crate::alert::Alert;
+use crate::capture::LiveStats;
+use crate::decode::Malformed;
+use crate::detect::Kind;
+use crate::pipeline::Stats;
+use crate::ts::Ts;
+use prometheus::{
+    Encoder, Gauge, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Mutex;
+
+/// Alerts remembered for the active-alert gauges; older ones fall out of the window anyway.
+pub const RECENT_ALERTS_MAX: usize = 100_000;
+
+/// Every metric, registered in one registry.
+pub struct Metrics {
+    registry: Registry,
+    frames: IntCounter,
+    bytes: IntCounter,
+    packets: IntCounter,
+    skipped: IntCounterVec,
+    malformed: IntCounterVec,
+    flows: IntCounter,
+    flows_expired: IntCounter,
+    flows_evicted: IntCounter,
+    flows_not_inspected: IntCounter,
+    flows_active: IntGauge,
+    alerts: IntCounterVec,
+    alerts_suppressed: IntCounter,
+    alerts_restored: IntCounter,
+    active_alerts: IntGaugeVec,
+    capture_received: IntCounter,
+    capture_dropped: IntCounter,
+    capture_if_dropped: IntCounter,
+    last_packet: Gauge,
+    state: Mutex<State>,
+    active_window_ns: u64,
+}
+
+#[derive(Default)]
+struct State {
+    last: Stats,
+    last_capture: [u64; 3],
+    recent: VecDeque<(Ts, String, Kind)>,
+}
+
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).unwrap_or_else(|e| unreachable_metric(name, &e));
+    let _ = r.register(Box::new(c.clone()));
+    c
+}
+
+fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| unreachable_metric(name, &e));
+    let _ = r.register(Box::new(c.clone()));
+    c
+}
+
+fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| unreachable_metric(name, &e));
+    let _ = r.register(Box::new(g.clone()));
+    g
+}
+
+/// Metric names and labels are compile-time constants checked by the tests; an invalid one is a
+/// programming error, reported loudly rather than silently exporting nothing.
+#[allow(clippy::panic)]
+fn unreachable_metric(name: &str, e: &prometheus::Error) -> ! {
+    panic!("metric {name} is invalid: {e}")
+}
+
+impl Metrics {
+    /// Declares and registers every metric. `active_window_secs` is the span over which alerts
+    /// count as active.
+    pub fn new(sensor: &str, active_window_secs: u64) -> Metrics {
+        let registry = Registry::new();
+        let r = &registry;
+        let build = gauge_vec(r, "remotewatch_build_info", "Build information; the value is always 1.", &["version", "sensor"]);
+        build.with_label_values(&[env!("CARGO_PKG_VERSION"), sensor]).set(1);
+        #[cfg(target_os = "linux")]
+        let _ = registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+        let last_packet = Gauge::new(
+            "remotewatch_last_packet_timestamp_seconds",
+            "Capture time of the newest packet processed (Unix seconds).",
+        )
+        .unwrap_or_else(|e| unreachable_metric("remotewatch_last_packet_timestamp_seconds", &e));
+        let _ = registry.register(Box::new(last_packet.clone()));
+        let m = Metrics {
+            frames: counter(r, "remotewatch_frames_total", "Frames read from the capture."),
+            bytes: counter(r, "remotewatch_bytes_total", "Bytes on the wire of the frames read."),
+            packets: counter(r, "remotewatch_packets_total", "Frames decoded to an IP packet."),
+            skipped: counter_vec(r, "remotewatch_frames_skipped_total", "Valid frames not analysed, by reason (not_ip, fragment).", &["reason"]),
+            malformed: counter_vec(r, "remotewatch_frames_malformed_total", "Frames that could not be decoded, by reason.", &["reason"]),
+            flows: counter(r, "remotewatch_flows_total", "Flows created."),
+            flows_expired: counter(r, "remotewatch_flows_expired_total", "Flows ended by the idle timeout."),
+            flows_evicted: counter(r, "remotewatch_flows_evicted_total", "Flows evicted because the flow table was full."),
+            flows_not_inspected: counter(r, "remotewatch_flows_not_inspected_total", "Flows not inspected because every payload buffer was in use."),
+            flows_active: IntGauge::new("remotewatch_flows_active", "Flows in the flow table.")
+                .unwrap_or_else(|e| unreachable_metric("remotewatch_flows_active", &e)),
+            alerts: counter_vec(r, "remotewatch_alerts_total", "Alerts reported, by kind, family and severity.", &["kind", "family", "severity"]),
+            alerts_suppressed: counter(r, "remotewatch_alerts_suppressed_total", "Alerts suppressed as duplicates within the dedup window."),
+            alerts_restored: counter(r, "remotewatch_alerts_already_stored_total", "Alerts not reported again because the store already had them (e.g. after a restart)."),
+            active_alerts: gauge_vec(r, "remotewatch_active_alerts", "Alerts within the active window, by contractor (empty: outside the inventory) and kind.", &["contractor", "kind"]),
+            capture_received: counter(r, "remotewatch_capture_received_packets_total", "Packets received by the capture filter (libpcap ps_recv)."),
+            capture_dropped: counter(r, "remotewatch_capture_dropped_packets_total", "Packets dropped because the kernel buffer was full (libpcap ps_drop)."),
+            capture_if_dropped: counter(r, "remotewatch_capture_interface_dropped_packets_total", "Packets dropped by the interface or driver (libpcap ps_ifdrop)."),
+            last_packet,
+            state: Mutex::new(State::default()),
+            active_window_ns: active_window_secs.saturating_mul(Ts::NANOS_PER_SEC),
+            registry,
+        };
+        let _ = m.registry.register(Box::new(m.flows_active.clone()));
+        for reason in Malformed::ALL {
+            m.malformed.with_label_values(&[reason.as_str()]);
+        }
+        for reason in ["not_ip", "fragment"] {
+            m.skipped.with_label_values(&[reason]);
+        }
+        m
+    }
+
+    /// Copies the pipeline's counters (and libpcap's, for live capture) into the metrics.
+    pub fn observe(&self, s: &Stats, capture: Option<&LiveStats>) {
+        let Ok(mut st) = self.state.lock() else { return };
+        let prev = &st.last;
+        let delta = |new: u64, old: u64| new.saturating_sub(old);
+        self.frames.inc_by(delta(s.frames, prev.frames));
+        self.bytes.inc_by(delta(s.bytes, prev.bytes));
+        self.packets.inc_by(delta(s.packets, prev.packets));
+        self.skipped.with_label_values(&["not_ip"]).inc_by(delta(s.not_ip, prev.not_ip));
+        self.skipped.with_label_values(&["fragment"]).inc_by(delta(s.fragments, prev.fragments));
+        for (m, (new, old)) in Malformed::ALL.iter().zip(s.malformed.iter().zip(prev.malformed.iter())) {
+            self.malformed.with_label_values(&[m.as_str()]).inc_by(delta(*new, *old));
+        }
+        self.flows.inc_by(delta(s.flows.created, prev.flows.created));
+        self.flows_expired.inc_by(delta(s.flows.expired, prev.flows.expired));
+        self.flows_evicted.inc_by(delta(s.flows.evicted, prev.flows.evicted));
+        self.flows_not_inspected.inc_by(delta(s.flows.inspect_skipped, prev.flows.inspect_skipped));
+        self.alerts_suppressed.inc_by(delta(s.suppressed, prev.suppressed));
+        self.flows_active.set(i64::try_from(s.flows_active).unwrap_or(i64::MAX));
+        if let Some(t) = s.last_ts {
+            self.last_packet.set(t.0 as f64 / Ts::NANOS_PER_SEC as f64);
+        }
+        st.last = s.clone();
+        if let Some(c) = capture {
+            let now = [
+                c.received.load(Ordering::Relaxed),
+                c.dropped.load(Ordering::Relaxed),
+                c.if_dropped.load(Ordering::Relaxed),
+            ];
+            // libpcap's counters are 32-bit and wrap; a smaller value is a wrap, counted as 0.
+            for ((ctr, n), o) in [&self.capture_received, &self.capture_dropped, &self.capture_if_dropped]
+                .iter()
+                .zip(now)
+                .zip(st.last_capture)
+            {
+                ctr.inc_by(delta(n, o));
+            }
+            st.last_capture = now;
+        }
+    }
+
+    /// Counts an alert that was just stored and reported.
+    pub fn alert(&self, a: &Alert) {
+        self.alerts
+            .with_label_values(&[a.kind.as_str(), a.family.as_ref(), a.severity.as_str()])
+            .inc();
+        self.remember(a.ts, a.contractor.clone().unwrap_or_default(), a.kind);
+    }
+
+    /// Counts an alert the store already had.
+    pub fn alert_already_stored(&self) {
+        self.alerts_restored.inc();
+    }
+
+    /// Adds an alert from before a restart to the active-alert window.
+    pub fn remember(&self, ts: Ts, contractor: String, kind: Kind) {
+        let Ok(mut st) = self.state.lock() else { return };
+        if st.recent.len() >= RECENT_ALERTS_MAX {
+            st.recent.pop_front();
+        }
+        st.recent.push_back((ts, contractor, kind));
+    }
+
+    /// The text exposition of every metric, with the active-alert gauges brought up to the newest
+    /// packet time.
+    pub fn render(&self) -> String {
+        self.refresh_active();
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn refresh_active(&self) {
+        let Ok(mut st) = self.state.lock() else { return };
+        let now = st.last.last_ts.or_else(|| st.recent.back().map(|r| r.0)).unwrap_or_default();
+        let horizon = Ts(now.0.saturating_sub(self.active_window_ns));
+        st.recent.retain(|(ts, _, _)| *ts >= horizon);
+        let mut counts: BTreeMap<(&str, Kind), i64> = BTreeMap::new();
+        for (_, c, k) in &st.recent {
+            *counts.entry((c.as_str(), *k)).or_default() += 1;
+        }
+        self.active_alerts.reset();
+        for ((c, k), n) in counts {
+            self.active_alerts.with_label_values(&[c, k.as_str()]).set(n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

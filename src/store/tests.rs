@@ -1,0 +1,118 @@
+use super::*;
+use crate::alert::{AlertKey, FlowRecord, Severity};
+use crate::detect::Confidence;
+use std::borrow::Cow;
+
+fn alert(secs: u64, family: &'static str, contractor: Option<&str>, sev: Severity) -> Alert {
+    let key = AlertKey {
+        endpoint: "192.0.2.10".parse().unwrap(),
+        kind: Kind::RemoteAccess,
+        family: Cow::Borrowed(family),
+        peer: format!("198.51.100.1:{}", 1000 + secs).parse().unwrap(),
+    };
+    Alert {
+        ts: Ts::from_secs(secs),
+        id: key.id(secs),
+        kind: Kind::RemoteAccess,
+        family: Cow::Borrowed(family),
+        provider: None,
+        severity: sev,
+        confidence: Confidence::Handshake,
+        endpoint: key.endpoint,
+        contractor: contractor.map(str::to_owned),
+        peer: key.peer,
+        flow: FlowRecord::new(6, "192.0.2.10:5000".parse().unwrap(), key.peer, 0),
+        evidence: vec!["e".into()],
+    }
+}
+
+#[test]
+fn inserts_once_per_id_survives_reopen_and_keeps_the_record_verbatim() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let a = alert(10, "rdp", Some("c-1"), Severity::High);
+    {
+        let mut s = Store::open(&path).unwrap();
+        assert!(s.insert(&a, "s1").unwrap());
+        assert!(!s.insert(&a, "s1").unwrap(), "same id again");
+    }
+    let mut s = Store::open(&path).unwrap();
+    assert!(!s.insert(&a, "s1").unwrap(), "dedup survives a restart");
+    let rows = s.query(&Filter::default()).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].record, a.to_json());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+    }
+}
+
+#[test]
+fn filters_and_pages_in_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("a.db")).unwrap();
+    for (t, fam, c, sev) in [
+        (30, "vnc", Some("c-2"), Severity::Medium),
+        (10, "rdp", Some("c-1"), Severity::High),
+        (20, "ssh", None, Severity::Info),
+        (40, "rdp", Some("c-1"), Severity::Low),
+    ] {
+        s.insert(&alert(t, fam, c, sev), "s1").unwrap();
+    }
+    let ts = |f: &Filter| -> Vec<u64> { s.query(f).unwrap().iter().map(|r| r.ts_ns / Ts::NANOS_PER_SEC).collect() };
+    assert_eq!(ts(&Filter::default()), [10, 20, 30, 40]);
+    assert_eq!(ts(&Filter { contractor: Some("c-1".into()), ..Filter::default() }), [10, 40]);
+    assert_eq!(ts(&Filter { since: Some(Ts::from_secs(20)), until: Some(Ts::from_secs(40)), ..Filter::default() }), [20, 30]);
+    assert_eq!(ts(&Filter { min_severity: Some(Severity::Medium), ..Filter::default() }), [10, 30]);
+    assert_eq!(ts(&Filter { family: Some("ssh".into()), ..Filter::default() }), [20]);
+    let page1 = s.query(&Filter { limit: 2, ..Filter::default() }).unwrap();
+    let after = parse_cursor(&page1[1].cursor()).unwrap();
+    assert_eq!(ts(&Filter { limit: 2, after: Some(after), ..Filter::default() }), [30, 40]);
+    assert!(parse_cursor("12-nothex").is_none());
+}
+
+#[test]
+fn the_hash_chain_detects_edits_and_deletions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    let mut s = Store::open(&path).unwrap();
+    for t in 1..=5 {
+        s.insert(&alert(t, "rdp", None, Severity::High), "s1").unwrap();
+    }
+    let ChainCheck::Intact { rows, head } = s.verify_chain().unwrap() else { panic!("broken") };
+    assert_eq!(rows, 5);
+    assert_ne!(head, CHAIN_SEED);
+    s.conn.execute("UPDATE alerts SET record = replace(record, 'high', 'low') WHERE seq = 3", []).unwrap();
+    assert!(matches!(s.verify_chain().unwrap(), ChainCheck::Broken { seq: 3, .. }));
+    let mut s2 = Store::open(&dir.path().join("b.db")).unwrap();
+    for t in 1..=3 {
+        s2.insert(&alert(t, "rdp", None, Severity::High), "s1").unwrap();
+    }
+    s2.conn.execute("DELETE FROM alerts WHERE seq = 2", []).unwrap();
+    assert!(matches!(s2.verify_chain().unwrap(), ChainCheck::Broken { seq: 3, .. }));
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_read_only_needs_an_existing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.db");
+    {
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let e = Store::open(&path).err().unwrap().to_string();
+    assert!(e.contains("schema version 99 is newer"), "{e}");
+    assert!(Store::open_read_only(&dir.path().join("missing.db")).is_err());
+}
+
+#[test]
+fn recent_rebuilds_active_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("a.db")).unwrap();
+    s.insert(&alert(10, "rdp", Some("c-1"), Severity::High), "s").unwrap();
+    s.insert(&alert(50, "vnc", None, Severity::High), "s").unwrap();
+    let r = s.recent(Ts::from_secs(20)).unwrap();
+    assert_eq!(r, vec![(Ts::from_secs(50), None, Kind::RemoteAccess)]);
+}
