@@ -27,6 +27,7 @@ mod rdp;
 mod rsh;
 mod ssh;
 mod telnet;
+mod tls;
 mod vnc;
 mod wireguard;
 mod xdmcp;

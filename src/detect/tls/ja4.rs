@@ -1,0 +1,299 @@
+//! JA4 client fingerprint of a ClientHello (FoxIO, `technical_details/JA4.md`, BSD-3-Clause).
+//!
+//! `JA4 = a_b_c` where
+//! - `a` = protocol (`t` TLS over TCP, `q` QUIC) + 2-character version (highest
+//!   supported_versions entry, else the legacy version) + `d` (server_name present) or `i` +
+//!   2-digit cipher count + 2-digit extension count (both capped at 99, SNI and ALPN counted) +
+//!   first and last character of the first ALPN value (`00` when none; its hex form's first and
+//!   last characters when either end byte is not alphanumeric);
+//! - `b` = first 12 hex characters of SHA-256 over the cipher ids as 4-digit lower-case hex,
+//!   sorted, comma-joined (`000000000000` when there are none);
+//! - `c` = the same over the sorted extension ids without server_name (0x0000) and ALPN
+//!   (0x0010), then `_` and the signature algorithms in wire order when there are any
+//!   (`000000000000` when no extension is left).
+//!
+//! GREASE values (RFC 8701) are ignored everywhere; [`ClientHello`] lists never contain them.
+//! The raw (`_r`) form shows the lists instead of their hashes; the original-order (`_o`) form
+//! keeps wire order and keeps server_name and ALPN in the extension list.
+
+use super::client_hello::{EXT_ALPN, EXT_SERVER_NAME};
+use super::ClientHello;
+use sha2::{Digest, Sha256};
+use std::fmt::Write;
+
+/// Largest count JA4 prints in its 2-digit fields.
+const COUNT_MAX: usize = 99;
+/// Hex characters kept of each SHA-256.
+const HASH_CHARS: usize = 12;
+/// What an empty list hashes to in JA4.
+const EMPTY_HASH: &str = "000000000000";
+
+/// Which JA4 variant to render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Variant {
+    /// Keep wire order and server_name/ALPN (the `_o` forms).
+    original: bool,
+    /// Show lists instead of hashes (the `_r` forms).
+    raw: bool,
+}
+
+impl ClientHello {
+    /// The JA4 fingerprint, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`; `quic` selects the `q`
+    /// prefix for a ClientHello carried in QUIC.
+    pub(crate) fn ja4(&self, quic: bool) -> String {
+        self.ja4_variant(
+            quic,
+            Variant {
+                original: false,
+                raw: false,
+            },
+        )
+    }
+
+    /// The raw JA4 (`JA4_r`): sorted lists in place of their hashes.
+    pub(crate) fn ja4_r(&self, quic: bool) -> String {
+        self.ja4_variant(
+            quic,
+            Variant {
+                original: false,
+                raw: true,
+            },
+        )
+    }
+
+    /// The original-order JA4 (`JA4_o`): wire order, server_name and ALPN kept, then hashed.
+    pub(crate) fn ja4_o(&self, quic: bool) -> String {
+        self.ja4_variant(
+            quic,
+            Variant {
+                original: true,
+                raw: false,
+            },
+        )
+    }
+
+    fn ja4_variant(&self, quic: bool, v: Variant) -> String {
+        let mut ciphers = self.cipher_suites.clone();
+        let exts: Vec<u16> = if v.original {
+            self.extensions.clone()
+        } else {
+            let mut e: Vec<u16> = self
+                .extensions
+                .iter()
+                .copied()
+                .filter(|&t| t != EXT_SERVER_NAME && t != EXT_ALPN)
+                .collect();
+            e.sort_unstable();
+            e
+        };
+        if !v.original {
+            ciphers.sort_unstable();
+        }
+        let b = hex_list(&ciphers);
+        let mut c = hex_list(&exts);
+        if !self.signature_algorithms.is_empty() {
+            c.push('_');
+            c.push_str(&hex_list(&self.signature_algorithms));
+        }
+        let (b, c) = if v.raw {
+            (b, c)
+        } else {
+            let c = if exts.is_empty() {
+                EMPTY_HASH.to_string()
+            } else {
+                hash12(&c)
+            };
+            let b = if ciphers.is_empty() {
+                EMPTY_HASH.to_string()
+            } else {
+                hash12(&b)
+            };
+            (b, c)
+        };
+        format!("{}_{b}_{c}", self.ja4_a(quic))
+    }
+
+    /// The `a` section: protocol, version, SNI, counts, ALPN characters.
+    fn ja4_a(&self, quic: bool) -> String {
+        format!(
+            "{}{}{}{:02}{:02}{}",
+            if quic { 'q' } else { 't' },
+            version_code(self.version()),
+            if self.sni_present { 'd' } else { 'i' },
+            self.cipher_suites.len().min(COUNT_MAX),
+            self.extensions.len().min(COUNT_MAX),
+            alpn_chars(self.alpn.first().map(Vec::as_slice).unwrap_or_default()),
+        )
+    }
+}
+
+/// JA4's 2-character version code ("TLS and DTLS Version").
+fn version_code(v: u16) -> &'static str {
+    match v {
+        0x0304 => "13",
+        0x0303 => "12",
+        0x0302 => "11",
+        0x0301 => "10",
+        0x0300 => "s3",
+        0x0002 => "s2",
+        0xfeff => "d1",
+        0xfefd => "d2",
+        0xfefc => "d3",
+        _ => "00",
+    }
+}
+
+/// JA4's ALPN characters ("ALPN Extension Value").
+fn alpn_chars(first: &[u8]) -> String {
+    let (Some(&a), Some(&z)) = (first.first(), first.last()) else {
+        return "00".into();
+    };
+    if a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric() {
+        return [char::from(a), char::from(z)].iter().collect();
+    }
+    // The first hex digit of the first byte and the last hex digit of the last byte.
+    format!("{:x}{:x}", a >> 4, z & 0x0f)
+}
+
+/// Comma-joined 4-digit lower-case hex.
+fn hex_list(v: &[u16]) -> String {
+    let mut s = String::with_capacity(v.len() * 5);
+    for (i, x) in v.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{x:04x}");
+    }
+    s
+}
+
+/// First 12 lower-case hex characters of SHA-256 over `s`.
+fn hash12(s: &str) -> String {
+    let digest = Sha256::digest(s.as_bytes());
+    let mut out = String::with_capacity(HASH_CHARS);
+    for b in digest.iter().take(HASH_CHARS / 2) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testdata;
+    use super::super::{client_hello, Parse};
+    use super::*;
+
+    fn example() -> ClientHello {
+        match client_hello(&testdata::ja4_example_stream()) {
+            Parse::Done(ch) => ch,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// JA4.md, "Example": `JA4 = t13d1516h2_8daaf6152771_e5627efa2ab1`.
+    #[test]
+    fn spec_worked_example() {
+        assert_eq!(example().ja4(false), "t13d1516h2_8daaf6152771_e5627efa2ab1");
+        assert_eq!(example().ja4(true), "q13d1516h2_8daaf6152771_e5627efa2ab1");
+    }
+
+    /// JA4.md, "Raw Output": `JA4_r` and `JA4_o` of the same hello.
+    #[test]
+    fn spec_raw_and_original_forms() {
+        assert_eq!(
+            example().ja4_r(false),
+            "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,\
+             cca9_0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_0403,\
+             0804,0401,0503,0805,0501,0806,0601"
+        );
+        assert_eq!(
+            example().ja4_o(false),
+            "t13d1516h2_acb858a92679_18f69afefd3d"
+        );
+        let ro = Variant {
+            original: true,
+            raw: true,
+        };
+        assert_eq!(
+            example().ja4_variant(false, ro),
+            "t13d1516h2_1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,\
+             0035_001b,0000,0033,0010,4469,0017,002d,000d,0005,0023,0012,002b,ff01,000b,000a,\
+             0015_0403,0804,0401,0503,0805,0501,0806,0601"
+        );
+    }
+
+    /// JA4.md, "Cipher hash" and "Extension hash" (with and without signature algorithms).
+    #[test]
+    fn spec_hash_examples() {
+        assert_eq!(
+            hash12("002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9"),
+            "8daaf6152771"
+        );
+        let exts = "0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01";
+        assert_eq!(
+            hash12(&format!("{exts}_0403,0804,0401,0503,0805,0501,0806,0601")),
+            "e5627efa2ab1"
+        );
+        assert_eq!(hash12(exts), "6d807ffa2a79");
+    }
+
+    /// JA4.md, "ALPN Extension Value": the listed examples.
+    #[test]
+    fn spec_alpn_examples() {
+        assert_eq!(alpn_chars(b"h2"), "h2");
+        assert_eq!(alpn_chars(b"http/1.1"), "h1");
+        assert_eq!(alpn_chars(b"h"), "hh");
+        assert_eq!(alpn_chars(b""), "00");
+        assert_eq!(alpn_chars(&[0xab]), "ab");
+        assert_eq!(alpn_chars(&[0xab, 0xcd]), "ad");
+        assert_eq!(alpn_chars(&[0x30, 0xab]), "3b");
+        assert_eq!(alpn_chars(&[0x30, 0x31, 0xab, 0xcd]), "3d");
+        assert_eq!(alpn_chars(&[0x30, 0xab, 0xcd, 0x31]), "01");
+    }
+
+    #[test]
+    fn empty_lists_and_versions() {
+        let ch = ClientHello {
+            legacy_version: 0x0301,
+            ..ClientHello::default()
+        };
+        assert_eq!(ch.ja4(false), "t10i000000_000000000000_000000000000");
+        assert_eq!(version_code(0x0300), "s3");
+        assert_eq!(version_code(0x7f1c), "00");
+        // Only SNI and ALPN: no extension left for the hash, signature algorithms or not.
+        let ch = ClientHello {
+            legacy_version: 0x0303,
+            sni_present: true,
+            cipher_suites: vec![0x1301],
+            extensions: vec![0x0000, 0x0010],
+            signature_algorithms: vec![0x0403],
+            alpn: vec![b"h3".to_vec()],
+            ..ClientHello::default()
+        };
+        assert_eq!(
+            ch.ja4(true),
+            format!("q12d0102h3_{}_000000000000", hash12("1301"))
+        );
+    }
+
+    #[test]
+    fn counts_are_capped_at_99() {
+        let ch = ClientHello {
+            legacy_version: 0x0303,
+            cipher_suites: (1..=120).collect(),
+            extensions: (0x100..0x100 + 64).collect(),
+            ..ClientHello::default()
+        };
+        assert!(ch.ja4(false).starts_with("t12i9964"));
+    }
+
+    /// The RFC 9001 Appendix A.2 ClientHello in QUIC: 2 ciphers, 11 extensions, ALPN "alpn".
+    #[test]
+    fn rfc9001_hello_prefix() {
+        let s = testdata::record(0x16, &testdata::rfc9001_client_hello());
+        let ch = client_hello(&s).done().unwrap();
+        let ja4 = ch.ja4(true);
+        assert!(ja4.starts_with("q13d0211an_"), "{ja4}");
+        assert_eq!(ja4.len(), 10 + 1 + 12 + 1 + 12);
+    }
+}
