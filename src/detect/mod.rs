@@ -18,6 +18,7 @@
 //! allocate on the miss path, and a port number alone never yields more than
 //! [`Confidence::Port`].
 
+pub(crate) mod dns;
 mod ipsec;
 mod l2tp;
 mod openvpn;
@@ -206,6 +207,9 @@ pub struct FlowView<'a> {
     pub tcp: &'a Handshake,
     /// The packet that triggered this call (`None` in [`Detector::conclude`]).
     pub packet: Option<&'a Packet<'a>>,
+    /// The DNS name the responder's address was resolved from, when the sensor saw the answer
+    /// before the flow started (lower case, no trailing dot).
+    pub server_name: Option<&'a str>,
 }
 
 impl FlowView<'_> {

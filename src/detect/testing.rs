@@ -17,6 +17,7 @@ pub(crate) struct ViewBuilder {
     seq: [u32; 2],
     hs: Handshake,
     ah_spi: [Option<u32>; 2],
+    server_name: Option<String>,
 }
 
 // `to_server`/`to_client` read as "a packet to the server/client", like the wire.
@@ -33,6 +34,7 @@ impl ViewBuilder {
             seq: [1000, 5000],
             hs: Handshake::default(),
             ah_spi: [None; 2],
+            server_name: None,
         }
     }
 
@@ -87,6 +89,12 @@ impl ViewBuilder {
         self
     }
 
+    /// Sets the DNS name the responder's address was resolved from.
+    pub(crate) fn named(mut self, name: &str) -> ViewBuilder {
+        self.server_name = Some(name.to_owned());
+        self
+    }
+
     /// The view detectors see (no current packet, as in `conclude`).
     pub(crate) fn view(&self) -> FlowView<'_> {
         let side = |d: usize| {
@@ -102,6 +110,7 @@ impl ViewBuilder {
             to_client: side(1),
             tcp: &self.hs,
             packet: None,
+            server_name: self.server_name.as_deref(),
         }
     }
 }

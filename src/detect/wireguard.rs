@@ -170,7 +170,7 @@ fn parse(b: &[u8], wire_len: usize) -> Option<Msg> {
         }),
         TYPE_TRANSPORT
             if wire_len >= TRANSPORT_MIN_LEN
-                && (wire_len - TRANSPORT_HEADER_LEN) % AEAD_BLOCK == 0 =>
+                && (wire_len - TRANSPORT_HEADER_LEN).is_multiple_of(AEAD_BLOCK) =>
         {
             let lo = u64::from(le32(b, OFF_COUNTER)?);
             let hi = u64::from(le32(b, OFF_COUNTER_HIGH)?);

@@ -64,13 +64,15 @@ fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
 }
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| unreachable_metric(name, &e));
+    let c = IntCounterVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|e| unreachable_metric(name, &e));
     let _ = r.register(Box::new(c.clone()));
     c
 }
 
 fn gauge_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    let g = IntGaugeVec::new(Opts::new(name, help), labels).unwrap_or_else(|e| unreachable_metric(name, &e));
+    let g = IntGaugeVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|e| unreachable_metric(name, &e));
     let _ = r.register(Box::new(g.clone()));
     g
 }
@@ -88,10 +90,19 @@ impl Metrics {
     pub fn new(sensor: &str, active_window_secs: u64) -> Metrics {
         let registry = Registry::new();
         let r = &registry;
-        let build = gauge_vec(r, "remotewatch_build_info", "Build information; the value is always 1.", &["version", "sensor"]);
-        build.with_label_values(&[env!("CARGO_PKG_VERSION"), sensor]).set(1);
+        let build = gauge_vec(
+            r,
+            "remotewatch_build_info",
+            "Build information; the value is always 1.",
+            &["version", "sensor"],
+        );
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), sensor])
+            .set(1);
         #[cfg(target_os = "linux")]
-        let _ = registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+        let _ = registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ));
         let last_packet = Gauge::new(
             "remotewatch_last_packet_timestamp_seconds",
             "Capture time of the newest packet processed (Unix seconds).",
@@ -134,23 +145,40 @@ impl Metrics {
 
     /// Copies the pipeline's counters (and libpcap's, for live capture) into the metrics.
     pub fn observe(&self, s: &Stats, capture: Option<&LiveStats>) {
-        let Ok(mut st) = self.state.lock() else { return };
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
         let prev = &st.last;
         let delta = |new: u64, old: u64| new.saturating_sub(old);
         self.frames.inc_by(delta(s.frames, prev.frames));
         self.bytes.inc_by(delta(s.bytes, prev.bytes));
         self.packets.inc_by(delta(s.packets, prev.packets));
-        self.skipped.with_label_values(&["not_ip"]).inc_by(delta(s.not_ip, prev.not_ip));
-        self.skipped.with_label_values(&["fragment"]).inc_by(delta(s.fragments, prev.fragments));
-        for (m, (new, old)) in Malformed::ALL.iter().zip(s.malformed.iter().zip(prev.malformed.iter())) {
-            self.malformed.with_label_values(&[m.as_str()]).inc_by(delta(*new, *old));
+        self.skipped
+            .with_label_values(&["not_ip"])
+            .inc_by(delta(s.not_ip, prev.not_ip));
+        self.skipped
+            .with_label_values(&["fragment"])
+            .inc_by(delta(s.fragments, prev.fragments));
+        for (m, (new, old)) in Malformed::ALL
+            .iter()
+            .zip(s.malformed.iter().zip(prev.malformed.iter()))
+        {
+            self.malformed
+                .with_label_values(&[m.as_str()])
+                .inc_by(delta(*new, *old));
         }
-        self.flows.inc_by(delta(s.flows.created, prev.flows.created));
-        self.flows_expired.inc_by(delta(s.flows.expired, prev.flows.expired));
-        self.flows_evicted.inc_by(delta(s.flows.evicted, prev.flows.evicted));
-        self.flows_not_inspected.inc_by(delta(s.flows.inspect_skipped, prev.flows.inspect_skipped));
-        self.alerts_suppressed.inc_by(delta(s.suppressed, prev.suppressed));
-        self.flows_active.set(i64::try_from(s.flows_active).unwrap_or(i64::MAX));
+        self.flows
+            .inc_by(delta(s.flows.created, prev.flows.created));
+        self.flows_expired
+            .inc_by(delta(s.flows.expired, prev.flows.expired));
+        self.flows_evicted
+            .inc_by(delta(s.flows.evicted, prev.flows.evicted));
+        self.flows_not_inspected
+            .inc_by(delta(s.flows.inspect_skipped, prev.flows.inspect_skipped));
+        self.alerts_suppressed
+            .inc_by(delta(s.suppressed, prev.suppressed));
+        self.flows_active
+            .set(i64::try_from(s.flows_active).unwrap_or(i64::MAX));
         if let Some(t) = s.last_ts {
             self.last_packet.set(t.0 as f64 / Ts::NANOS_PER_SEC as f64);
         }
@@ -162,10 +190,14 @@ impl Metrics {
                 c.if_dropped.load(Ordering::Relaxed),
             ];
             // libpcap's counters are 32-bit and wrap; a smaller value is a wrap, counted as 0.
-            for ((ctr, n), o) in [&self.capture_received, &self.capture_dropped, &self.capture_if_dropped]
-                .iter()
-                .zip(now)
-                .zip(st.last_capture)
+            for ((ctr, n), o) in [
+                &self.capture_received,
+                &self.capture_dropped,
+                &self.capture_if_dropped,
+            ]
+            .iter()
+            .zip(now)
+            .zip(st.last_capture)
             {
                 ctr.inc_by(delta(n, o));
             }
@@ -188,7 +220,9 @@ impl Metrics {
 
     /// Adds an alert from before a restart to the active-alert window.
     pub fn remember(&self, ts: Ts, contractor: String, kind: Kind) {
-        let Ok(mut st) = self.state.lock() else { return };
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
         if st.recent.len() >= RECENT_ALERTS_MAX {
             st.recent.pop_front();
         }
@@ -205,8 +239,14 @@ impl Metrics {
     }
 
     fn refresh_active(&self) {
-        let Ok(mut st) = self.state.lock() else { return };
-        let now = st.last.last_ts.or_else(|| st.recent.back().map(|r| r.0)).unwrap_or_default();
+        let Ok(mut st) = self.state.lock() else {
+            return;
+        };
+        let now = st
+            .last
+            .last_ts
+            .or_else(|| st.recent.back().map(|r| r.0))
+            .unwrap_or_default();
         let horizon = Ts(now.0.saturating_sub(self.active_window_ns));
         st.recent.retain(|(ts, _, _)| *ts >= horizon);
         let mut counts: BTreeMap<(&str, Kind), i64> = BTreeMap::new();
@@ -215,7 +255,9 @@ impl Metrics {
         }
         self.active_alerts.reset();
         for ((c, k), n) in counts {
-            self.active_alerts.with_label_values(&[c, k.as_str()]).set(n);
+            self.active_alerts
+                .with_label_values(&[c, k.as_str()])
+                .set(n);
         }
     }
 }

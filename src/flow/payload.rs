@@ -8,8 +8,10 @@
 /// Stream bytes kept per direction: enough for a TLS ClientHello with a post-quantum key share
 /// (~1.8 KB) and every handshake the detectors parse.
 pub const STREAM_PREFIX_MAX: usize = 4096;
-/// Bytes kept of each datagram (UDP, ESP, GRE, ICMP): every header the detectors read fits.
-pub const DATAGRAM_PREFIX_MAX: usize = 512;
+/// Bytes kept of each datagram (UDP, ESP, GRE, ICMP): a whole datagram of a 1500-byte MTU path,
+/// because a QUIC Initial (RFC 9000 §14.1: at least 1200 bytes) can only be decrypted whole; the
+/// per-direction total stays bounded by [`STREAM_PREFIX_MAX`].
+pub const DATAGRAM_PREFIX_MAX: usize = 1500;
 /// Segments or datagrams recorded per direction.
 pub const SEGMENTS_MAX: usize = 8;
 
@@ -194,10 +196,10 @@ mod tests {
     #[test]
     fn datagrams_keep_prefix_and_wire_length() {
         let mut d = DirPayload::default();
-        let big = [1u8; 1232];
-        d.push_datagram(&big, 1232);
+        let big = [1u8; 2000];
+        d.push_datagram(&big, 2000);
         d.push_datagram(b"xyz", 3);
-        assert_eq!(d.segments()[0].wire_len, 1232);
+        assert_eq!(d.segments()[0].wire_len, 2000);
         assert_eq!(d.segment(0).map(<[u8]>::len), Some(DATAGRAM_PREFIX_MAX));
         assert_eq!(d.segment(1), Some(&b"xyz"[..]));
         for _ in 0..20 {

@@ -11,19 +11,23 @@
 //! failing (disk full, closed pipe), which stops the run: an alert that cannot be delivered must
 //! not be silently dropped.
 
+mod names;
 mod stats;
 
+pub use names::NameCache;
 pub use stats::Stats;
 
 use crate::alert::{Alert, AlertKey, Dedup, FlowRecord, Policy};
 use crate::capture::{Frame, LinkType};
 use crate::config::{Config, DetectConfig, Inventory};
-use crate::decode::{decode, Decoded, Packet};
+use crate::decode::{decode, ip_proto, Decoded, Packet};
+use crate::detect::dns::{self, DNS_PORT};
 use crate::detect::{Cascade, FlowView, Side, Verdict};
 use crate::flow::{Dir, EndReason, Flow, FlowTable};
 use crate::ts::Ts;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// How often (in packet time) idle flows are looked for.
 const EXPIRE_EVERY_NS: u64 = Ts::NANOS_PER_SEC;
@@ -51,9 +55,17 @@ impl AlertSink for VecSink {
     }
 }
 
-/// Detection state the pipeline keeps per flow.
+/// State the pipeline keeps per flow.
 #[derive(Debug, Default)]
 pub struct FlowState {
+    /// The DNS name the responder's address was resolved from, if a response was seen.
+    name: Option<Arc<str>>,
+    det: Detection,
+}
+
+/// Detection progress of one flow.
+#[derive(Debug, Default)]
+struct Detection {
     done: bool,
     inspected: u32,
     best: Option<Box<(Verdict, Ts)>>,
@@ -76,6 +88,7 @@ struct Emitter<'s> {
 pub struct Pipeline<'s> {
     link: LinkType,
     flows: FlowTable<FlowState>,
+    names: NameCache,
     emit: Emitter<'s>,
     next_expire: Ts,
 }
@@ -96,6 +109,7 @@ impl<'s> Pipeline<'s> {
         Pipeline {
             link,
             flows: FlowTable::new(cfg.flow),
+            names: NameCache::default(),
             emit: Emitter {
                 cascade,
                 detect: cfg.detect.clone(),
@@ -169,14 +183,24 @@ impl<'s> Pipeline<'s> {
     fn packet(&mut self, p: &Packet<'_>) {
         self.emit.stats.packets += 1;
         self.expire(p.ts);
+        if p.src_port == DNS_PORT && p.proto == ip_proto::UDP && !p.payload.is_empty() {
+            if let Some(m) = dns::parse(p.payload) {
+                self.names.learn(&m);
+            }
+        }
         let emit = &mut self.emit;
         let ing = self
             .flows
             .ingest_at(p, |flow, why| emit.flow_ended(flow, why));
+        if ing.new && !self.names.is_empty() {
+            if let Some(f) = self.flows.get_mut(ing.id) {
+                f.state.name = self.names.get(&f.server().ip());
+            }
+        }
         let Some(flow) = self.flows.get(ing.id) else {
             return;
         };
-        if flow.state.done {
+        if flow.state.det.done {
             return;
         }
         let carries = !p.payload.is_empty() || p.ah_spi.is_some();
@@ -189,7 +213,7 @@ impl<'s> Pipeline<'s> {
         if !p.payload.is_empty() && !self.flows.record_payload(ing.id, ing.dir, p) {
             // No buffer to spare: the flow is not inspected rather than inspected blind.
             if let Some(f) = self.flows.get_mut(ing.id) {
-                f.state.done = true;
+                f.state.det.done = true;
             }
             return;
         }
@@ -226,7 +250,7 @@ impl Emitter<'_> {
             st.inspected += 1;
             complete
         };
-        if complete || flow.state.inspected >= budget {
+        if complete || flow.state.det.inspected >= budget {
             if !complete {
                 self.conclude(flow);
             }
@@ -238,7 +262,7 @@ impl Emitter<'_> {
 
     /// Gives detectors their last look and reports the best verdict, if any.
     fn conclude(&mut self, flow: &mut Flow<FlowState>) {
-        if flow.state.done {
+        if flow.state.det.done {
             return;
         }
         let first_ts = flow.first_ts;
@@ -256,7 +280,7 @@ impl Emitter<'_> {
 
     /// Turns the flow's best verdict into an alert (policy, inventory, dedup) and delivers it.
     fn report(&mut self, flow: &mut Flow<FlowState>) {
-        let st = &mut flow.state;
+        let st = &mut flow.state.det;
         if st.done {
             return;
         }
@@ -331,7 +355,7 @@ impl Emitter<'_> {
 fn split_view<'a>(
     flow: &'a mut Flow<FlowState>,
     p: Option<&'a Packet<'a>>,
-) -> (FlowView<'a>, &'a mut FlowState) {
+) -> (FlowView<'a>, &'a mut Detection) {
     let (client, server) = (flow.client(), flow.server());
     let Flow {
         key,
@@ -360,8 +384,9 @@ fn split_view<'a>(
         to_client: side(Dir::ToClient),
         tcp,
         packet: p,
+        server_name: state.name.as_deref(),
     };
-    (view, state)
+    (view, &mut state.det)
 }
 
 #[cfg(test)]

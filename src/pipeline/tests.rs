@@ -35,6 +35,23 @@ impl Detector for Magic {
     }
 }
 
+/// Reports the DNS name of any flow to port 9999.
+struct NameEcho;
+
+impl Detector for NameEcho {
+    fn name(&self) -> &'static str {
+        "name-echo"
+    }
+
+    fn inspect(&self, v: &FlowView<'_>) -> Option<Verdict> {
+        (v.server.port() == 9999).then(|| {
+            Verdict::new(Kind::VpnTunnel, "echo", Confidence::Signature)
+                .with(format!("name={}", v.server_name.unwrap_or("-")))
+                .done()
+        })
+    }
+}
+
 struct Harness {
     sink: VecSink,
     cfg: Config,
@@ -252,4 +269,52 @@ fn idle_time_expires_flows_and_reports_them() {
     pipe.idle(Ts::from_secs(10 + 121)).unwrap();
     assert_eq!(pipe.stats().alerts_total(), 1);
     assert_eq!(pipe.stats().flows.expired, 1);
+}
+
+fn udp(src: &str, dst: &str, payload: &[u8]) -> Vec<u8> {
+    let s: SocketAddr = src.parse().unwrap();
+    let d: SocketAddr = dst.parse().unwrap();
+    let ip = |a: SocketAddr| match a.ip() {
+        std::net::IpAddr::V4(v) => v.octets(),
+        std::net::IpAddr::V6(_) => unreachable!(),
+    };
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4(ip(s), ip(d), 64)
+        .udp(s.port(), d.port())
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+#[test]
+fn flows_carry_the_dns_name_their_server_was_resolved_from() {
+    // Response for relay.example.com A 198.51.100.20 (RFC 1035 §4.1 layout).
+    let mut dns = vec![0x00, 0x07, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+    dns.extend_from_slice(b"\x05relay\x07example\x03com\x00\x00\x01\x00\x01");
+    dns.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 198, 51, 100, 20]);
+    let mut sink = VecSink::default();
+    let cfg = Config::defaults();
+    let mut pipe = Pipeline::with_cascade(
+        &cfg,
+        LinkType::Ethernet,
+        Cascade::of(vec![Box::new(NameEcho)]),
+        &mut sink,
+    );
+    let frames = [
+        udp("198.51.100.53:53", "192.0.2.10:40000", &dns),
+        tcp("192.0.2.10:50000", "198.51.100.20:9999", "PA", 1, b"x"),
+        tcp("192.0.2.10:50001", "198.51.100.21:9999", "PA", 1, b"x"),
+    ];
+    for (i, data) in frames.iter().enumerate() {
+        pipe.frame(&Frame {
+            ts: Ts::from_secs(10 + i as u64),
+            data,
+            wire_len: data.len() as u32,
+        })
+        .unwrap();
+    }
+    pipe.finish().unwrap();
+    let ev: Vec<&str> = sink.0.iter().map(|a| a.evidence[0].as_str()).collect();
+    assert_eq!(ev, ["name=relay.example.com", "name=-"]);
 }

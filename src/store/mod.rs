@@ -113,9 +113,12 @@ impl Store {
         if !existed {
             restrict_permissions(path);
         }
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_err(&e))?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(|e| open_err(&e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(|e| open_err(&e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| open_err(&e))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| open_err(&e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| open_err(&e))?;
         let mut store = Store {
             conn,
             path: path.to_owned(),
@@ -161,7 +164,9 @@ impl Store {
     }
 
     fn version(&self) -> Result<i64, StoreError> {
-        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
     fn migrate(&mut self) -> Result<(), StoreError> {
@@ -176,7 +181,11 @@ impl Store {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(i64::MAX))?;
+            tx.pragma_update(
+                None,
+                "user_version",
+                i64::try_from(i + 1).unwrap_or(i64::MAX),
+            )?;
             tx.commit()?;
         }
         Ok(())
@@ -188,13 +197,19 @@ impl Store {
         let record = alert.to_json();
         let tx = self.conn.transaction()?;
         let known: Option<i64> = tx
-            .query_row("SELECT seq FROM alerts WHERE id = ?1", [&alert.id], |r| r.get(0))
+            .query_row("SELECT seq FROM alerts WHERE id = ?1", [&alert.id], |r| {
+                r.get(0)
+            })
             .optional()?;
         if known.is_some() {
             return Ok(false);
         }
         let prev: String = tx
-            .query_row("SELECT chain FROM alerts ORDER BY seq DESC LIMIT 1", [], |r| r.get(0))
+            .query_row(
+                "SELECT chain FROM alerts ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
             .optional()?
             .unwrap_or_else(|| CHAIN_SEED.to_owned());
         let chain = chain_next(&prev, &record);
@@ -226,11 +241,15 @@ impl Store {
     /// (time, contractor, kind) of every alert at or after `since`, oldest first: used to rebuild
     /// the active-alert gauges after a restart.
     pub fn recent(&self, since: Ts) -> Result<Vec<(Ts, Option<String>, Kind)>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT ts_ns, contractor, kind FROM alerts WHERE ts_ns >= ?1 ORDER BY ts_ns")?;
+        let mut st = self.conn.prepare(
+            "SELECT ts_ns, contractor, kind FROM alerts WHERE ts_ns >= ?1 ORDER BY ts_ns",
+        )?;
         let rows = st.query_map([i64::try_from(since.0).unwrap_or(i64::MAX)], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {
@@ -244,7 +263,9 @@ impl Store {
 
     /// Recomputes the hash chain over every row in insertion order.
     pub fn verify_chain(&self) -> Result<ChainCheck, StoreError> {
-        let mut st = self.conn.prepare("SELECT seq, id, record, chain FROM alerts ORDER BY seq")?;
+        let mut st = self
+            .conn
+            .prepare("SELECT seq, id, record, chain FROM alerts ORDER BY seq")?;
         let mut rows = st.query([])?;
         let mut head = CHAIN_SEED.to_owned();
         let mut n = 0u64;
@@ -274,10 +295,12 @@ pub fn chain_next(prev: &str, record: &str) -> String {
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(unix)]

@@ -91,7 +91,10 @@ impl Store {
                 .filter(|s| **s >= min)
                 .map(|s| s.as_str())
                 .collect();
-            sql.push_str(&format!(" AND severity IN ({})", vec!["?"; allowed.len()].join(", ")));
+            sql.push_str(&format!(
+                " AND severity IN ({})",
+                vec!["?"; allowed.len()].join(", ")
+            ));
             args.extend(allowed.into_iter().map(|s| Value::Text(s.to_owned())));
         }
         if let Some((ts, id)) = &f.after {
@@ -99,7 +102,11 @@ impl Store {
             let t = ns(Ts(*ts));
             args.extend([t.clone(), t, Value::Text(id.clone())]);
         }
-        let limit = if f.limit == 0 { PAGE_MAX } else { f.limit.min(PAGE_MAX) };
+        let limit = if f.limit == 0 {
+            PAGE_MAX
+        } else {
+            f.limit.min(PAGE_MAX)
+        };
         sql.push_str(" ORDER BY ts_ns, id LIMIT ?");
         args.push(Value::Integer(i64::try_from(limit).unwrap_or(1)));
         let mut st = self.conn.prepare(&sql)?;

@@ -61,15 +61,58 @@ fn filters_and_pages_in_time_order() {
     ] {
         s.insert(&alert(t, fam, c, sev), "s1").unwrap();
     }
-    let ts = |f: &Filter| -> Vec<u64> { s.query(f).unwrap().iter().map(|r| r.ts_ns / Ts::NANOS_PER_SEC).collect() };
+    let ts = |f: &Filter| -> Vec<u64> {
+        s.query(f)
+            .unwrap()
+            .iter()
+            .map(|r| r.ts_ns / Ts::NANOS_PER_SEC)
+            .collect()
+    };
     assert_eq!(ts(&Filter::default()), [10, 20, 30, 40]);
-    assert_eq!(ts(&Filter { contractor: Some("c-1".into()), ..Filter::default() }), [10, 40]);
-    assert_eq!(ts(&Filter { since: Some(Ts::from_secs(20)), until: Some(Ts::from_secs(40)), ..Filter::default() }), [20, 30]);
-    assert_eq!(ts(&Filter { min_severity: Some(Severity::Medium), ..Filter::default() }), [10, 30]);
-    assert_eq!(ts(&Filter { family: Some("ssh".into()), ..Filter::default() }), [20]);
-    let page1 = s.query(&Filter { limit: 2, ..Filter::default() }).unwrap();
+    assert_eq!(
+        ts(&Filter {
+            contractor: Some("c-1".into()),
+            ..Filter::default()
+        }),
+        [10, 40]
+    );
+    assert_eq!(
+        ts(&Filter {
+            since: Some(Ts::from_secs(20)),
+            until: Some(Ts::from_secs(40)),
+            ..Filter::default()
+        }),
+        [20, 30]
+    );
+    assert_eq!(
+        ts(&Filter {
+            min_severity: Some(Severity::Medium),
+            ..Filter::default()
+        }),
+        [10, 30]
+    );
+    assert_eq!(
+        ts(&Filter {
+            family: Some("ssh".into()),
+            ..Filter::default()
+        }),
+        [20]
+    );
+    let page1 = s
+        .query(&Filter {
+            limit: 2,
+            ..Filter::default()
+        })
+        .unwrap();
     let after = parse_cursor(&page1[1].cursor()).unwrap();
-    assert_eq!(ts(&Filter { limit: 2, after: Some(after), ..Filter::default() }), [30, 40]);
+    assert_eq!(
+        ts(&Filter {
+            limit: 2,
+            after: Some(after),
+            ..Filter::default()
+        }),
+        [30, 40]
+    );
     assert!(parse_cursor("12-nothex").is_none());
 }
 
@@ -79,19 +122,36 @@ fn the_hash_chain_detects_edits_and_deletions() {
     let path = dir.path().join("a.db");
     let mut s = Store::open(&path).unwrap();
     for t in 1..=5 {
-        s.insert(&alert(t, "rdp", None, Severity::High), "s1").unwrap();
+        s.insert(&alert(t, "rdp", None, Severity::High), "s1")
+            .unwrap();
     }
-    let ChainCheck::Intact { rows, head } = s.verify_chain().unwrap() else { panic!("broken") };
+    let ChainCheck::Intact { rows, head } = s.verify_chain().unwrap() else {
+        panic!("broken")
+    };
     assert_eq!(rows, 5);
     assert_ne!(head, CHAIN_SEED);
-    s.conn.execute("UPDATE alerts SET record = replace(record, 'high', 'low') WHERE seq = 3", []).unwrap();
-    assert!(matches!(s.verify_chain().unwrap(), ChainCheck::Broken { seq: 3, .. }));
+    s.conn
+        .execute(
+            "UPDATE alerts SET record = replace(record, 'high', 'low') WHERE seq = 3",
+            [],
+        )
+        .unwrap();
+    assert!(matches!(
+        s.verify_chain().unwrap(),
+        ChainCheck::Broken { seq: 3, .. }
+    ));
     let mut s2 = Store::open(&dir.path().join("b.db")).unwrap();
     for t in 1..=3 {
-        s2.insert(&alert(t, "rdp", None, Severity::High), "s1").unwrap();
+        s2.insert(&alert(t, "rdp", None, Severity::High), "s1")
+            .unwrap();
     }
-    s2.conn.execute("DELETE FROM alerts WHERE seq = 2", []).unwrap();
-    assert!(matches!(s2.verify_chain().unwrap(), ChainCheck::Broken { seq: 3, .. }));
+    s2.conn
+        .execute("DELETE FROM alerts WHERE seq = 2", [])
+        .unwrap();
+    assert!(matches!(
+        s2.verify_chain().unwrap(),
+        ChainCheck::Broken { seq: 3, .. }
+    ));
 }
 
 #[test]
@@ -111,8 +171,10 @@ fn a_newer_schema_is_refused_and_read_only_needs_an_existing_file() {
 fn recent_rebuilds_active_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(&dir.path().join("a.db")).unwrap();
-    s.insert(&alert(10, "rdp", Some("c-1"), Severity::High), "s").unwrap();
-    s.insert(&alert(50, "vnc", None, Severity::High), "s").unwrap();
+    s.insert(&alert(10, "rdp", Some("c-1"), Severity::High), "s")
+        .unwrap();
+    s.insert(&alert(50, "vnc", None, Severity::High), "s")
+        .unwrap();
     let r = s.recent(Ts::from_secs(20)).unwrap();
     assert_eq!(r, vec![(Ts::from_secs(50), None, Kind::RemoteAccess)]);
 }

@@ -56,18 +56,42 @@ fn every_metric_is_exposed_with_help_and_type() {
         "remotewatch_capture_interface_dropped_packets_total",
         "remotewatch_last_packet_timestamp_seconds",
     ] {
-        assert!(text.contains(&format!("# HELP {name} ")), "{name} missing:\n{text}");
-        assert!(text.contains(&format!("# TYPE {name} ")), "{name} has no type");
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "{name} missing:\n{text}"
+        );
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "{name} has no type"
+        );
     }
-    assert_eq!(value(&text, "remotewatch_build_info{sensor=\"edge-1\",version=\"0.1.0\"}"), Some(1.0));
+    assert_eq!(
+        value(
+            &text,
+            "remotewatch_build_info{sensor=\"edge-1\",version=\"0.1.0\"}"
+        ),
+        Some(1.0)
+    );
     // Every malformed reason is pre-registered at 0, so rate() works from the first scrape.
-    assert_eq!(value(&text, "remotewatch_frames_malformed_total{reason=\"truncated\"}"), Some(0.0));
+    assert_eq!(
+        value(
+            &text,
+            "remotewatch_frames_malformed_total{reason=\"truncated\"}"
+        ),
+        Some(0.0)
+    );
 }
 
 #[test]
 fn observe_adds_deltas_and_never_goes_backwards() {
     let m = Metrics::new("s", 3600);
-    let mut s = Stats { frames: 10, bytes: 1000, packets: 9, not_ip: 1, ..Stats::default() };
+    let mut s = Stats {
+        frames: 10,
+        bytes: 1000,
+        packets: 9,
+        not_ip: 1,
+        ..Stats::default()
+    };
     s.malformed[Malformed::IpHeader.index()] = 2;
     s.flows_active = 4;
     s.last_ts = Some(Ts::from_secs(1_700_000_000));
@@ -81,11 +105,26 @@ fn observe_adds_deltas_and_never_goes_backwards() {
     m.observe(&s, Some(&live));
     let t = m.render();
     assert_eq!(value(&t, "remotewatch_frames_total"), Some(25.0));
-    assert_eq!(value(&t, "remotewatch_frames_malformed_total{reason=\"ip_header\"}"), Some(3.0));
-    assert_eq!(value(&t, "remotewatch_frames_skipped_total{reason=\"not_ip\"}"), Some(1.0));
+    assert_eq!(
+        value(
+            &t,
+            "remotewatch_frames_malformed_total{reason=\"ip_header\"}"
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        value(&t, "remotewatch_frames_skipped_total{reason=\"not_ip\"}"),
+        Some(1.0)
+    );
     assert_eq!(value(&t, "remotewatch_flows_active"), Some(4.0));
-    assert_eq!(value(&t, "remotewatch_capture_dropped_packets_total"), Some(7.0));
-    assert_eq!(value(&t, "remotewatch_last_packet_timestamp_seconds"), Some(1.7e9));
+    assert_eq!(
+        value(&t, "remotewatch_capture_dropped_packets_total"),
+        Some(7.0)
+    );
+    assert_eq!(
+        value(&t, "remotewatch_last_packet_timestamp_seconds"),
+        Some(1.7e9)
+    );
 }
 
 #[test]
@@ -95,15 +134,45 @@ fn alerts_are_counted_and_active_ones_expire_with_packet_time() {
     m.alert(&alert(1050, Some("c-1"), Kind::RemoteAccess));
     m.alert(&alert(1060, None, Kind::VpnTunnel));
     let t = m.render();
-    assert_eq!(value(&t, "remotewatch_alerts_total{family=\"rdp\",kind=\"remote_access\",severity=\"high\"}"), Some(2.0));
-    assert_eq!(value(&t, "remotewatch_active_alerts{contractor=\"c-1\",kind=\"remote_access\"}"), Some(2.0));
-    assert_eq!(value(&t, "remotewatch_active_alerts{contractor=\"\",kind=\"vpn_tunnel\"}"), Some(1.0));
+    assert_eq!(
+        value(
+            &t,
+            "remotewatch_alerts_total{family=\"rdp\",kind=\"remote_access\",severity=\"high\"}"
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &t,
+            "remotewatch_active_alerts{contractor=\"c-1\",kind=\"remote_access\"}"
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(
+            &t,
+            "remotewatch_active_alerts{contractor=\"\",kind=\"vpn_tunnel\"}"
+        ),
+        Some(1.0)
+    );
     // Packet time moves on past the first alert's window.
-    let s = Stats { last_ts: Some(Ts::from_secs(1120)), ..Stats::default() };
+    let s = Stats {
+        last_ts: Some(Ts::from_secs(1120)),
+        ..Stats::default()
+    };
     m.observe(&s, None);
     let t = m.render();
-    assert_eq!(value(&t, "remotewatch_active_alerts{contractor=\"c-1\",kind=\"remote_access\"}"), Some(1.0));
-    let s = Stats { last_ts: Some(Ts::from_secs(5000)), ..Stats::default() };
+    assert_eq!(
+        value(
+            &t,
+            "remotewatch_active_alerts{contractor=\"c-1\",kind=\"remote_access\"}"
+        ),
+        Some(1.0)
+    );
+    let s = Stats {
+        last_ts: Some(Ts::from_secs(5000)),
+        ..Stats::default()
+    };
     m.observe(&s, None);
     let t = m.render();
     assert!(!t.contains("remotewatch_active_alerts{"), "{t}");
@@ -111,7 +180,10 @@ fn alerts_are_counted_and_active_ones_expire_with_packet_time() {
 
 #[test]
 fn promtool_accepts_the_exposition() {
-    let Ok(out) = std::process::Command::new("promtool").arg("--version").output() else {
+    let Ok(out) = std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+    else {
         eprintln!("skipped: promtool is not installed (Debian package prometheus)");
         return;
     };
@@ -126,11 +198,23 @@ fn promtool_accepts_the_exposition() {
         .spawn()
         .unwrap();
     use std::io::Write as _;
-    child.stdin.take().unwrap().write_all(m.render().as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(m.render().as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // promtool lints process_* metrics from the process collector only for naming it does not own;
     // none of ours may be reported.
     assert!(!report.contains("remotewatch_"), "promtool: {report}");
-    assert!(out.status.success() || !report.contains("error"), "promtool: {report}");
+    assert!(
+        out.status.success() || !report.contains("error"),
+        "promtool: {report}"
+    );
 }

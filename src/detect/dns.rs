@@ -1,0 +1,175 @@
+//! DNS messages (RFC 1035 §4): question names and answers, for the pipeline's name cache and for
+//! DNS-based detection.
+//!
+//! Parsing is delegated to `simple-dns`; this module keeps only what the sensor uses, bounded:
+//! at most [`QUESTIONS_MAX`] questions and [`ANSWERS_MAX`] answers, names lower-cased and cut at
+//! [`NAME_MAX`] characters (the longest a DNS name can be, RFC 1035 §2.3.4).
+
+use simple_dns::rdata::RData;
+use simple_dns::{Packet, PacketFlag};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// The DNS port (RFC 1035 §4.2).
+pub const DNS_PORT: u16 = 53;
+/// Questions kept per message (real messages carry one).
+pub const QUESTIONS_MAX: usize = 4;
+/// Answers kept per message.
+pub const ANSWERS_MAX: usize = 32;
+/// Longest DNS name in text form (RFC 1035 §2.3.4: 255 octets on the wire).
+pub const NAME_MAX: usize = 253;
+
+/// What an answer record carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnswerData {
+    /// An A or AAAA address.
+    Addr(IpAddr),
+    /// A CNAME target.
+    Name(String),
+    /// Anything else, by RR type (RFC 1035 §3.2.2; 16 TXT, 10 NULL, …).
+    Other(u16),
+}
+
+/// One answer record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// Owner name.
+    pub name: String,
+    /// Data.
+    pub data: AnswerData,
+}
+
+/// The parts of a DNS message the sensor uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DnsMessage {
+    /// Transaction id.
+    pub id: u16,
+    /// QR bit: a response.
+    pub response: bool,
+    /// Questions: (name, QTYPE).
+    pub questions: Vec<(String, u16)>,
+    /// Answers, in order.
+    pub answers: Vec<Answer>,
+    /// The message's size in bytes.
+    pub size: usize,
+}
+
+impl DnsMessage {
+    /// The first question's name.
+    pub fn qname(&self) -> Option<&str> {
+        self.questions.first().map(|(n, _)| n.as_str())
+    }
+
+    /// The A/AAAA addresses in the answer section.
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.answers.iter().filter_map(|a| match a.data {
+            AnswerData::Addr(ip) => Some(ip),
+            _ => None,
+        })
+    }
+}
+
+/// Parses one DNS message (a UDP payload, or a TCP message without its length prefix).
+pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
+    // The fixed header is 12 bytes (RFC 1035 §4.1.1); anything shorter is not DNS.
+    if payload.len() < 12 {
+        return None;
+    }
+    let p = Packet::parse(payload).ok()?;
+    let questions = p
+        .questions
+        .iter()
+        .take(QUESTIONS_MAX)
+        .map(|q| (name(&q.qname.to_string()), u16::from(q.qtype)))
+        .collect();
+    let answers = p
+        .answers
+        .iter()
+        .take(ANSWERS_MAX)
+        .map(|rr| Answer {
+            name: name(&rr.name.to_string()),
+            data: match &rr.rdata {
+                RData::A(a) => AnswerData::Addr(IpAddr::V4(Ipv4Addr::from(a.address))),
+                RData::AAAA(a) => AnswerData::Addr(IpAddr::V6(Ipv6Addr::from(a.address))),
+                RData::CNAME(c) => AnswerData::Name(name(&c.0.to_string())),
+                other => AnswerData::Other(u16::from(other.type_code())),
+            },
+        })
+        .collect();
+    Some(DnsMessage {
+        id: p.id(),
+        response: p.has_flags(PacketFlag::RESPONSE),
+        questions,
+        answers,
+        size: payload.len(),
+    })
+}
+
+/// A name lower-cased, without the root dot, cut at [`NAME_MAX`].
+fn name(s: &str) -> String {
+    let t = s.trim_end_matches('.');
+    let mut out: String = t.chars().take(NAME_MAX).collect();
+    out.make_ascii_lowercase();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A response for `www.example.com` A 192.0.2.7 with a CNAME first, laid out per RFC 1035
+    /// §4.1: header (id 0x1234, QR|RD|RA, 1 question, 2 answers), question, CNAME, A.
+    fn response() -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
+        let qname = b"\x03WWW\x07example\x03com\x00";
+        m.extend_from_slice(qname);
+        m.extend_from_slice(&[0, 1, 0, 1]);
+        // CNAME www.example.com -> cdn.example.net
+        m.extend_from_slice(&[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60]);
+        let target = b"\x03cdn\x07example\x03net\x00";
+        m.extend_from_slice(&(target.len() as u16).to_be_bytes());
+        m.extend_from_slice(target);
+        // A for the CNAME target (owner name by pointer to offset of "cdn").
+        let cdn_off = (12 + qname.len() + 4 + 12) as u8;
+        m.extend_from_slice(&[0xc0, cdn_off, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7]);
+        m
+    }
+
+    #[test]
+    fn parses_questions_cnames_and_addresses() {
+        let m = parse(&response()).unwrap();
+        assert_eq!(m.id, 0x1234);
+        assert!(m.response);
+        assert_eq!(m.qname(), Some("www.example.com"));
+        assert_eq!(m.questions[0].1, 1);
+        assert_eq!(
+            m.answers[0].data,
+            AnswerData::Name("cdn.example.net".into())
+        );
+        assert_eq!(m.answers[1].name, "cdn.example.net");
+        assert_eq!(
+            m.addresses().collect::<Vec<_>>(),
+            ["192.0.2.7".parse::<IpAddr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn other_protocols_and_prefixes_are_not_dns() {
+        assert!(parse(b"GET / HTTP/1.1\r\n").is_none());
+        assert!(parse(&[0x16, 3, 1, 0, 5, 1, 0, 0, 1, 3]).is_none());
+        let r = response();
+        for cut in 0..r.len() {
+            // Every cut either fails or parses to something bounded; never a panic.
+            let _ = parse(&r[..cut]);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..600)) {
+            if let Some(m) = parse(&b) {
+                prop_assert!(m.questions.len() <= QUESTIONS_MAX && m.answers.len() <= ANSWERS_MAX);
+            }
+        }
+    }
+}

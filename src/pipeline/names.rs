@@ -1,0 +1,125 @@
+//! Which DNS name an address was resolved from, learned from the DNS responses the sensor sees.
+//!
+//! A flow to 203.0.113.9 means little; a flow to the address `relay-1.example-remote.com` resolved
+//! to a moment earlier says what the endpoint was reaching for. The cache maps each address in an
+//! A/AAAA answer to the question's name (what the endpoint asked for, not the CNAME target). It
+//! holds at most [`NAMES_MAX`] addresses; the oldest entries go first. Later answers for the same
+//! address replace earlier ones.
+
+use crate::detect::dns::DnsMessage;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Addresses remembered at once.
+pub const NAMES_MAX: usize = 65_536;
+
+/// Address → name, bounded, oldest out first.
+#[derive(Debug, Default)]
+pub struct NameCache {
+    map: HashMap<IpAddr, Arc<str>>,
+    order: VecDeque<IpAddr>,
+}
+
+impl NameCache {
+    /// Learns the addresses answered in `m`, if it is a response with a question.
+    pub fn learn(&mut self, m: &DnsMessage) {
+        if !m.response {
+            return;
+        }
+        let Some(q) = m.qname().filter(|q| !q.is_empty()) else {
+            return;
+        };
+        let name: Arc<str> = Arc::from(q);
+        for ip in m.addresses() {
+            if self.map.insert(ip, Arc::clone(&name)).is_none() {
+                self.order.push_back(ip);
+            }
+        }
+        while self.map.len() > NAMES_MAX {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// The name `ip` was last resolved from.
+    pub fn get(&self, ip: &IpAddr) -> Option<Arc<str>> {
+        self.map.get(ip).cloned()
+    }
+
+    /// Addresses remembered.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::dns::{Answer, AnswerData};
+
+    fn response(q: &str, ips: &[&str]) -> DnsMessage {
+        DnsMessage {
+            id: 1,
+            response: true,
+            questions: vec![(q.into(), 1)],
+            answers: ips
+                .iter()
+                .map(|ip| Answer {
+                    name: q.into(),
+                    data: AnswerData::Addr(ip.parse().unwrap()),
+                })
+                .collect(),
+            size: 100,
+        }
+    }
+
+    #[test]
+    fn maps_answers_to_the_question_and_ignores_queries() {
+        let mut c = NameCache::default();
+        c.learn(&response(
+            "relay.example.com",
+            &["192.0.2.1", "2001:db8::1"],
+        ));
+        let mut q = response("other.example", &["192.0.2.2"]);
+        q.response = false;
+        c.learn(&q);
+        assert_eq!(
+            c.get(&"192.0.2.1".parse().unwrap()).as_deref(),
+            Some("relay.example.com")
+        );
+        assert_eq!(
+            c.get(&"2001:db8::1".parse().unwrap()).as_deref(),
+            Some("relay.example.com")
+        );
+        assert!(c.get(&"192.0.2.2".parse().unwrap()).is_none());
+        c.learn(&response("newer.example.com", &["192.0.2.1"]));
+        assert_eq!(
+            c.get(&"192.0.2.1".parse().unwrap()).as_deref(),
+            Some("newer.example.com")
+        );
+    }
+
+    #[test]
+    fn stays_bounded() {
+        let mut c = NameCache::default();
+        for i in 0..(NAMES_MAX as u32 + 100) {
+            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string();
+            c.learn(&response("x.example", &[&ip]));
+        }
+        assert_eq!(c.len(), NAMES_MAX);
+        assert!(
+            c.get(&"10.0.0.0".parse().unwrap()).is_none(),
+            "oldest went first"
+        );
+    }
+}
