@@ -180,7 +180,11 @@ fn the_daemon_replays_a_capture_into_its_jsonl_file() {
     let cap = dir.path().join("c.pcap");
     two_port_hint_flows().write_pcap(&cap);
     let cfg = dir.path().join("rw.toml");
-    std::fs::write(&cfg, "[alerts]\njsonl = \"out/alerts.jsonl\"\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "[alerts]\njsonl = \"out/alerts.jsonl\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
     // The output directory does not exist: a clear error, exit 2.
     let out = remotewatch(&[
         "run",
@@ -220,4 +224,107 @@ fn the_daemon_replays_a_capture_into_its_jsonl_file() {
     ]);
     let again = std::fs::read_to_string(dir.path().join("out/alerts.jsonl")).unwrap();
     assert_eq!(again.lines().count(), 4);
+}
+
+#[test]
+fn stored_alerts_can_be_listed_exported_and_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcap/demo-mixed/capture.pcap");
+    let cfg = dir.path().join("rw.toml");
+    std::fs::write(
+        &cfg,
+        "[store]\npath = \"alerts.db\"\n[alerts]\njsonl = \"alerts.jsonl\"\n[http]\nlisten = \"\"\n",
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let out = remotewatch(&["run", "--config", c, "--replay", capture.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Replaying the same capture again reports nothing new: the store knows every id.
+    let out = remotewatch(&["run", "--config", c, "--replay", capture.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let jsonl = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), 3, "{jsonl}");
+
+    let listed = remotewatch(&["alerts", "--config", c, "--format", "jsonl"]);
+    assert_eq!(
+        text(&listed.stdout),
+        jsonl,
+        "the store returns the alerts exactly as reported"
+    );
+    let table = remotewatch(&[
+        "alerts",
+        "--config",
+        c,
+        "--kind",
+        "remote_access",
+        "--severity",
+        "high",
+    ]);
+    let t = text(&table.stdout);
+    assert_eq!(t.lines().count(), 2, "{t}");
+    assert!(t.lines().next().unwrap().starts_with("TIME"));
+    assert!(
+        t.contains(" rdp ") && t.contains("X.224 Connection Request"),
+        "{t}"
+    );
+    let bad = remotewatch(&["alerts", "--config", c, "--since", "yesterday"]);
+    assert_eq!(bad.status.code(), Some(2));
+
+    let db = dir.path().join("alerts.db");
+    let export = dir.path().join("audit");
+    let e = export.to_str().unwrap();
+    let out = remotewatch(&[
+        "audit",
+        "export",
+        "--db",
+        db.to_str().unwrap(),
+        "--from",
+        "2024-03-01T00:00:00Z",
+        "--to",
+        "2024-03-02T00:00:00Z",
+        "--format",
+        "csv",
+        "--out",
+        e,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("3 records"));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(export.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["records"], 3);
+    assert_eq!(manifest["by_severity"]["info"], 1);
+    assert_eq!(manifest["sensors"][0], "remotewatch");
+    assert!(manifest["store_chain_head"].is_string());
+    let ok = remotewatch(&["audit", "verify", e]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
+    // Exporting into the same directory again is refused.
+    let again = remotewatch(&[
+        "audit",
+        "export",
+        "--db",
+        db.to_str().unwrap(),
+        "--from",
+        "2024-03-01T00:00:00Z",
+        "--to",
+        "2024-03-02T00:00:00Z",
+        "--out",
+        e,
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    // A changed severity fails verification with exit 1.
+    let csv_path = export.join("alerts.csv");
+    let tampered = std::fs::read_to_string(&csv_path)
+        .unwrap()
+        .replacen(",high,", ",low,", 1);
+    std::fs::remove_file(&csv_path).unwrap();
+    std::fs::write(&csv_path, tampered).unwrap();
+    let failed = remotewatch(&["audit", "verify", e]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(
+        text(&failed.stderr).contains("SHA-256"),
+        "{}",
+        text(&failed.stderr)
+    );
 }

@@ -69,7 +69,7 @@ fn live_capture_on_loopback_reports_an_rdp_connection_request() {
     let cfg = dir.path().join("rw.toml");
     std::fs::write(
         &cfg,
-        format!("[capture]\nbpf = \"tcp port {port}\"\n[alerts]\njsonl = \"alerts.jsonl\"\n"),
+        format!("[capture]\nbpf = \"tcp port {port}\"\n[alerts]\njsonl = \"alerts.jsonl\"\n[http]\nlisten = \"127.0.0.1:0\"\n"),
     )
     .unwrap();
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_remotewatch"))

@@ -2,6 +2,7 @@
 //! code. Exit codes: 0 success; 2 bad input (usage, configuration, unreadable or non-capture
 //! file); 1 a failure while running (alert output failed, capture device lost).
 
+mod alerts;
 mod analyze;
 mod run;
 mod summary;
@@ -31,6 +32,77 @@ enum Command {
     Run(RunArgs),
     /// Validate a configuration file and its inventory; lists every problem and exits 2 if any.
     CheckConfig(CheckConfigArgs),
+    /// List stored alerts (from the daemon's store), oldest first.
+    Alerts(AlertsArgs),
+    /// Export the alerts of a period for auditors, or verify such an export.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+struct AlertsArgs {
+    /// Alert store database (default: `store.path` of --config).
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// Configuration whose `store.path` names the database.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// At or after this time: RFC 3339, or a span back from now (90m, 24h, 7d).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Before this time (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only this contractor id.
+    #[arg(long, value_name = "ID")]
+    contractor: Option<String>,
+    /// Only this kind (remote_access, vpn_tunnel, anonymizer).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only this family (rdp, openvpn, …).
+    #[arg(long)]
+    family: Option<String>,
+    /// At least this severity (info, low, medium, high, critical).
+    #[arg(long)]
+    severity: Option<String>,
+    /// At most this many alerts.
+    #[arg(long, default_value_t = 1000)]
+    limit: usize,
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = ["table", "jsonl"])]
+    format: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Write the alerts of [--from, --to) and a manifest (SHA-256 of the file, hash chain over the
+    /// records, counts) into --out, a new or empty directory.
+    Export {
+        /// Alert store database (default: `store.path` of --config).
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+        /// Configuration whose `store.path` names the database.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Start of the period (RFC 3339 or a span back from now, e.g. 30d).
+        #[arg(long, value_name = "TIME")]
+        from: String,
+        /// End of the period, exclusive.
+        #[arg(long, value_name = "TIME")]
+        to: String,
+        /// Data file format.
+        #[arg(long, default_value = "csv", value_parser = ["csv", "jsonl"])]
+        format: String,
+        /// Output directory.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Check an export against its manifest: file hashes, record counts, hash chain. Exit 1 when
+    /// anything differs.
+    Verify {
+        /// The export directory.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +129,9 @@ struct RunArgs {
     /// Drive the sensor from a capture file instead of an interface.
     #[arg(long, value_name = "FILE")]
     replay: Option<PathBuf>,
+    /// After a replay, keep serving the HTTP endpoints until SIGINT/SIGTERM.
+    #[arg(long, requires = "replay")]
+    stay: bool,
 }
 
 #[derive(Debug, Args)]
@@ -81,6 +156,8 @@ pub fn main() -> i32 {
         Command::Analyze(a) => analyze::run(&a),
         Command::Run(r) => run::run(&r),
         Command::CheckConfig(c) => check_config(&c),
+        Command::Alerts(a) => alerts::alerts(&a),
+        Command::Audit(c) => alerts::audit(&c),
     }
 }
 

@@ -1,18 +1,26 @@
 //! `remotewatch run`: the sensor daemon.
 //!
-//! The packet path runs on this thread, synchronously (capture has its own thread inside
-//! [`LiveCapture`]). A small tokio runtime on a side thread waits for SIGINT/SIGTERM and raises a
-//! stop flag; the packet loop sees it within one capture read timeout, stops the capture, drains
-//! what was already captured, concludes every open flow and flushes the alert output before
-//! exiting, so no alert the sensor had evidence for is lost.
+//! The packet path runs on this thread, synchronously (live capture has its own thread inside
+//! [`LiveCapture`]). A small tokio runtime on a side thread serves the HTTP endpoints and waits for
+//! SIGINT/SIGTERM; a signal raises a stop flag that the packet loop sees within one capture read
+//! timeout. It then stops the capture, drains what was already captured, concludes every open flow
+//! and flushes the alert outputs before the endpoints close and the process exits, so no alert the
+//! sensor had evidence for is lost.
 
 use super::{fail, load_config, RunArgs, EXIT_INPUT, EXIT_RUNTIME};
-use crate::capture::{CaptureError, FileCapture, Frame, LiveCapture, LiveOptions, Step};
+use crate::capture::{CaptureError, FileCapture, Frame, LiveCapture, LiveOptions, LiveStats, Step};
 use crate::config::Config;
-use crate::export::JsonlSink;
-use crate::pipeline::{AlertSink, Pipeline};
+use crate::export::http::{self, HttpState};
+use crate::export::{JsonlSink, Metrics, ReportSink};
+use crate::pipeline::Pipeline;
+use crate::store::Store;
+use crate::ts::Ts;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How often the pipeline's counters are copied into the metrics.
+const METRICS_EVERY: Duration = Duration::from_secs(1);
 
 enum Source {
     Live(LiveCapture),
@@ -33,11 +41,35 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let mut sink: Box<dyn AlertSink> = match &cfg.alerts.jsonl {
-        None => Box::new(JsonlSink::new(Box::new(std::io::stdout()), true)),
+    let metrics = Arc::new(Metrics::new(
+        &cfg.sensor_name,
+        cfg.alerts.active_window_secs,
+    ));
+    let store = match &cfg.store {
+        None => {
+            tracing::warn!("no store.path configured: alerts are not kept in a database");
+            None
+        }
+        Some(p) => match Store::open(p) {
+            Ok(s) => Some(s),
+            Err(e) => return fail(EXIT_INPUT, e),
+        },
+    };
+    if let Some(s) = &store {
+        restore_active_alerts(s, &metrics, cfg.alerts.active_window_secs);
+    }
+    let jsonl = match &cfg.alerts.jsonl {
+        None => JsonlSink::new(Box::new(std::io::stdout()), true),
         Some(p) => match JsonlSink::append_to(p) {
-            Ok(s) => Box::new(s),
+            Ok(s) => s,
             Err(e) => return fail(EXIT_INPUT, format!("alert output {e}")),
+        },
+    };
+    let listener = match cfg.http.listen {
+        None => None,
+        Some(addr) => match std::net::TcpListener::bind(addr) {
+            Ok(l) => Some(l),
+            Err(e) => return fail(EXIT_INPUT, format!("http.listen {addr}: {e}")),
         },
     };
     let mut source = match open_source(a, &cfg) {
@@ -45,17 +77,40 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         Err(code) => return code,
     };
     let stop = Arc::new(AtomicBool::new(false));
-    if let Err(e) = watch_signals(Arc::clone(&stop)) {
-        return fail(EXIT_RUNTIME, format!("cannot install signal handlers: {e}"));
-    }
+    let ready = Arc::new(AtomicBool::new(false));
+    let http_state = Arc::new(HttpState {
+        metrics: Arc::clone(&metrics),
+        store: cfg.store.clone(),
+        ready: Arc::clone(&ready),
+    });
+    let side = match SideRuntime::start(Arc::clone(&stop), listener, http_state) {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(
+                EXIT_RUNTIME,
+                format!("cannot start the signal and HTTP thread: {e}"),
+            )
+        }
+    };
     let link = match &source {
         Source::Live(l) => l.linktype(),
         Source::File(f) => f.linktype(),
     };
-    let mut pipe = Pipeline::new(&cfg, link, sink.as_mut());
-    let code = packet_loop(&mut source, &mut pipe, &stop);
-    if let Source::Live(l) = &source {
-        let s = l.stats();
+    let live_stats = match &source {
+        Source::Live(l) => Some(l.stats()),
+        Source::File(_) => None,
+    };
+    let mut sink = ReportSink::new(store, Arc::clone(&metrics), jsonl, &cfg.sensor_name);
+    let mut pipe = Pipeline::new(&cfg, link, &mut sink);
+    ready.store(true, Ordering::Relaxed);
+    let code = packet_loop(
+        &mut source,
+        &mut pipe,
+        &stop,
+        &metrics,
+        live_stats.as_deref(),
+    );
+    if let Some(s) = &live_stats {
         tracing::info!(
             received = s.received.load(Ordering::Relaxed),
             dropped = s.dropped.load(Ordering::Relaxed),
@@ -65,16 +120,48 @@ pub(super) fn run(a: &RunArgs) -> i32 {
     }
     let finished = pipe.finish();
     let st = pipe.stats();
+    metrics.observe(&st, live_stats.as_deref());
     tracing::info!(
         packets = st.frames,
         flows = st.flows.created,
         alerts = st.alerts_total(),
         "sensor stopped"
     );
+    if code == 0 && finished.is_ok() && a.stay && !stop.load(Ordering::Relaxed) {
+        tracing::info!("replay finished; serving until SIGINT/SIGTERM (--stay)");
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    ready.store(false, Ordering::Relaxed);
+    side.shutdown();
     match (code, finished) {
         (0, Err(e)) => fail(EXIT_RUNTIME, format!("writing alerts: {e}")),
         (code, _) => code,
     }
+}
+
+/// Rebuilds the active-alert gauges from the store after a restart.
+fn restore_active_alerts(store: &Store, metrics: &Metrics, window_secs: u64) {
+    let now = wall_clock();
+    let since = Ts(now
+        .0
+        .saturating_sub(window_secs.saturating_mul(Ts::NANOS_PER_SEC)));
+    match store.recent(since) {
+        Ok(rows) => {
+            for (ts, contractor, kind) in rows {
+                metrics.remember(ts, contractor.unwrap_or_default(), kind);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read recent alerts from the store"),
+    }
+}
+
+fn wall_clock() -> Ts {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Ts::from_parts(i64::try_from(d.as_secs()).unwrap_or(0), d.subsec_nanos())
 }
 
 fn open_source(a: &RunArgs, cfg: &Config) -> Result<Source, i32> {
@@ -106,8 +193,15 @@ fn open_source(a: &RunArgs, cfg: &Config) -> Result<Source, i32> {
 }
 
 /// Feeds the pipeline until the source ends or `stop` is raised. Returns the exit code.
-fn packet_loop(source: &mut Source, pipe: &mut Pipeline<'_>, stop: &AtomicBool) -> i32 {
+fn packet_loop(
+    source: &mut Source,
+    pipe: &mut Pipeline<'_>,
+    stop: &AtomicBool,
+    metrics: &Metrics,
+    live: Option<&LiveStats>,
+) -> i32 {
     let mut stopping = false;
+    let mut last_metrics = Instant::now();
     loop {
         if stop.load(Ordering::Relaxed) && !stopping {
             stopping = true;
@@ -126,6 +220,10 @@ fn packet_loop(source: &mut Source, pipe: &mut Pipeline<'_>, stop: &AtomicBool) 
         if let Some(e) = sink_err {
             return fail(EXIT_RUNTIME, format!("writing alerts: {e}"));
         }
+        if last_metrics.elapsed() >= METRICS_EVERY {
+            last_metrics = Instant::now();
+            metrics.observe(&pipe.stats(), live);
+        }
         let result = match step {
             Ok(Step::Frames(_)) => Ok(()),
             Ok(Step::Idle(now)) => pipe.idle(now),
@@ -142,36 +240,81 @@ fn packet_loop(source: &mut Source, pipe: &mut Pipeline<'_>, stop: &AtomicBool) 
     }
 }
 
-/// Raises `stop` on SIGINT or SIGTERM, from a side thread running a minimal tokio runtime.
-fn watch_signals(stop: Arc<AtomicBool>) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()?;
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                use tokio::signal::unix::{signal, SignalKind};
-                let (mut int, mut term) = match (
-                    signal(SignalKind::interrupt()),
-                    signal(SignalKind::terminate()),
-                ) {
-                    (Ok(i), Ok(t)) => (i, t),
-                    (Err(e), _) | (_, Err(e)) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok(()));
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-                stop.store(true, Ordering::Relaxed);
-            });
-        })?;
-    ready_rx
-        .recv()
-        .unwrap_or_else(|_| Err(std::io::Error::other("signal thread exited")))
+/// The side thread: signal handling and the HTTP endpoints on a small tokio runtime.
+struct SideRuntime {
+    done: tokio::sync::watch::Sender<bool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl SideRuntime {
+    fn start(
+        stop: Arc<AtomicBool>,
+        listener: Option<std::net::TcpListener>,
+        state: Arc<HttpState>,
+    ) -> std::io::Result<SideRuntime> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (done, done_rx) = tokio::sync::watch::channel(false);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("signals-http".into())
+            .spawn(move || rt.block_on(side_main(stop, listener, state, done_rx, ready_tx)))?;
+        ready_rx
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("side thread exited")))?;
+        Ok(SideRuntime { done, thread })
+    }
+
+    /// Closes the HTTP endpoints and waits for the thread.
+    fn shutdown(self) {
+        let _ = self.done.send(true);
+        let _ = self.thread.join();
+    }
+}
+
+async fn side_main(
+    stop: Arc<AtomicBool>,
+    listener: Option<std::net::TcpListener>,
+    state: Arc<HttpState>,
+    mut done: tokio::sync::watch::Receiver<bool>,
+    ready: std::sync::mpsc::Sender<std::io::Result<()>>,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut int, mut term) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let server = listener.map(|l| {
+        let addr = l
+            .local_addr()
+            .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+        let mut rx = done.clone();
+        let shutdown = async move {
+            let _ = rx.wait_for(|d| *d).await;
+        };
+        tracing::info!(listen = %addr, "HTTP endpoints up: /metrics /healthz /readyz /api/alerts");
+        tokio::spawn(http::serve(l, state, shutdown))
+    });
+    let _ = ready.send(Ok(()));
+    tokio::select! {
+        _ = int.recv() => stop.store(true, Ordering::Relaxed),
+        _ = term.recv() => stop.store(true, Ordering::Relaxed),
+        _ = done.wait_for(|d| *d) => {}
+    }
+    // A signal stops the packet loop; the endpoints stay up until it has flushed everything.
+    let _ = done.wait_for(|d| *d).await;
+    if let Some(s) = server {
+        match s.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server stopped with an error"),
+            Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
 }

@@ -85,6 +85,8 @@ impl Default for DetectConfig {
 pub struct AlertConfig {
     /// One alert per identity per this many seconds.
     pub dedup_window_secs: u64,
+    /// Alerts count as active (metrics gauge) for this many seconds of packet time.
+    pub active_window_secs: u64,
     /// JSON Lines output of the daemon (`None` or `-`: standard output).
     pub jsonl: Option<PathBuf>,
 }
@@ -93,7 +95,27 @@ impl Default for AlertConfig {
     fn default() -> Self {
         AlertConfig {
             dedup_window_secs: 3600,
+            active_window_secs: 86_400,
             jsonl: None,
+        }
+    }
+}
+
+/// Default address of the daemon's HTTP endpoints: loopback only, so nothing is exposed to the
+/// network unless the configuration says so.
+pub const HTTP_LISTEN_DEFAULT: &str = "127.0.0.1:9753";
+
+/// The daemon's HTTP endpoints (`/metrics`, `/healthz`, `/readyz`, `/api/alerts`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Address to listen on; `None` disables the endpoints.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: HTTP_LISTEN_DEFAULT.parse().ok(),
         }
     }
 }
@@ -113,6 +135,10 @@ pub struct Config {
     pub detect: DetectConfig,
     /// Alerts.
     pub alerts: AlertConfig,
+    /// The alert store's database file (`None`: alerts are not stored).
+    pub store: Option<PathBuf>,
+    /// HTTP endpoints.
+    pub http: HttpConfig,
     /// Severity policy.
     pub policy: Policy,
     /// Contractors.
@@ -267,6 +293,37 @@ fn validate(raw: &RawConfig, base: &Path, cfg: &mut Config, pr: &mut Problems<'_
         .and_then(|v| ranged(pr, v, "alerts.dedup_window_secs", 1, 30 * 86_400))
     {
         cfg.alerts.dedup_window_secs = u64::try_from(v).unwrap_or(3600);
+    }
+    if let Some(v) = a
+        .active_window_secs
+        .as_ref()
+        .and_then(|v| ranged(pr, v, "alerts.active_window_secs", 60, 90 * 86_400))
+    {
+        cfg.alerts.active_window_secs = u64::try_from(v).unwrap_or(86_400);
+    }
+    if let Some(p) = &raw.store.path {
+        if p.get_ref().trim().is_empty() {
+            pr.at(
+                Some(p.span().start),
+                "store.path is empty (leave it out to run without a store)",
+            );
+        } else {
+            cfg.store = Some(base.join(p.get_ref()));
+        }
+    }
+    if let Some(l) = &raw.http.listen {
+        let t = l.get_ref().trim();
+        if t.is_empty() {
+            cfg.http.listen = None;
+        } else {
+            match t.parse::<std::net::SocketAddr>() {
+                Ok(a) => cfg.http.listen = Some(a),
+                Err(_) => pr.at(
+                    Some(l.span().start),
+                    format!("http.listen {t:?} is not an address:port (e.g. \"127.0.0.1:9753\"; \"\" disables)"),
+                ),
+            }
+        }
     }
     if let Some(j) = &a.jsonl {
         let p = j.get_ref();

@@ -19,6 +19,10 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub policy: RawPolicy,
     #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub http: RawHttp,
+    #[serde(default)]
     pub inventory: RawInventory,
     #[serde(default)]
     pub contractor: Vec<S<RawContractor>>,
@@ -53,7 +57,20 @@ pub(crate) struct RawFlow {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAlerts {
     pub dedup_window_secs: Option<S<i64>>,
+    pub active_window_secs: Option<S<i64>>,
     pub jsonl: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStore {
+    pub path: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttp {
+    pub listen: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -261,6 +261,26 @@ impl Store {
         Ok(out)
     }
 
+    /// Every alert in `[from, to)` of alert time, oldest first (for exports: no page limit).
+    pub fn period(&self, from: Ts, to: Ts) -> Result<Vec<StoredAlert>, StoreError> {
+        let mut out = Vec::new();
+        let mut f = Filter {
+            since: Some(from),
+            until: Some(to),
+            limit: PAGE_MAX,
+            ..Filter::default()
+        };
+        loop {
+            let page = self.query(&f)?;
+            let full = page.len() == PAGE_MAX;
+            f.after = page.last().map(|r| (r.ts_ns, r.id.clone()));
+            out.extend(page);
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
     /// Recomputes the hash chain over every row in insertion order.
     pub fn verify_chain(&self) -> Result<ChainCheck, StoreError> {
         let mut st = self

@@ -41,6 +41,8 @@ pub struct StoredAlert {
     pub ts_ns: u64,
     /// The alert exactly as it was reported (one JSON object).
     pub record: String,
+    /// The sensor that reported it.
+    pub sensor: String,
 }
 
 impl StoredAlert {
@@ -62,7 +64,7 @@ pub fn parse_cursor(s: &str) -> Option<(u64, String)> {
 impl Store {
     /// Alerts matching `f`, ordered by time then id.
     pub fn query(&self, f: &Filter) -> Result<Vec<StoredAlert>, StoreError> {
-        let mut sql = String::from("SELECT seq, id, ts_ns, record FROM alerts WHERE 1 = 1");
+        let mut sql = String::from("SELECT seq, id, ts_ns, record, sensor FROM alerts WHERE 1 = 1");
         let mut args: Vec<Value> = Vec::new();
         let ns = |t: Ts| Value::Integer(i64::try_from(t.0).unwrap_or(i64::MAX));
         if let Some(t) = f.since {
@@ -116,6 +118,7 @@ impl Store {
                 id: r.get(1)?,
                 ts_ns: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
                 record: r.get(3)?,
+                sensor: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)

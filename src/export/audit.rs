@@ -1,0 +1,387 @@
+//! Audit exports: the alerts of a period as CSV or JSON Lines, with a manifest an auditor can
+//! check without trusting the sensor.
+//!
+//! An export directory holds one data file (`alerts.csv` or `alerts.jsonl`) and `manifest.json`:
+//! the period, record counts by kind and severity, the sensors, the SHA-256 of the data file, and
+//! a hash chain over its data lines (`h0 = SHA-256(seed)`, `h(i) = SHA-256(h(i-1) ‖ "\n" ‖ line i)`),
+//! so a removed, reordered or edited record changes the chain head. [`verify`] recomputes both.
+//!
+//! CSV cells that a spreadsheet would evaluate (starting with `=`, `+`, `-`, `@`, tab or carriage
+//! return) are prefixed with `'` (OWASP "CSV injection"), and line breaks inside cells are replaced by
+//! spaces so that every record is exactly one line.
+
+use crate::store::{chain_next, hex, StoredAlert};
+use crate::ts::Ts;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Manifest format version.
+pub const MANIFEST_VERSION: u32 = 1;
+/// Name of the manifest file.
+pub const MANIFEST: &str = "manifest.json";
+/// CSV columns, in order.
+pub const CSV_COLUMNS: [&str; 17] = [
+    "ts",
+    "id",
+    "kind",
+    "family",
+    "provider",
+    "severity",
+    "confidence",
+    "endpoint",
+    "contractor",
+    "peer",
+    "proto",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "vlan",
+    "evidence",
+];
+
+/// Data file format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line, exactly as the sensor reported it.
+    Jsonl,
+}
+
+impl Format {
+    fn file_name(self) -> &'static str {
+        match self {
+            Format::Csv => "alerts.csv",
+            Format::Jsonl => "alerts.jsonl",
+        }
+    }
+}
+
+/// One file listed in a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// File name inside the export directory.
+    pub name: String,
+    /// Format.
+    pub format: Format,
+    /// SHA-256 of the whole file, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Data records (lines, without the CSV header).
+    pub records: u64,
+}
+
+/// The hash chain over the data lines.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chain {
+    /// Always `sha256`.
+    pub algorithm: String,
+    /// The seed hashed to start the chain.
+    pub seed: String,
+    /// Chain value after the last record.
+    pub head: String,
+}
+
+/// `manifest.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version of this manifest.
+    pub manifest_version: u32,
+    /// Program and version that wrote it.
+    pub generator: String,
+    /// When it was written (wall clock, RFC 3339 UTC).
+    pub generated_at: String,
+    /// The period covered: alert times in `[from, to)`.
+    pub period: BTreeMap<String, String>,
+    /// Sensors whose alerts are included.
+    pub sensors: Vec<String>,
+    /// Records in all.
+    pub records: u64,
+    /// Records by kind.
+    pub by_kind: BTreeMap<String, u64>,
+    /// Records by severity.
+    pub by_severity: BTreeMap<String, u64>,
+    /// The data file.
+    pub files: Vec<FileEntry>,
+    /// Hash chain over the data lines.
+    pub chain: Chain,
+    /// The alert store's own hash chain head when the export was made.
+    pub store_chain_head: Option<String>,
+    /// IP-intelligence databases in use (name and build date), for reproducibility.
+    pub databases: Vec<BTreeMap<String, String>>,
+}
+
+/// Why an export or a verification failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The output directory already holds an export.
+    #[error("{0}: already contains an export ({MANIFEST}); choose an empty directory")]
+    Exists(PathBuf),
+    /// Reading or writing a file failed.
+    #[error("{path}: {reason}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The export does not match its manifest.
+    #[error("verification failed: {0}")]
+    Mismatch(String),
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> AuditError + '_ {
+    move |e| AuditError::Io {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+/// The chain seed for a period.
+pub fn seed(from: Ts, to: Ts) -> String {
+    format!("remotewatch-audit-v1 {} {}", from.rfc3339(), to.rfc3339())
+}
+
+/// Writes `rows` (the alerts of `[from, to)`) into `dir` as `format`, with a manifest.
+pub fn export(
+    rows: &[StoredAlert],
+    from: Ts,
+    to: Ts,
+    format: Format,
+    dir: &Path,
+    generated_at: Ts,
+    store_chain_head: Option<String>,
+) -> Result<Manifest, AuditError> {
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    if dir.join(MANIFEST).exists() {
+        return Err(AuditError::Exists(dir.to_owned()));
+    }
+    let mut lines: Vec<String> = Vec::with_capacity(rows.len() + 1);
+    if format == Format::Csv {
+        lines.push(CSV_COLUMNS.join(","));
+    }
+    let mut by_kind = BTreeMap::new();
+    let mut by_severity = BTreeMap::new();
+    let mut sensors = std::collections::BTreeSet::new();
+    for r in rows {
+        let v: Value = serde_json::from_str(&r.record).unwrap_or(Value::Null);
+        *by_kind.entry(str_field(&v, "kind")).or_insert(0) += 1;
+        *by_severity.entry(str_field(&v, "severity")).or_insert(0) += 1;
+        sensors.insert(r.sensor.clone());
+        lines.push(match format {
+            Format::Jsonl => r.record.clone(),
+            Format::Csv => csv_row(&v),
+        });
+    }
+    let data_lines = match format {
+        Format::Csv => lines.get(1..).unwrap_or_default(),
+        Format::Jsonl => &lines[..],
+    };
+    let seed = seed(from, to);
+    let head = data_lines
+        .iter()
+        .fold(hex(&Sha256::digest(seed.as_bytes())), |h, l| {
+            chain_next(&h, l)
+        });
+    let mut body = lines.join("\n");
+    if !body.is_empty() {
+        body.push('\n');
+    }
+    let data_path = dir.join(format.file_name());
+    write_private(&data_path, body.as_bytes())?;
+    let manifest = Manifest {
+        manifest_version: MANIFEST_VERSION,
+        generator: format!("remotewatch {}", env!("CARGO_PKG_VERSION")),
+        generated_at: generated_at.rfc3339(),
+        period: BTreeMap::from([
+            ("from".to_owned(), from.rfc3339()),
+            ("to".to_owned(), to.rfc3339()),
+        ]),
+        sensors: sensors.into_iter().collect(),
+        records: rows.len() as u64,
+        by_kind,
+        by_severity,
+        files: vec![FileEntry {
+            name: format.file_name().to_owned(),
+            format,
+            sha256: hex(&Sha256::digest(body.as_bytes())),
+            bytes: body.len() as u64,
+            records: rows.len() as u64,
+        }],
+        chain: Chain {
+            algorithm: "sha256".into(),
+            seed,
+            head,
+        },
+        store_chain_head,
+        databases: Vec::new(),
+    };
+    let mut json = serde_json::to_string_pretty(&manifest).map_err(|e| AuditError::Io {
+        path: dir.join(MANIFEST),
+        reason: e.to_string(),
+    })?;
+    json.push('\n');
+    write_private(&dir.join(MANIFEST), json.as_bytes())?;
+    Ok(manifest)
+}
+
+/// What [`verify`] checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// Records checked.
+    pub records: u64,
+    /// Chain head recomputed (equal to the manifest's).
+    pub head: String,
+}
+
+/// Recomputes every file's SHA-256, record count and the hash chain against `dir/manifest.json`.
+pub fn verify(dir: &Path) -> Result<Verified, AuditError> {
+    let mpath = dir.join(MANIFEST);
+    let text = std::fs::read_to_string(&mpath).map_err(io_err(&mpath))?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|e| AuditError::Io {
+        path: mpath.clone(),
+        reason: format!("not a manifest: {e}"),
+    })?;
+    if m.manifest_version != MANIFEST_VERSION {
+        return Err(AuditError::Mismatch(format!(
+            "manifest version {} is not {MANIFEST_VERSION}",
+            m.manifest_version
+        )));
+    }
+    let mut total = 0;
+    let mut head = hex(&Sha256::digest(m.chain.seed.as_bytes()));
+    for f in &m.files {
+        if f.name.contains('/') || f.name.contains('\\') || f.name == ".." {
+            return Err(AuditError::Mismatch(format!(
+                "file name {:?} leaves the export directory",
+                f.name
+            )));
+        }
+        let path = dir.join(&f.name);
+        let bytes = std::fs::read(&path).map_err(io_err(&path))?;
+        let sum = hex(&Sha256::digest(&bytes));
+        if sum != f.sha256 {
+            return Err(AuditError::Mismatch(format!(
+                "{}: SHA-256 {sum} differs from the manifest's {}",
+                f.name, f.sha256
+            )));
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let mut lines: Vec<&str> = text.lines().collect();
+        if f.format == Format::Csv && !lines.is_empty() {
+            lines.remove(0);
+        }
+        if lines.len() as u64 != f.records {
+            return Err(AuditError::Mismatch(format!(
+                "{}: {} records, the manifest says {}",
+                f.name,
+                lines.len(),
+                f.records
+            )));
+        }
+        head = lines.iter().fold(head, |h, l| chain_next(&h, l));
+        total += f.records;
+    }
+    if total != m.records {
+        return Err(AuditError::Mismatch(format!(
+            "{total} records in files, the manifest says {}",
+            m.records
+        )));
+    }
+    if head != m.chain.head {
+        return Err(AuditError::Mismatch(format!(
+            "hash chain ends in {head}, the manifest says {}",
+            m.chain.head
+        )));
+    }
+    Ok(Verified {
+        records: total,
+        head,
+    })
+}
+
+fn str_field(v: &Value, k: &str) -> String {
+    v.get(k).and_then(Value::as_str).unwrap_or("").to_owned()
+}
+
+/// One CSV row for an alert object, safe for spreadsheets.
+fn csv_row(v: &Value) -> String {
+    let flow = v.get("flow").cloned().unwrap_or(Value::Null);
+    let text = |x: Option<&Value>| match x {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    let evidence = v
+        .get("evidence")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .unwrap_or_default();
+    let cells: Vec<String> = [
+        text(v.get("ts")),
+        text(v.get("id")),
+        text(v.get("kind")),
+        text(v.get("family")),
+        text(v.get("provider")),
+        text(v.get("severity")),
+        text(v.get("confidence")),
+        text(v.get("endpoint")),
+        text(v.get("contractor")),
+        text(v.get("peer")),
+        text(flow.get("proto")),
+        text(flow.get("src_ip")),
+        text(flow.get("src_port")),
+        text(flow.get("dst_ip")),
+        text(flow.get("dst_port")),
+        text(flow.get("vlan")),
+        evidence,
+    ]
+    .into_iter()
+    .map(|c| csv_cell(&c))
+    .collect();
+    cells.join(",")
+}
+
+/// Neutralises formula triggers and line breaks, then quotes per RFC 4180 when needed.
+pub fn csv_cell(raw: &str) -> String {
+    let mut s: String = raw
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        s.insert(0, '\'');
+    }
+    if s.contains([',', '"', ' ']) || s.starts_with('\'') {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AuditError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o640);
+    }
+    let mut f = opts.open(path).map_err(io_err(path))?;
+    f.write_all(bytes).map_err(io_err(path))?;
+    f.sync_all().map_err(io_err(path))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,138 @@
+use super::*;
+
+fn row(secs: u64, id: &str, record: &str) -> StoredAlert {
+    StoredAlert {
+        seq: 0,
+        id: id.into(),
+        ts_ns: secs * Ts::NANOS_PER_SEC,
+        record: record.into(),
+        sensor: "s1".into(),
+    }
+}
+
+fn rows() -> Vec<StoredAlert> {
+    vec![
+        row(
+            10,
+            "a",
+            r#"{"ts":"1970-01-01T00:00:10.000000Z","id":"a","kind":"remote_access","family":"rdp","provider":null,"severity":"high","confidence":"handshake","endpoint":"192.0.2.1","contractor":"c-1","peer":"198.51.100.1:3389","flow":{"proto":"tcp","src_ip":"192.0.2.1","src_port":5000,"dst_ip":"198.51.100.1","dst_port":3389,"vlan":0},"evidence":["cookie mstshash==cmd|' /C calc'!A0","x, \"y\"\nz"]}"#,
+        ),
+        row(
+            20,
+            "b",
+            r#"{"ts":"1970-01-01T00:00:20.000000Z","id":"b","kind":"vpn_tunnel","family":"wireguard","provider":"tailscale","severity":"low","confidence":"heuristic","endpoint":"192.0.2.2","contractor":null,"peer":"198.51.100.2:41641","flow":{"proto":"udp","src_ip":"192.0.2.2","src_port":41641,"dst_ip":"198.51.100.2","dst_port":41641,"vlan":7},"evidence":["-1+1"]}"#,
+        ),
+    ]
+}
+
+#[test]
+fn csv_cells_cannot_run_formulas_or_break_lines() {
+    assert_eq!(csv_cell("=1+1"), "\"'=1+1\"");
+    assert_eq!(csv_cell("@SUM(A1)"), "\"'@SUM(A1)\"");
+    assert_eq!(csv_cell("-2"), "\"'-2\"");
+    assert_eq!(csv_cell("a\nb"), "\"a b\"");
+    assert_eq!(csv_cell("plain"), "plain");
+    assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+}
+
+#[test]
+fn export_then_verify_both_formats_and_detect_tampering() {
+    for format in [Format::Csv, Format::Jsonl] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("export");
+        let m = export(
+            &rows(),
+            Ts::from_secs(0),
+            Ts::from_secs(100),
+            format,
+            &out,
+            Ts::from_secs(1000),
+            Some("abc".into()),
+        )
+        .unwrap();
+        assert_eq!(m.records, 2);
+        assert_eq!(m.by_kind["remote_access"], 1);
+        assert_eq!(m.by_severity["low"], 1);
+        assert_eq!(m.sensors, ["s1"]);
+        assert_eq!(m.period["from"], "1970-01-01T00:00:00.000000Z");
+        let v = verify(&out).unwrap();
+        assert_eq!(v.records, 2);
+        assert_eq!(v.head, m.chain.head);
+
+        let data = out.join(&m.files[0].name);
+        let text = std::fs::read_to_string(&data).unwrap();
+        assert_eq!(
+            text.lines().count(),
+            if format == Format::Csv { 3 } else { 2 }
+        );
+        if format == Format::Csv {
+            assert!(text.starts_with("ts,id,kind,"));
+            assert!(text.contains("\"'-1+1\""), "{text}");
+            // The reader sees exactly 2 records of 17 fields.
+            let mut r = csv::Reader::from_reader(text.as_bytes());
+            let recs: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+            assert_eq!(recs.len(), 2);
+            assert!(recs.iter().all(|r| r.len() == CSV_COLUMNS.len()));
+            assert_eq!(&recs[1][4], "tailscale");
+            assert_eq!(&recs[1][15], "7");
+        }
+
+        // Dropping a record, with the file hash fixed up by the attacker, still breaks the chain.
+        let kept: Vec<&str> = text.lines().filter(|l| !l.contains("wireguard")).collect();
+        let forged = format!("{}\n", kept.join("\n"));
+        std::fs::remove_file(&data).unwrap();
+        std::fs::write(&data, &forged).unwrap();
+        let mpath = out.join(MANIFEST);
+        let mut mf: Manifest =
+            serde_json::from_str(&std::fs::read_to_string(&mpath).unwrap()).unwrap();
+        mf.files[0].sha256 = hex(&Sha256::digest(forged.as_bytes()));
+        mf.files[0].records = 1;
+        mf.records = 1;
+        std::fs::remove_file(&mpath).unwrap();
+        std::fs::write(&mpath, serde_json::to_string(&mf).unwrap()).unwrap();
+        let e = verify(&out).unwrap_err().to_string();
+        assert!(e.contains("hash chain"), "{e}");
+    }
+}
+
+#[test]
+fn a_changed_byte_is_caught_and_an_existing_export_is_never_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    export(
+        &rows(),
+        Ts(0),
+        Ts::from_secs(100),
+        Format::Jsonl,
+        &out,
+        Ts(0),
+        None,
+    )
+    .unwrap();
+    let data = out.join("alerts.jsonl");
+    let t = std::fs::read_to_string(&data)
+        .unwrap()
+        .replace("\"high\"", "\"info\"");
+    std::fs::remove_file(&data).unwrap();
+    std::fs::write(&data, t).unwrap();
+    assert!(verify(&out).unwrap_err().to_string().contains("SHA-256"));
+    let again = export(
+        &rows(),
+        Ts(0),
+        Ts::from_secs(100),
+        Format::Jsonl,
+        &out,
+        Ts(0),
+        None,
+    );
+    assert!(matches!(again, Err(AuditError::Exists(_))));
+}
+
+#[test]
+fn an_empty_period_exports_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("e");
+    let m = export(&[], Ts(0), Ts::from_secs(1), Format::Csv, &out, Ts(0), None).unwrap();
+    assert_eq!(m.records, 0);
+    assert_eq!(verify(&out).unwrap().records, 0);
+}
