@@ -1,10 +1,12 @@
 //! Audit exports: the alerts of a period as CSV or JSON Lines, with a manifest an auditor can
 //! check without trusting the sensor.
 //!
-//! An export directory holds one data file (`alerts.csv` or `alerts.jsonl`) and `manifest.json`:
-//! the period, record counts by kind and severity, the sensors, the SHA-256 of the data file, and
-//! a hash chain over its data lines (`h0 = SHA-256(seed)`, `h(i) = SHA-256(h(i-1) ‖ "\n" ‖ line i)`),
-//! so a removed, reordered or edited record changes the chain head. [`verify`] recomputes both.
+//! An export directory holds one data file (`alerts.csv` or `alerts.jsonl`), `chain.txt` and
+//! `manifest.json`. The manifest has the period, record counts by kind and severity, the sensors,
+//! the SHA-256 of every file, and the head of a hash chain over the data lines
+//! (`h0 = SHA-256(seed)`, `h(i) = SHA-256(h(i-1) ‖ "\n" ‖ line i)`), so a removed, reordered or
+//! edited record changes the head. `chain.txt` lists every record's chain value with its alert id,
+//! which lets [`verify`] name the first record that no longer matches.
 //!
 //! CSV cells that a spreadsheet would evaluate (starting with `=`, `+`, `-`, `@`, tab or carriage
 //! return) are prefixed with `'` (OWASP "CSV injection"), and line breaks inside cells are replaced by
@@ -52,13 +54,19 @@ pub enum Format {
     Csv,
     /// One JSON object per line, exactly as the sensor reported it.
     Jsonl,
+    /// `chain.txt`: `<record number> <alert id> <chain value>` per data record.
+    Chain,
 }
+
+/// Name of the per-record chain file.
+pub const CHAIN_FILE: &str = "chain.txt";
 
 impl Format {
     fn file_name(self) -> &'static str {
         match self {
             Format::Csv => "alerts.csv",
             Format::Jsonl => "alerts.jsonl",
+            Format::Chain => CHAIN_FILE,
         }
     }
 }
@@ -176,26 +184,27 @@ pub fn export(
         *by_severity.entry(str_field(&v, "severity")).or_insert(0) += 1;
         sensors.insert(r.sensor.clone());
         lines.push(match format {
-            Format::Jsonl => r.record.clone(),
+            Format::Jsonl | Format::Chain => r.record.clone(),
             Format::Csv => csv_row(&v),
         });
     }
     let data_lines = match format {
         Format::Csv => lines.get(1..).unwrap_or_default(),
-        Format::Jsonl => &lines[..],
+        Format::Jsonl | Format::Chain => &lines[..],
     };
     let seed = seed(from, to);
-    let head = data_lines
-        .iter()
-        .fold(hex(&Sha256::digest(seed.as_bytes())), |h, l| {
-            chain_next(&h, l)
-        });
+    let mut head = hex(&Sha256::digest(seed.as_bytes()));
+    let mut chain_txt = String::new();
+    for (i, (line, row)) in data_lines.iter().zip(rows).enumerate() {
+        head = chain_next(&head, line);
+        chain_txt.push_str(&format!("{} {} {head}\n", i + 1, row.id));
+    }
     let mut body = lines.join("\n");
     if !body.is_empty() {
         body.push('\n');
     }
-    let data_path = dir.join(format.file_name());
-    write_private(&data_path, body.as_bytes())?;
+    write_private(&dir.join(format.file_name()), body.as_bytes())?;
+    write_private(&dir.join(CHAIN_FILE), chain_txt.as_bytes())?;
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
         generator: format!("remotewatch {}", env!("CARGO_PKG_VERSION")),
@@ -208,13 +217,22 @@ pub fn export(
         records: rows.len() as u64,
         by_kind,
         by_severity,
-        files: vec![FileEntry {
-            name: format.file_name().to_owned(),
-            format,
-            sha256: hex(&Sha256::digest(body.as_bytes())),
-            bytes: body.len() as u64,
-            records: rows.len() as u64,
-        }],
+        files: vec![
+            FileEntry {
+                name: format.file_name().to_owned(),
+                format,
+                sha256: hex(&Sha256::digest(body.as_bytes())),
+                bytes: body.len() as u64,
+                records: rows.len() as u64,
+            },
+            FileEntry {
+                name: CHAIN_FILE.to_owned(),
+                format: Format::Chain,
+                sha256: hex(&Sha256::digest(chain_txt.as_bytes())),
+                bytes: chain_txt.len() as u64,
+                records: rows.len() as u64,
+            },
+        ],
         chain: Chain {
             algorithm: "sha256".into(),
             seed,
@@ -255,8 +273,7 @@ pub fn verify(dir: &Path) -> Result<Verified, AuditError> {
             m.manifest_version
         )));
     }
-    let mut total = 0;
-    let mut head = hex(&Sha256::digest(m.chain.seed.as_bytes()));
+    let mut files = Vec::with_capacity(m.files.len());
     for f in &m.files {
         if f.name.contains('/') || f.name.contains('\\') || f.name == ".." {
             return Err(AuditError::Mismatch(format!(
@@ -265,36 +282,46 @@ pub fn verify(dir: &Path) -> Result<Verified, AuditError> {
             )));
         }
         let path = dir.join(&f.name);
-        let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-        let sum = hex(&Sha256::digest(&bytes));
+        files.push((f, std::fs::read(&path).map_err(io_err(&path))?));
+    }
+    let data = files
+        .iter()
+        .find(|(f, _)| f.format != Format::Chain)
+        .ok_or_else(|| AuditError::Mismatch("the manifest lists no data file".into()))?;
+    let text = String::from_utf8_lossy(&data.1);
+    let mut lines: Vec<&str> = text.lines().collect();
+    let first_line = if data.0.format == Format::Csv {
+        if !lines.is_empty() {
+            lines.remove(0);
+        }
+        2
+    } else {
+        1
+    };
+    if let Some((_, chain_bytes)) = files.iter().find(|(f, _)| f.format == Format::Chain) {
+        first_altered(&m.chain.seed, &lines, chain_bytes, &data.0.name, first_line)?;
+    }
+    for (f, bytes) in &files {
+        let sum = hex(&Sha256::digest(bytes));
         if sum != f.sha256 {
             return Err(AuditError::Mismatch(format!(
                 "{}: SHA-256 {sum} differs from the manifest's {}",
                 f.name, f.sha256
             )));
         }
-        let text = String::from_utf8_lossy(&bytes);
-        let mut lines: Vec<&str> = text.lines().collect();
-        if f.format == Format::Csv && !lines.is_empty() {
-            lines.remove(0);
-        }
-        if lines.len() as u64 != f.records {
-            return Err(AuditError::Mismatch(format!(
-                "{}: {} records, the manifest says {}",
-                f.name,
-                lines.len(),
-                f.records
-            )));
-        }
-        head = lines.iter().fold(head, |h, l| chain_next(&h, l));
-        total += f.records;
     }
-    if total != m.records {
+    let total = lines.len() as u64;
+    if total != data.0.records || total != m.records {
         return Err(AuditError::Mismatch(format!(
-            "{total} records in files, the manifest says {}",
-            m.records
+            "{}: {total} records, the manifest says {}",
+            data.0.name, m.records
         )));
     }
+    let head = lines
+        .iter()
+        .fold(hex(&Sha256::digest(m.chain.seed.as_bytes())), |h, l| {
+            chain_next(&h, l)
+        });
     if head != m.chain.head {
         return Err(AuditError::Mismatch(format!(
             "hash chain ends in {head}, the manifest says {}",
@@ -305,6 +332,54 @@ pub fn verify(dir: &Path) -> Result<Verified, AuditError> {
         records: total,
         head,
     })
+}
+
+/// Recomputes the chain over `lines` and names the first record whose value differs from the one
+/// `chain.txt` recorded at export time.
+fn first_altered(
+    seed: &str,
+    lines: &[&str],
+    chain_txt: &[u8],
+    file: &str,
+    first_line: usize,
+) -> Result<(), AuditError> {
+    let text = String::from_utf8_lossy(chain_txt);
+    let recorded: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split(' ');
+            let _number = it.next()?;
+            Some((it.next()?, it.next()?))
+        })
+        .collect();
+    let mut h = hex(&Sha256::digest(seed.as_bytes()));
+    for (i, line) in lines.iter().enumerate() {
+        h = chain_next(&h, line);
+        match recorded.get(i) {
+            Some((_, c)) if *c == h => {}
+            Some((id, _)) => {
+                return Err(AuditError::Mismatch(format!(
+                    "record {} (alert {id}, line {} of {file}) was altered, or a record before it was removed or reordered",
+                    i + 1,
+                    i + first_line
+                )))
+            }
+            None => {
+                return Err(AuditError::Mismatch(format!(
+                    "record {} (line {} of {file}) was added",
+                    i + 1,
+                    i + first_line
+                )))
+            }
+        }
+    }
+    if let Some((id, _)) = recorded.get(lines.len()) {
+        return Err(AuditError::Mismatch(format!(
+            "record {} (alert {id}) and any after it were removed from {file}",
+            lines.len() + 1
+        )));
+    }
+    Ok(())
 }
 
 fn str_field(v: &Value, k: &str) -> String {

@@ -91,6 +91,15 @@ fn export_then_verify_both_formats_and_detect_tampering() {
         std::fs::remove_file(&mpath).unwrap();
         std::fs::write(&mpath, serde_json::to_string(&mf).unwrap()).unwrap();
         let e = verify(&out).unwrap_err().to_string();
+        assert!(
+            e.contains("record 2 (alert b)") && e.contains("removed"),
+            "{e}"
+        );
+        // Without chain.txt's help (removed from the manifest too) the chain head still catches it.
+        mf.files.retain(|f| f.format != Format::Chain);
+        std::fs::remove_file(&mpath).unwrap();
+        std::fs::write(&mpath, serde_json::to_string(&mf).unwrap()).unwrap();
+        let e = verify(&out).unwrap_err().to_string();
         assert!(e.contains("hash chain"), "{e}");
     }
 }
@@ -115,7 +124,11 @@ fn a_changed_byte_is_caught_and_an_existing_export_is_never_overwritten() {
         .replace("\"high\"", "\"info\"");
     std::fs::remove_file(&data).unwrap();
     std::fs::write(&data, t).unwrap();
-    assert!(verify(&out).unwrap_err().to_string().contains("SHA-256"));
+    let e = verify(&out).unwrap_err().to_string();
+    assert!(
+        e.contains("record 1 (alert a, line 1 of alerts.jsonl) was altered"),
+        "{e}"
+    );
     let again = export(
         &rows(),
         Ts(0),
