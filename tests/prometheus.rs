@@ -13,6 +13,132 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// Percent-encodes a query-string value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Every PromQL expression of the Grafana dashboard and the alerting rules, with the dashboard's
+/// `$instance` variable set to all sensors and the rules' final threshold comparison removed (the
+/// expression before it must have data; whether it crosses the threshold is the rule tests' job).
+fn promql_expressions() -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+    let dash: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("grafana/remotewatch-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    for p in dash["panels"].as_array().unwrap() {
+        for t in p["targets"].as_array().unwrap() {
+            out.push(t["expr"].as_str().unwrap().replace("$instance", ".*"));
+        }
+    }
+    let rules = std::fs::read_to_string(root.join("prometheus/remotewatch-rules.yml")).unwrap();
+    for line in rules.lines() {
+        if let Some(e) = line.trim().strip_prefix("expr: ") {
+            out.push(strip_threshold(e));
+        }
+    }
+    for e in &mut out {
+        *e = strip_threshold(e);
+    }
+    assert!(out.len() >= 15, "{out:?}");
+    out
+}
+
+fn strip_threshold(e: &str) -> String {
+    for op in [" == ", " >= ", " <= ", " > ", " < ", " != "] {
+        if let Some((lhs, rhs)) = e.rsplit_once(op) {
+            if rhs.trim().parse::<f64>().is_ok() {
+                return lhs.trim().to_owned();
+            }
+        }
+    }
+    e.to_owned()
+}
+
+/// `promtool check metrics` accepts the exposition, and every label is from a closed set: no
+/// address, no user name, no free text.
+fn check_exposition(metrics: &str) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool check metrics: {report}");
+    let allowed = |name: &str, value: &str| -> bool {
+        match name {
+            "kind" => ["remote_access", "vpn_tunnel", "anonymizer"].contains(&value),
+            "severity" => ["info", "low", "medium", "high", "critical"].contains(&value),
+            "reason" => [
+                "link_header",
+                "link_extension",
+                "ip_header",
+                "ip_extension",
+                "tcp_header",
+                "truncated",
+                "not_ip",
+                "fragment",
+            ]
+            .contains(&value),
+            "family" => {
+                !value.is_empty()
+                    && value.len() <= 32
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            }
+            "contractor" => ["", "c-demo"].contains(&value),
+            "sensor" => value == "test-sensor",
+            "version" => value == env!("CARGO_PKG_VERSION"),
+            _ => false,
+        }
+    };
+    for line in metrics.lines().filter(|l| l.starts_with("remotewatch_")) {
+        let Some(labels) = line
+            .split_once('{')
+            .and_then(|(_, r)| r.split_once('}'))
+            .map(|(l, _)| l)
+        else {
+            continue;
+        };
+        for pair in labels.split("\",").filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once("=\"").unwrap();
+            let v = v.trim_end_matches('"');
+            assert!(
+                v.parse::<std::net::IpAddr>().is_err(),
+                "address in a label: {line}"
+            );
+            assert!(
+                allowed(k, v),
+                "label {k}={v:?} is not from a closed set: {line}"
+            );
+        }
+    }
+}
+
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -46,12 +172,15 @@ fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let capture =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcap/demo-mixed/capture.pcap");
+    // The demo laptop belongs to a contractor, so per-contractor series exist.
     let cfg = dir.path().join("rw.toml");
     std::fs::write(
         &cfg,
-        "[sensor]\nname = \"test-sensor\"\n[store]\npath = \"alerts.db\"\n[alerts]\njsonl = \"alerts.jsonl\"\n[http]\nlisten = \"127.0.0.1:0\"\n",
+        "[sensor]\nname = \"test-sensor\"\n[[contractor]]\nid = \"c-demo\"\nendpoints = [\"192.0.2.10\"]\n",
     )
     .unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_remotewatch"))
         .args([
             "run",
@@ -60,6 +189,12 @@ fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
             "--replay",
             capture.to_str().unwrap(),
             "--stay",
+        ])
+        .args([
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--metrics-listen",
+            &format!("127.0.0.1:{port}"),
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -105,6 +240,28 @@ fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
         ),
         "{metrics}"
     );
+    check_exposition(&metrics);
+    // The alert counters, the store and the JSONL log agree.
+    let counted: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("remotewatch_alerts_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    let stored = Command::new(env!("CARGO_BIN_EXE_remotewatch"))
+        .args([
+            "alerts",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--format",
+            "jsonl",
+        ])
+        .output()
+        .unwrap();
+    let stored = String::from_utf8(stored.stdout).unwrap();
+    let logged = std::fs::read_to_string(data.join("alerts.jsonl")).unwrap();
+    assert_eq!(counted, 3.0);
+    assert_eq!(stored.lines().count(), 3);
+    assert_eq!(stored, logged);
 
     // The alert API: three alerts, paged two at a time.
     let (status, body) = http_get(&addr, "/api/alerts?limit=2").unwrap();
@@ -177,6 +334,27 @@ fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
     assert_eq!(up["data"]["result"][0]["value"][1], "1");
     let (_, body) = http_get(&prom_addr, "/api/v1/query?query=remotewatch_build_info").unwrap();
     assert!(body.contains("test-sensor"), "{body}");
+    // Enough scrapes for rate() and increase() over the dashboard's and rules' windows.
+    poll(Duration::from_secs(60), || {
+        let (_, body) = http_get(
+            &prom_addr,
+            "/api/v1/query?query=count_over_time(up%5B5m%5D)",
+        )?;
+        let v: Value = serde_json::from_str(&body).ok()?;
+        let n: f64 = v["data"]["result"][0]["value"][1].as_str()?.parse().ok()?;
+        (n >= 4.0).then_some(())
+    })
+    .expect("Prometheus did not scrape enough samples");
+    for expr in promql_expressions() {
+        let (status, body) = http_get(
+            &prom_addr,
+            &format!("/api/v1/query?query={}", encode(&expr)),
+        )
+        .unwrap();
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let n = v["data"]["result"].as_array().map_or(0, Vec::len);
+        assert!(status == 200 && n > 0, "no data for {expr:?}: {body}");
+    }
 
     // SIGTERM: the daemon exits cleanly.
     let pid = daemon.0.id().to_string();
@@ -191,6 +369,6 @@ fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
     })
     .expect("daemon did not stop");
     assert!(status.success());
-    let stored = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    let stored = std::fs::read_to_string(data.join("alerts.jsonl")).unwrap();
     assert_eq!(stored.lines().count(), 3);
 }

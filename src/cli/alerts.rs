@@ -42,10 +42,17 @@ pub(super) fn parse_when(s: &str, now: Ts) -> Result<Ts, String> {
     parse_time(t).map_err(|e| format!("{e}, or a span back from now such as 24h or 7d"))
 }
 
-/// The store named by `--db`, or by `store.path` in `--config`.
-fn store_path(db: Option<&PathBuf>, config: Option<&PathBuf>) -> Result<PathBuf, i32> {
+/// The store named by `--db`, `--data-dir`, or `store.path` in `--config`.
+fn store_path(
+    db: Option<&PathBuf>,
+    data_dir: Option<&PathBuf>,
+    config: Option<&PathBuf>,
+) -> Result<PathBuf, i32> {
     if let Some(p) = db {
         return Ok(p.clone());
+    }
+    if let Some(d) = data_dir {
+        return Ok(d.join("alerts.db"));
     }
     let cfg = load_config(config)?;
     cfg.store.ok_or_else(|| {
@@ -57,7 +64,7 @@ fn store_path(db: Option<&PathBuf>, config: Option<&PathBuf>) -> Result<PathBuf,
 }
 
 pub(super) fn alerts(a: &AlertsArgs) -> i32 {
-    let path = match store_path(a.db.as_ref(), a.config.as_ref()) {
+    let path = match store_path(a.db.as_ref(), a.data_dir.as_ref(), a.config.as_ref()) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -145,17 +152,18 @@ pub(super) fn audit(cmd: &AuditCommand) -> i32 {
     match cmd {
         AuditCommand::Export {
             db,
+            data_dir,
             config,
             from,
             to,
             format,
             out,
         } => {
-            let path = match store_path(db.as_ref(), config.as_ref()) {
+            let path = match store_path(db.as_ref(), data_dir.as_ref(), config.as_ref()) {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            export(&path, from, to, format, out)
+            export(&path, from, to, format, out.as_deref(), data_dir.as_deref())
         }
         AuditCommand::Verify { dir } => match audit::verify(dir) {
             Ok(v) => {
@@ -175,12 +183,31 @@ pub(super) fn audit(cmd: &AuditCommand) -> i32 {
     }
 }
 
-fn export(path: &Path, from: &str, to: &str, format: &str, out: &Path) -> i32 {
+fn export(
+    path: &Path,
+    from: &str,
+    to: &str,
+    format: &str,
+    out: Option<&Path>,
+    data_dir: Option<&Path>,
+) -> i32 {
     let now = now();
     let (from, to) = match (parse_when(from, now), parse_when(to, now)) {
         (Ok(f), Ok(t)) if f < t => (f, t),
         (Ok(_), Ok(_)) => return fail(EXIT_INPUT, "--from must be before --to"),
         (Err(e), _) | (_, Err(e)) => return fail(EXIT_INPUT, e),
+    };
+    let default_out;
+    let out = match (out, data_dir) {
+        (Some(o), _) => o,
+        (None, Some(d)) => {
+            let stamp = |t: Ts| t.rfc3339().replace(':', "");
+            default_out = d
+                .join("exports")
+                .join(format!("{}_{}", stamp(from), stamp(to)));
+            &default_out
+        }
+        (None, None) => return fail(EXIT_INPUT, "--out is required without --data-dir"),
     };
     let format = match format {
         "csv" => Format::Csv,

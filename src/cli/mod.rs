@@ -44,6 +44,9 @@ struct AlertsArgs {
     /// Alert store database (default: `store.path` of --config).
     #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
+    /// The daemon's --data-dir: its store is DIR/alerts.db.
+    #[arg(long, value_name = "DIR", conflicts_with = "db")]
+    data_dir: Option<PathBuf>,
     /// Configuration whose `store.path` names the database.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -81,6 +84,10 @@ enum AuditCommand {
         /// Alert store database (default: `store.path` of --config).
         #[arg(long, value_name = "FILE")]
         db: Option<PathBuf>,
+        /// The daemon's --data-dir: its store is DIR/alerts.db, and --out defaults to
+        /// DIR/exports/<from>_<to>.
+        #[arg(long, value_name = "DIR", conflicts_with = "db")]
+        data_dir: Option<PathBuf>,
         /// Configuration whose `store.path` names the database.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -93,9 +100,9 @@ enum AuditCommand {
         /// Data file format.
         #[arg(long, default_value = "csv", value_parser = ["csv", "jsonl"])]
         format: String,
-        /// Output directory.
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
+        /// Output directory (new or empty).
+        #[arg(long, value_name = "DIR", required_unless_present = "data_dir")]
+        out: Option<PathBuf>,
     },
     /// Check an export against its manifest: file hashes, record counts, hash chain. Exit 1 when
     /// anything differs.
@@ -120,9 +127,19 @@ struct AnalyzeArgs {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// Configuration file.
+    /// Configuration file (built-in defaults without it).
     #[arg(long, value_name = "FILE")]
-    config: PathBuf,
+    config: Option<PathBuf>,
+    /// Keep the alert store, the JSON Lines log and scheduled exports in DIR (alerts.db,
+    /// alerts.jsonl, exports/), overriding the configuration.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Serve /metrics, /healthz, /readyz and /api/alerts on ADDR (overrides `http.listen`).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// Pace a replay at this many packets per second (default: as fast as possible).
+    #[arg(long, value_name = "PPS", requires = "replay")]
+    replay_rate: Option<u32>,
     /// Interface to capture on (overrides `capture.interface`).
     #[arg(long, value_name = "NAME", conflicts_with = "replay")]
     interface: Option<String>,

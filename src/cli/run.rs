@@ -21,6 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How often the pipeline's counters are copied into the metrics.
 const METRICS_EVERY: Duration = Duration::from_secs(1);
+/// How often the audit schedule is checked.
+const AUDIT_CHECK_EVERY: Duration = Duration::from_secs(60);
 
 enum Source {
     Live(LiveCapture),
@@ -37,10 +39,25 @@ impl Source {
 }
 
 pub(super) fn run(a: &RunArgs) -> i32 {
-    let cfg = match load_config(Some(&a.config)) {
+    let mut cfg = match load_config(a.config.as_ref()) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Some(d) = &a.data_dir {
+        if let Err(e) = create_private_dir(d) {
+            return fail(EXIT_INPUT, format!("--data-dir {}: {e}", d.display()));
+        }
+        cfg.use_data_dir(d);
+    }
+    if let Some(l) = a.metrics_listen {
+        cfg.http.listen = Some(l);
+    }
+    if cfg.audit.schedule.is_some() && (cfg.store.is_none() || cfg.audit.dir.is_none()) {
+        return fail(
+            EXIT_INPUT,
+            "audit.schedule needs store.path and audit.dir (or --data-dir): exports are read from the store",
+        );
+    }
     let metrics = Arc::new(Metrics::new(
         &cfg.sensor_name,
         cfg.alerts.active_window_secs,
@@ -77,21 +94,23 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         Err(code) => return code,
     };
     let stop = Arc::new(AtomicBool::new(false));
+    let reopen = Arc::new(AtomicBool::new(false));
     let ready = Arc::new(AtomicBool::new(false));
     let http_state = Arc::new(HttpState {
         metrics: Arc::clone(&metrics),
         store: cfg.store.clone(),
         ready: Arc::clone(&ready),
     });
-    let side = match SideRuntime::start(Arc::clone(&stop), listener, http_state) {
-        Ok(s) => s,
-        Err(e) => {
-            return fail(
-                EXIT_RUNTIME,
-                format!("cannot start the signal and HTTP thread: {e}"),
-            )
-        }
-    };
+    let side =
+        match SideRuntime::start(Arc::clone(&stop), Arc::clone(&reopen), listener, http_state) {
+            Ok(s) => s,
+            Err(e) => {
+                return fail(
+                    EXIT_RUNTIME,
+                    format!("cannot start the signal and HTTP thread: {e}"),
+                )
+            }
+        };
     let link = match &source {
         Source::Live(l) => l.linktype(),
         Source::File(f) => f.linktype(),
@@ -103,13 +122,15 @@ pub(super) fn run(a: &RunArgs) -> i32 {
     let mut sink = ReportSink::new(store, Arc::clone(&metrics), jsonl, &cfg.sensor_name);
     let mut pipe = Pipeline::new(&cfg, link, &mut sink);
     ready.store(true, Ordering::Relaxed);
-    let code = packet_loop(
-        &mut source,
-        &mut pipe,
-        &stop,
-        &metrics,
-        live_stats.as_deref(),
-    );
+    let ctl = Control {
+        stop: &stop,
+        reopen: &reopen,
+        metrics: &metrics,
+        live: live_stats.as_deref(),
+        replay_rate: a.replay_rate,
+        cfg: &cfg,
+    };
+    let code = packet_loop(&mut source, &mut pipe, &ctl);
     if let Some(s) = &live_stats {
         tracing::info!(
             received = s.received.load(Ordering::Relaxed),
@@ -129,8 +150,13 @@ pub(super) fn run(a: &RunArgs) -> i32 {
     );
     if code == 0 && finished.is_ok() && a.stay && !stop.load(Ordering::Relaxed) {
         tracing::info!("replay finished; serving until SIGINT/SIGTERM (--stay)");
+        let mut last_audit = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
+            if last_audit.elapsed() >= AUDIT_CHECK_EVERY {
+                last_audit = Instant::now();
+                scheduled_audit(&cfg);
+            }
         }
     }
     ready.store(false, Ordering::Relaxed);
@@ -138,6 +164,33 @@ pub(super) fn run(a: &RunArgs) -> i32 {
     match (code, finished) {
         (0, Err(e)) => fail(EXIT_RUNTIME, format!("writing alerts: {e}")),
         (code, _) => code,
+    }
+}
+
+/// Creates `dir` (owner and group only) if it does not exist.
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o750);
+    }
+    b.create(dir)
+}
+
+/// Writes the scheduled audit export of the period that just ended, if due.
+fn scheduled_audit(cfg: &Config) {
+    let (Some(schedule), Some(store), Some(dir)) = (cfg.audit.schedule, &cfg.store, &cfg.audit.dir)
+    else {
+        return;
+    };
+    match crate::export::schedule::run_due(store, dir, schedule, cfg.audit.csv, wall_clock()) {
+        Ok(Some(path)) => {
+            tracing::info!(export = %path.display(), "scheduled audit export written")
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "scheduled audit export failed"),
     }
 }
 
@@ -192,18 +245,24 @@ fn open_source(a: &RunArgs, cfg: &Config) -> Result<Source, i32> {
     Ok(Source::Live(live))
 }
 
+/// What the packet loop watches besides the packets.
+struct Control<'a> {
+    stop: &'a AtomicBool,
+    reopen: &'a AtomicBool,
+    metrics: &'a Metrics,
+    live: Option<&'a LiveStats>,
+    replay_rate: Option<u32>,
+    cfg: &'a Config,
+}
+
 /// Feeds the pipeline until the source ends or `stop` is raised. Returns the exit code.
-fn packet_loop(
-    source: &mut Source,
-    pipe: &mut Pipeline<'_>,
-    stop: &AtomicBool,
-    metrics: &Metrics,
-    live: Option<&LiveStats>,
-) -> i32 {
+fn packet_loop(source: &mut Source, pipe: &mut Pipeline<'_>, ctl: &Control<'_>) -> i32 {
     let mut stopping = false;
     let mut last_metrics = Instant::now();
+    let mut last_audit: Option<Instant> = None;
+    let pace = Pace::new(ctl.replay_rate);
     loop {
-        if stop.load(Ordering::Relaxed) && !stopping {
+        if ctl.stop.load(Ordering::Relaxed) && !stopping {
             stopping = true;
             tracing::info!("shutdown requested: draining capture");
             match source {
@@ -211,18 +270,45 @@ fn packet_loop(
                 Source::File(_) => return 0,
             }
         }
-        let mut sink_err = None;
-        let step = source.pump(|f| {
-            if sink_err.is_none() {
-                sink_err = pipe.frame(f).err();
+        if ctl.reopen.swap(false, Ordering::Relaxed) {
+            match pipe.reopen_outputs() {
+                Ok(()) => tracing::info!("SIGHUP: alert log reopened"),
+                Err(e) => return fail(EXIT_RUNTIME, format!("reopening the alert log: {e}")),
             }
+        }
+        let mut sink_err = None;
+        let (stop, reopen) = (ctl.stop, ctl.reopen);
+        let step = source.pump(|f| {
+            if sink_err.is_some() {
+                return;
+            }
+            // A paced replay checks the signal flags per frame so that SIGTERM and SIGHUP are not
+            // held up by a batch that takes seconds to play.
+            if pace.active() {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                if reopen.swap(false, Ordering::Relaxed) {
+                    if let Err(e) = pipe.reopen_outputs() {
+                        sink_err = Some(e);
+                        return;
+                    }
+                    tracing::info!("SIGHUP: alert log reopened");
+                }
+                pace.wait();
+            }
+            sink_err = pipe.frame(f).err();
         });
         if let Some(e) = sink_err {
             return fail(EXIT_RUNTIME, format!("writing alerts: {e}"));
         }
         if last_metrics.elapsed() >= METRICS_EVERY {
             last_metrics = Instant::now();
-            metrics.observe(&pipe.stats(), live);
+            ctl.metrics.observe(&pipe.stats(), ctl.live);
+        }
+        if last_audit.is_none_or(|t| t.elapsed() >= AUDIT_CHECK_EVERY) {
+            last_audit = Some(Instant::now());
+            scheduled_audit(ctl.cfg);
         }
         let result = match step {
             Ok(Step::Frames(_)) => Ok(()),
@@ -240,6 +326,39 @@ fn packet_loop(
     }
 }
 
+/// Paces a replay at a fixed packet rate.
+struct Pace {
+    interval: Option<Duration>,
+    start: Instant,
+    n: std::cell::Cell<u32>,
+}
+
+impl Pace {
+    fn new(rate: Option<u32>) -> Pace {
+        Pace {
+            interval: rate.filter(|r| *r > 0).map(|r| Duration::from_secs(1) / r),
+            start: Instant::now(),
+            n: std::cell::Cell::new(0),
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.interval.is_some()
+    }
+
+    /// Sleeps until the next packet is due.
+    fn wait(&self) {
+        let Some(iv) = self.interval else { return };
+        let n = self.n.get();
+        self.n.set(n.saturating_add(1));
+        let due = self.start + iv.saturating_mul(n);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+    }
+}
+
 /// The side thread: signal handling and the HTTP endpoints on a small tokio runtime.
 struct SideRuntime {
     done: tokio::sync::watch::Sender<bool>,
@@ -249,6 +368,7 @@ struct SideRuntime {
 impl SideRuntime {
     fn start(
         stop: Arc<AtomicBool>,
+        reopen: Arc<AtomicBool>,
         listener: Option<std::net::TcpListener>,
         state: Arc<HttpState>,
     ) -> std::io::Result<SideRuntime> {
@@ -259,7 +379,9 @@ impl SideRuntime {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("signals-http".into())
-            .spawn(move || rt.block_on(side_main(stop, listener, state, done_rx, ready_tx)))?;
+            .spawn(move || {
+                rt.block_on(side_main(stop, reopen, listener, state, done_rx, ready_tx))
+            })?;
         ready_rx
             .recv()
             .unwrap_or_else(|_| Err(std::io::Error::other("side thread exited")))?;
@@ -275,18 +397,20 @@ impl SideRuntime {
 
 async fn side_main(
     stop: Arc<AtomicBool>,
+    reopen: Arc<AtomicBool>,
     listener: Option<std::net::TcpListener>,
     state: Arc<HttpState>,
     mut done: tokio::sync::watch::Receiver<bool>,
     ready: std::sync::mpsc::Sender<std::io::Result<()>>,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (mut int, mut term) = match (
+    let (mut int, mut term, mut hup) = match (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
+        (Ok(i), Ok(t), Ok(h)) => (i, t, h),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             let _ = ready.send(Err(e));
             return;
         }
@@ -303,10 +427,18 @@ async fn side_main(
         tokio::spawn(http::serve(l, state, shutdown))
     });
     let _ = ready.send(Ok(()));
-    tokio::select! {
-        _ = int.recv() => stop.store(true, Ordering::Relaxed),
-        _ = term.recv() => stop.store(true, Ordering::Relaxed),
-        _ = done.wait_for(|d| *d) => {}
+    loop {
+        tokio::select! {
+            _ = int.recv() => stop.store(true, Ordering::Relaxed),
+            _ = term.recv() => stop.store(true, Ordering::Relaxed),
+            // logrotate: reopen the alert log on SIGHUP.
+            _ = hup.recv() => {
+                reopen.store(true, Ordering::Relaxed);
+                continue;
+            }
+            _ = done.wait_for(|d| *d) => {}
+        }
+        break;
     }
     // A signal stops the packet loop; the endpoints stay up until it has flushed everything.
     let _ = done.wait_for(|d| *d).await;

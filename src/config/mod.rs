@@ -120,6 +120,38 @@ impl Default for HttpConfig {
     }
 }
 
+/// How often the daemon writes an audit export of the period that just ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schedule {
+    /// Every UTC day.
+    Daily,
+    /// Every ISO week (Monday to Monday, UTC).
+    Weekly,
+    /// Every calendar month (UTC).
+    Monthly,
+}
+
+/// Scheduled audit exports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// Period; `None`: no scheduled exports.
+    pub schedule: Option<Schedule>,
+    /// Directory the exports are written under (one subdirectory per period).
+    pub dir: Option<PathBuf>,
+    /// `true` for CSV, `false` for JSON Lines.
+    pub csv: bool,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            schedule: None,
+            dir: None,
+            csv: true,
+        }
+    }
+}
+
 /// A validated configuration.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
@@ -139,6 +171,8 @@ pub struct Config {
     pub store: Option<PathBuf>,
     /// HTTP endpoints.
     pub http: HttpConfig,
+    /// Scheduled audit exports.
+    pub audit: AuditConfig,
     /// Severity policy.
     pub policy: Policy,
     /// Contractors.
@@ -146,6 +180,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// Puts the store, the JSON Lines log and scheduled exports under `dir`
+    /// (`alerts.db`, `alerts.jsonl`, `exports/`), as `--data-dir` asks.
+    pub fn use_data_dir(&mut self, dir: &Path) {
+        self.store = Some(dir.join("alerts.db"));
+        self.alerts.jsonl = Some(dir.join("alerts.jsonl"));
+        self.audit.dir = Some(dir.join("exports"));
+    }
+
     /// Built-in defaults: no inventory, every flow's initiator is the monitored endpoint.
     pub fn defaults() -> Config {
         Config {
@@ -323,6 +365,31 @@ fn validate(raw: &RawConfig, base: &Path, cfg: &mut Config, pr: &mut Problems<'_
                     format!("http.listen {t:?} is not an address:port (e.g. \"127.0.0.1:9753\"; \"\" disables)"),
                 ),
             }
+        }
+    }
+    let au = &raw.audit;
+    if let Some(sch) = &au.schedule {
+        match sch.get_ref().as_str() {
+            "daily" => cfg.audit.schedule = Some(Schedule::Daily),
+            "weekly" => cfg.audit.schedule = Some(Schedule::Weekly),
+            "monthly" => cfg.audit.schedule = Some(Schedule::Monthly),
+            other => pr.at(
+                Some(sch.span().start),
+                format!("audit.schedule {other:?} is not daily, weekly or monthly"),
+            ),
+        }
+    }
+    if let Some(d) = &au.dir {
+        cfg.audit.dir = Some(base.join(d.get_ref()));
+    }
+    if let Some(f) = &au.format {
+        match f.get_ref().as_str() {
+            "csv" => cfg.audit.csv = true,
+            "jsonl" => cfg.audit.csv = false,
+            other => pr.at(
+                Some(f.span().start),
+                format!("audit.format {other:?} is not csv or jsonl"),
+            ),
         }
     }
     if let Some(j) = &a.jsonl {

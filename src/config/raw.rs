@@ -23,6 +23,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub http: RawHttp,
     #[serde(default)]
+    pub audit: RawAudit,
+    #[serde(default)]
     pub inventory: RawInventory,
     #[serde(default)]
     pub contractor: Vec<S<RawContractor>>,
@@ -65,6 +67,14 @@ pub(crate) struct RawAlerts {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStore {
     pub path: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAudit {
+    pub schedule: Option<S<String>>,
+    pub dir: Option<S<String>>,
+    pub format: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod http;
 mod jsonl;
 pub mod metrics;
+pub mod schedule;
 mod sink;
 
 pub use jsonl::JsonlSink;

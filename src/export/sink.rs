@@ -56,6 +56,10 @@ impl AlertSink for ReportSink {
     fn flush(&mut self) -> io::Result<()> {
         self.jsonl.flush()
     }
+
+    fn reopen(&mut self) -> io::Result<()> {
+        self.jsonl.reopen()
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,11 @@ pub trait AlertSink {
     fn emit(&mut self, alert: &Alert) -> io::Result<()>;
     /// Makes every delivered alert durable or visible.
     fn flush(&mut self) -> io::Result<()>;
+
+    /// Reopens file outputs (after log rotation). Nothing to do for most sinks.
+    fn reopen(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Collects alerts in memory (tests, library users).
@@ -161,6 +166,12 @@ impl<'s> Pipeline<'s> {
         self.flows.drain(|flow, why| emit.flow_ended(flow, why));
         self.take_error()?;
         self.emit.sink.flush()
+    }
+
+    /// Reopens the sink's file outputs (SIGHUP after log rotation).
+    pub fn reopen_outputs(&mut self) -> io::Result<()> {
+        self.emit.sink.flush()?;
+        self.emit.sink.reopen()
     }
 
     fn take_error(&mut self) -> io::Result<()> {
