@@ -93,9 +93,19 @@ fn kill_9_mid_replay_loses_no_reported_alert() {
     let data = dir.path().join("data");
     let mut reported: Vec<String> = Vec::new();
     let mut killed_with_partial = 0;
-    for round in 0..5u64 {
+    for round in 0..5usize {
         let mut d = daemon(&data, &capture, "600");
-        std::thread::sleep(Duration::from_millis(150 + 97 * round));
+        // Kill once the log has grown by a few more alerts than the last round left: mid-replay.
+        let target = (reported.len() + 1 + round * 3).min(usize::from(n) - 1);
+        let start = Instant::now();
+        while std::fs::read_to_string(data.join("alerts.jsonl"))
+            .map(|l| l.lines().count())
+            .unwrap_or(0)
+            < target
+            && start.elapsed() < Duration::from_secs(30)
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
         d.kill().unwrap(); // SIGKILL: no chance to flush anything
         let _ = d.wait();
         let log = std::fs::read_to_string(data.join("alerts.jsonl")).unwrap_or_default();
@@ -123,18 +133,19 @@ fn kill_9_mid_replay_loses_no_reported_alert() {
         "no kill landed mid-replay; reported {}",
         reported.len()
     );
-    // A full run afterwards completes the set; nothing is reported twice.
+    // A full run afterwards completes the set. An alert stored just before a kill but not yet
+    // written is written at the next start, so the log has every alert (at least once; twice only
+    // if a kill fell between writing a line and marking it delivered).
     let mut d = daemon(&data, &capture, "100000");
     assert!(wait(&mut d, Duration::from_secs(60)).success());
     let log = std::fs::read_to_string(data.join("alerts.jsonl")).unwrap();
     let all = ids(&log);
     let unique: BTreeSet<&String> = all.iter().collect();
-    assert_eq!(
-        unique.len(),
-        all.len(),
-        "an alert was reported twice across restarts"
+    assert_eq!(unique.len(), usize::from(n), "every alert reached the log");
+    assert!(
+        all.len() <= usize::from(n) + 5,
+        "at most one repeat per kill"
     );
-    assert_eq!(all.len(), usize::from(n));
     assert_eq!(stored_ids(&data).len(), usize::from(n));
     let chain = Command::new(env!("CARGO_BIN_EXE_remotewatch"))
         .args([

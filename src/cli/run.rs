@@ -120,6 +120,14 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         Source::File(_) => None,
     };
     let mut sink = ReportSink::new(store, Arc::clone(&metrics), jsonl, &cfg.sensor_name);
+    match sink.redeliver() {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(
+            alerts = n,
+            "delivered alerts stored by a previous run that stopped before writing them"
+        ),
+        Err(e) => return fail(EXIT_RUNTIME, format!("delivering stored alerts: {e}")),
+    }
     let mut pipe = Pipeline::new(&cfg, link, &mut sink);
     ready.store(true, Ordering::Relaxed);
     let ctl = Control {

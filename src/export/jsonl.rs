@@ -52,15 +52,21 @@ fn open_append(path: &Path) -> io::Result<Box<dyn Write + Send>> {
     Ok(Box::new(f))
 }
 
-impl AlertSink for JsonlSink {
-    fn emit(&mut self, alert: &Alert) -> io::Result<()> {
-        let mut line = alert.to_json();
-        line.push('\n');
-        self.out.write_all(line.as_bytes())?;
+impl JsonlSink {
+    /// Writes one already-serialised alert object as a line.
+    pub fn emit_line(&mut self, json: &str) -> io::Result<()> {
+        self.out.write_all(json.as_bytes())?;
+        self.out.write_all(b"\n")?;
         if self.flush_each {
             self.out.flush()?;
         }
         Ok(())
+    }
+}
+
+impl AlertSink for JsonlSink {
+    fn emit(&mut self, alert: &Alert) -> io::Result<()> {
+        self.emit_line(&alert.to_json())
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -213,6 +213,26 @@ impl Metrics {
         self.remember(a.ts, a.contractor.clone().unwrap_or_default(), a.kind);
     }
 
+    /// Counts an alert known only by its stored JSON record (delivered after a restart).
+    pub fn alert_record(&self, record: &str) {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(record) else {
+            return;
+        };
+        let s = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+        let Some(kind) = Kind::ALL.into_iter().find(|k| k.as_str() == s("kind")) else {
+            return;
+        };
+        self.alerts
+            .with_label_values(&[kind.as_str(), s("family"), s("severity")])
+            .inc();
+        let ts = s("ts")
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .and_then(|t| u64::try_from(t.as_nanosecond()).ok())
+            .map_or(Ts(0), Ts);
+        self.remember(ts, s("contractor").to_owned(), kind);
+    }
+
     /// Counts an alert the store already had.
     pub fn alert_already_stored(&self) {
         self.alerts_restored.inc();

@@ -1,9 +1,11 @@
-//! The daemon's alert sink: store first, then count, then write.
+//! The daemon's alert sink: store first, then count, then write, then mark delivered.
 //!
 //! Order matters for "never lose a reported alert": an alert is committed to the store before it
 //! is counted in metrics or written to JSON Lines, so whatever a SOC saw is durable. An alert the
 //! store already holds (same id: the same activity in the same dedup window, e.g. replayed after a
-//! restart) is not reported again.
+//! restart) is not reported again. If the process dies between the commit and the write, the
+//! alert is still marked undelivered in the store, and [`ReportSink::redeliver`] writes it at the
+//! next start: delivery to the log is at least once, storage exactly once.
 
 use super::{JsonlSink, Metrics};
 use crate::alert::Alert;
@@ -37,6 +39,28 @@ impl ReportSink {
     }
 }
 
+impl ReportSink {
+    /// Writes the alerts the store holds but a previous run did not get to deliver (it stopped
+    /// between storing and writing them). Returns how many.
+    pub fn redeliver(&mut self) -> io::Result<usize> {
+        let Some(store) = &mut self.store else {
+            return Ok(0);
+        };
+        let pending = store
+            .undelivered()
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        for (id, record) in &pending {
+            self.metrics.alert_record(record);
+            self.jsonl.emit_line(record)?;
+            self.jsonl.flush()?;
+            store
+                .mark_delivered(id)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+        }
+        Ok(pending.len())
+    }
+}
+
 impl AlertSink for ReportSink {
     fn emit(&mut self, a: &Alert) -> io::Result<()> {
         if let Some(store) = &mut self.store {
@@ -50,7 +74,14 @@ impl AlertSink for ReportSink {
             }
         }
         self.metrics.alert(a);
-        self.jsonl.emit(a)
+        self.jsonl.emit(a)?;
+        self.jsonl.flush()?;
+        if let Some(store) = &mut self.store {
+            store
+                .mark_delivered(&a.id)
+                .map_err(|e| io::Error::other(e.to_string()))?;
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -84,6 +115,44 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// A writer that always fails, like a full disk.
+    struct Broken;
+
+    impl io::Write for Broken {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::other("disk full"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::Error::other("disk full"))
+        }
+    }
+
+    #[test]
+    fn an_alert_stored_but_not_written_is_delivered_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("a.db");
+        let metrics = Arc::new(Metrics::new("s", 3600));
+        let mut first = ReportSink::new(
+            Some(Store::open(&db).unwrap()),
+            Arc::clone(&metrics),
+            JsonlSink::new(Box::new(Broken), true),
+            "s",
+        );
+        assert!(first.emit(&alert(7200)).is_err());
+        drop(first);
+        let out = Shared::default();
+        let mut next = ReportSink::new(
+            Some(Store::open(&db).unwrap()),
+            Arc::clone(&metrics),
+            JsonlSink::new(Box::new(out.clone()), true),
+            "s",
+        );
+        assert_eq!(next.redeliver().unwrap(), 1);
+        assert_eq!(next.redeliver().unwrap(), 0, "delivered once");
+        let written = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(written, format!("{}\n", alert(7200).to_json()));
     }
 
     fn alert(secs: u64) -> Alert {

@@ -23,13 +23,14 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Chain value before the first record.
 pub const CHAIN_SEED: &str = "remotewatch-store-chain-v1";
 
 /// Migrations, index i brings the schema from version i to i + 1.
-const MIGRATIONS: [&str; 1] = [r"
+const MIGRATIONS: [&str; 2] = [
+    r"
 CREATE TABLE alerts (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     id          TEXT NOT NULL UNIQUE,
@@ -49,7 +50,13 @@ CREATE TABLE alerts (
 );
 CREATE INDEX alerts_by_time ON alerts (ts_ns, id);
 CREATE INDEX alerts_by_contractor ON alerts (contractor, ts_ns);
-"];
+",
+    // v2: whether the alert reached the JSON Lines log. Rows from v1 were written before the log.
+    r"
+ALTER TABLE alerts ADD COLUMN delivered INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX alerts_undelivered ON alerts (delivered) WHERE delivered = 0;
+",
+];
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -215,8 +222,8 @@ impl Store {
         let chain = chain_next(&prev, &record);
         tx.execute(
             "INSERT INTO alerts (id, ts, ts_ns, kind, family, provider, severity, confidence, \
-             endpoint, contractor, peer, sensor, record, chain) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             endpoint, contractor, peer, sensor, record, chain, delivered) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0)",
             params![
                 alert.id,
                 alert.ts.rfc3339(),
@@ -236,6 +243,23 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(true)
+    }
+
+    /// Records that the alert `id` reached every output.
+    pub fn mark_delivered(&mut self, id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("UPDATE alerts SET delivered = 1 WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Alerts stored but not yet delivered to the outputs (the process stopped in between), in
+    /// insertion order: (id, record).
+    pub fn undelivered(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT id, record FROM alerts WHERE delivered = 0 ORDER BY seq")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// (time, contractor, kind) of every alert at or after `since`, oldest first: used to rebuild

@@ -178,3 +178,32 @@ fn recent_rebuilds_active_alerts() {
     let r = s.recent(Ts::from_secs(20)).unwrap();
     assert_eq!(r, vec![(Ts::from_secs(50), None, Kind::RemoteAccess)]);
 }
+
+#[test]
+fn delivery_is_tracked_and_a_v1_database_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("a.db")).unwrap();
+    let a = alert(5, "rdp", None, Severity::High);
+    s.insert(&a, "s").unwrap();
+    assert_eq!(s.undelivered().unwrap(), vec![(a.id.clone(), a.to_json())]);
+    s.mark_delivered(&a.id).unwrap();
+    assert!(s.undelivered().unwrap().is_empty());
+
+    // A database written by schema v1 (no delivery column): its rows count as delivered.
+    let old = dir.path().join("v1.db");
+    {
+        let c = Connection::open(&old).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO alerts (id, ts, ts_ns, kind, family, severity, confidence, endpoint, peer, sensor, record, chain) \
+             VALUES ('x', 't', 1, 'remote_access', 'rdp', 'high', 'handshake', 'e', 'p', 's', '{}', 'c')",
+            [],
+        )
+        .unwrap();
+    }
+    let s = Store::open(&old).unwrap();
+    assert_eq!(s.version().unwrap(), SCHEMA_VERSION);
+    assert!(s.undelivered().unwrap().is_empty());
+    assert_eq!(s.query(&Filter::default()).unwrap().len(), 1);
+}
