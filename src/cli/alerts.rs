@@ -3,7 +3,7 @@
 use super::{fail, load_config, AlertsArgs, AuditCommand, EXIT_INPUT, EXIT_RUNTIME};
 use crate::export::audit::{self, Format};
 use crate::export::http::parse_time;
-use crate::store::{ChainCheck, Filter, Store, PAGE_MAX};
+use crate::store::{ChainCheck, Filter, Location, Store, PAGE_MAX};
 use crate::ts::Ts;
 use serde_json::Value;
 use std::io::Write;
@@ -42,17 +42,17 @@ pub(super) fn parse_when(s: &str, now: Ts) -> Result<Ts, String> {
     parse_time(t).map_err(|e| format!("{e}, or a span back from now such as 24h or 7d"))
 }
 
-/// The store named by `--db`, `--data-dir`, or `store.path` in `--config`.
+/// The store named by `--db`, `--data-dir`, or `store.path`/`store.postgres` in `--config`.
 fn store_path(
     db: Option<&PathBuf>,
     data_dir: Option<&PathBuf>,
     config: Option<&PathBuf>,
-) -> Result<PathBuf, i32> {
+) -> Result<Location, i32> {
     if let Some(p) = db {
-        return Ok(p.clone());
+        return Ok(Location::Sqlite(p.clone()));
     }
     if let Some(d) = data_dir {
-        return Ok(d.join("alerts.db"));
+        return Ok(Location::Sqlite(d.join("alerts.db")));
     }
     let cfg = load_config(config)?;
     cfg.store.ok_or_else(|| {
@@ -68,7 +68,7 @@ pub(super) fn alerts(a: &AlertsArgs) -> i32 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let store = match Store::open_read_only(&path) {
+    let mut store = match Store::open_read_only_at(&path) {
         Ok(s) => s,
         Err(e) => return fail(EXIT_INPUT, e),
     };
@@ -184,7 +184,7 @@ pub(super) fn audit(cmd: &AuditCommand) -> i32 {
 }
 
 fn export(
-    path: &Path,
+    path: &Location,
     from: &str,
     to: &str,
     format: &str,
@@ -219,7 +219,7 @@ fn export(
             )
         }
     };
-    let store = match Store::open_read_only(path) {
+    let mut store = match Store::open_read_only_at(path) {
         Ok(s) => s,
         Err(e) => return fail(EXIT_INPUT, e),
     };
@@ -228,7 +228,7 @@ fn export(
         Ok(ChainCheck::Broken { seq, id }) => {
             return fail(
                 EXIT_RUNTIME,
-                format!("{}: the store's hash chain breaks at row {seq} (alert {id}): it was altered; not exporting", path.display()),
+                format!("{}: the store's hash chain breaks at row {seq} (alert {id}): it was altered; not exporting", path),
             )
         }
         Err(e) => return fail(EXIT_RUNTIME, e),

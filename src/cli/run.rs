@@ -62,17 +62,17 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         &cfg.sensor_name,
         cfg.alerts.active_window_secs,
     ));
-    let store = match &cfg.store {
+    let mut store = match &cfg.store {
         None => {
             tracing::warn!("no store.path configured: alerts are not kept in a database");
             None
         }
-        Some(p) => match Store::open(p) {
+        Some(loc) => match Store::open_at(loc) {
             Ok(s) => Some(s),
             Err(e) => return fail(EXIT_INPUT, e),
         },
     };
-    if let Some(s) = &store {
+    if let Some(s) = &mut store {
         restore_active_alerts(s, &metrics, cfg.alerts.active_window_secs);
     }
     let jsonl = match &cfg.alerts.jsonl {
@@ -203,7 +203,7 @@ fn scheduled_audit(cfg: &Config) {
 }
 
 /// Rebuilds the active-alert gauges from the store after a restart.
-fn restore_active_alerts(store: &Store, metrics: &Metrics, window_secs: u64) {
+fn restore_active_alerts(store: &mut Store, metrics: &Metrics, window_secs: u64) {
     let now = wall_clock();
     let since = Ts(now
         .0

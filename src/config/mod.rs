@@ -167,8 +167,8 @@ pub struct Config {
     pub detect: DetectConfig,
     /// Alerts.
     pub alerts: AlertConfig,
-    /// The alert store's database file (`None`: alerts are not stored).
-    pub store: Option<PathBuf>,
+    /// The alert store (`None`: alerts are not stored).
+    pub store: Option<crate::store::Location>,
     /// HTTP endpoints.
     pub http: HttpConfig,
     /// Scheduled audit exports.
@@ -183,7 +183,7 @@ impl Config {
     /// Puts the store, the JSON Lines log and scheduled exports under `dir`
     /// (`alerts.db`, `alerts.jsonl`, `exports/`), as `--data-dir` asks.
     pub fn use_data_dir(&mut self, dir: &Path) {
-        self.store = Some(dir.join("alerts.db"));
+        self.store = Some(crate::store::Location::Sqlite(dir.join("alerts.db")));
         self.alerts.jsonl = Some(dir.join("alerts.jsonl"));
         self.audit.dir = Some(dir.join("exports"));
     }
@@ -350,7 +350,23 @@ fn validate(raw: &RawConfig, base: &Path, cfg: &mut Config, pr: &mut Problems<'_
                 "store.path is empty (leave it out to run without a store)",
             );
         } else {
-            cfg.store = Some(base.join(p.get_ref()));
+            cfg.store = Some(crate::store::Location::Sqlite(base.join(p.get_ref())));
+        }
+    }
+    if let Some(c) = &raw.store.postgres {
+        if raw.store.path.is_some() {
+            pr.at(
+                Some(c.span().start),
+                "store.postgres and store.path are exclusive: one store per sensor",
+            );
+        } else if c.get_ref().parse::<postgres::Config>().is_err() {
+            // The connection string may hold a password: never echo it.
+            pr.at(
+                Some(c.span().start),
+                "store.postgres is not a PostgreSQL connection string (\"host=… user=… dbname=…\" or \"postgresql://…\")",
+            );
+        } else {
+            cfg.store = Some(crate::store::Location::Postgres(c.get_ref().clone()));
         }
     }
     if let Some(l) = &raw.http.listen {

@@ -67,6 +67,7 @@ pub(crate) struct RawAlerts {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawStore {
     pub path: Option<S<String>>,
+    pub postgres: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -14,7 +14,7 @@
 use super::Metrics;
 use crate::alert::Severity;
 use crate::detect::Kind;
-use crate::store::{parse_cursor, Filter, Store};
+use crate::store::{parse_cursor, Filter, Location, Store};
 use crate::ts::Ts;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
@@ -23,7 +23,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -36,8 +35,8 @@ pub const API_PAGE_DEFAULT: usize = 100;
 pub struct HttpState {
     /// Every metric.
     pub metrics: Arc<Metrics>,
-    /// The alert store's database, when the daemon keeps one.
-    pub store: Option<PathBuf>,
+    /// The alert store, when the daemon keeps one.
+    pub store: Option<Location>,
     /// Raised when the capture is open and configuration and data are loaded.
     pub ready: Arc<AtomicBool>,
 }
@@ -176,7 +175,7 @@ async fn alerts(
             .into_response();
     };
     let page = tokio::task::spawn_blocking(move || -> Result<_, String> {
-        let store = Store::open_read_only(&path).map_err(|e| e.to_string())?;
+        let mut store = Store::open_read_only_at(&path).map_err(|e| e.to_string())?;
         store.query(&f).map_err(|e| e.to_string())
     })
     .await;

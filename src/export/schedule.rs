@@ -4,7 +4,7 @@
 
 use super::audit::{self, Format};
 use crate::config::Schedule;
-use crate::store::{ChainCheck, Store};
+use crate::store::{ChainCheck, Location, Store};
 use crate::ts::Ts;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -44,7 +44,7 @@ fn ts_of(d: Date) -> Option<Ts> {
 /// Writes the export of the last complete period if it is not there yet. Returns its directory
 /// when one was written.
 pub fn run_due(
-    store: &Path,
+    store: &Location,
     dir: &Path,
     schedule: Schedule,
     csv: bool,
@@ -57,7 +57,7 @@ pub fn run_due(
     if target.join(audit::MANIFEST).exists() {
         return Ok(None);
     }
-    let s = Store::open_read_only(store).map_err(|e| e.to_string())?;
+    let mut s = Store::open_read_only_at(store).map_err(|e| e.to_string())?;
     let head = match s.verify_chain().map_err(|e| e.to_string())? {
         ChainCheck::Intact { head, .. } => Some(head),
         ChainCheck::Broken { seq, id } => {
@@ -123,11 +123,25 @@ mod tests {
         drop(Store::open(&db).unwrap());
         let out = dir.path().join("exports");
         let now = at("2026-11-23T11:00:00Z");
-        let first = run_due(&db, &out, Schedule::Monthly, true, now).unwrap();
+        let first = run_due(
+            &Location::Sqlite(db.clone()),
+            &out,
+            Schedule::Monthly,
+            true,
+            now,
+        )
+        .unwrap();
         assert_eq!(first, Some(out.join("2026-10")));
         assert!(out.join("2026-10/manifest.json").is_file());
         assert_eq!(
-            run_due(&db, &out, Schedule::Monthly, true, now).unwrap(),
+            run_due(
+                &Location::Sqlite(db.clone()),
+                &out,
+                Schedule::Monthly,
+                true,
+                now
+            )
+            .unwrap(),
             None
         );
         assert_eq!(audit::verify(&out.join("2026-10")).unwrap().records, 0);

@@ -47,7 +47,7 @@ impl ReportSink {
             return Ok(0);
         };
         let pending = store
-            .undelivered()
+            .undelivered(&self.sensor)
             .map_err(|e| io::Error::other(e.to_string()))?;
         for (id, record) in &pending {
             self.metrics.alert_record(record);

@@ -1,26 +1,35 @@
 //! Store: the durable record of every alert the sensor reported.
 //!
-//! Embedded SQLite in WAL mode with `synchronous = FULL`: an alert is committed to disk before it
-//! is counted in metrics or written to JSON Lines, so a crash (or `kill -9`) never loses an alert
-//! that was reported. Alert ids are the primary key: the same activity re-reported after a restart
-//! (same identity, same dedup window) is recognised and not reported twice.
+//! Two backends with one schema and one behaviour:
+//! - embedded SQLite (default) in WAL mode with `synchronous = FULL`;
+//! - PostgreSQL, for many sensors writing to one place.
 //!
-//! Each row also carries a hash chain (`chain = SHA-256(previous chain ‖ record)`) so that edits to
-//! or deletions from the table can be detected by [`Store::verify_chain`].
+//! An alert is committed before it is counted in metrics or written to JSON Lines, so a crash (or
+//! `kill -9`) never loses an alert that was reported. Alert ids are the primary key: the same
+//! activity re-reported after a restart (same identity, same dedup window) is recognised and not
+//! reported twice. A `delivered` flag records whether the alert reached the JSON Lines log, so one
+//! stored just before a crash is delivered at the next start.
 //!
-//! The schema is versioned with SQLite's `user_version`; [`Store::open`] applies migrations in
-//! order and refuses a database newer than this binary.
+//! Each row carries a hash chain (`chain = SHA-256(previous chain ‖ "\n" ‖ record)`) so that edits
+//! to or deletions from the table can be detected by [`Store::verify_chain`]. With several sensors
+//! on one PostgreSQL database the chain runs over all of them in commit order (writers serialise on
+//! a table lock; alerts are rare, so this costs nothing measurable).
+//!
+//! The schema is versioned (SQLite `user_version`; a `remotewatch_schema` table in PostgreSQL);
+//! opening applies migrations in order and refuses a database newer than this binary.
 
+mod pg;
 mod query;
+mod sqlite;
 
 pub use query::{parse_cursor, Filter, StoredAlert, PAGE_MAX};
 
 use crate::alert::Alert;
 use crate::detect::Kind;
 use crate::ts::Ts;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::fmt;
+use std::path::PathBuf;
 
 /// Schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = 2;
@@ -28,58 +37,57 @@ pub const SCHEMA_VERSION: i64 = 2;
 /// Chain value before the first record.
 pub const CHAIN_SEED: &str = "remotewatch-store-chain-v1";
 
-/// Migrations, index i brings the schema from version i to i + 1.
-const MIGRATIONS: [&str; 2] = [
-    r"
-CREATE TABLE alerts (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-    id          TEXT NOT NULL UNIQUE,
-    ts          TEXT NOT NULL,
-    ts_ns       INTEGER NOT NULL,
-    kind        TEXT NOT NULL,
-    family      TEXT NOT NULL,
-    provider    TEXT,
-    severity    TEXT NOT NULL,
-    confidence  TEXT NOT NULL,
-    endpoint    TEXT NOT NULL,
-    contractor  TEXT,
-    peer        TEXT NOT NULL,
-    sensor      TEXT NOT NULL,
-    record      TEXT NOT NULL,
-    chain       TEXT NOT NULL
-);
-CREATE INDEX alerts_by_time ON alerts (ts_ns, id);
-CREATE INDEX alerts_by_contractor ON alerts (contractor, ts_ns);
-",
-    // v2: whether the alert reached the JSON Lines log. Rows from v1 were written before the log.
-    r"
-ALTER TABLE alerts ADD COLUMN delivered INTEGER NOT NULL DEFAULT 1;
-CREATE INDEX alerts_undelivered ON alerts (delivered) WHERE delivered = 0;
-",
-];
+/// Where the store lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Location {
+    /// An SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string (`host=… user=… dbname=…` or `postgresql://…`).
+    Postgres(String),
+}
+
+impl fmt::Display for Location {
+    /// The database, without credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Sqlite(p) => write!(f, "{}", p.display()),
+            Location::Postgres(conn) => f.write_str(&pg::describe(conn)),
+        }
+    }
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print a connection string: it may hold a password.
+        write!(f, "Location({self})")
+    }
+}
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be opened or created.
-    #[error("alert store {path}: {reason}")]
+    #[error("alert store {what}: {reason}")]
     Open {
-        /// Database file.
-        path: PathBuf,
+        /// The database (no credentials).
+        what: String,
         /// Why.
         reason: String,
     },
     /// The database was written by a newer remotewatch.
-    #[error("alert store {path}: schema version {found} is newer than this binary supports ({SCHEMA_VERSION})")]
+    #[error("alert store {what}: schema version {found} is newer than this binary supports ({SCHEMA_VERSION})")]
     TooNew {
-        /// Database file.
-        path: PathBuf,
+        /// The database.
+        what: String,
         /// Version found.
         found: i64,
     },
-    /// A query failed.
+    /// An SQLite query failed.
     #[error("alert store: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// A PostgreSQL query failed.
+    #[error("alert store: {0}")]
+    Pg(String),
 }
 
 /// Outcome of [`Store::verify_chain`].
@@ -102,191 +110,86 @@ pub enum ChainCheck {
 }
 
 /// An open alert store.
-pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+pub enum Store {
+    /// Embedded SQLite.
+    Sqlite(sqlite::Sqlite),
+    /// PostgreSQL.
+    Postgres(pg::Postgres),
+}
+
+macro_rules! both {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Sqlite($s) => $e,
+            Store::Postgres($s) => $e,
+        }
+    };
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `path` for writing and brings its schema up to
-    /// date. New files are made readable by owner and group only.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_err = |e: &dyn std::fmt::Display| StoreError::Open {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        };
-        let existed = path.exists();
-        let conn = Connection::open(path).map_err(|e| open_err(&e))?;
-        if !existed {
-            restrict_permissions(path);
+    /// Opens (creating if needed) the store for writing and brings its schema up to date.
+    pub fn open_at(loc: &Location) -> Result<Store, StoreError> {
+        match loc {
+            Location::Sqlite(p) => sqlite::Sqlite::open(p).map(Store::Sqlite),
+            Location::Postgres(c) => pg::Postgres::open(c).map(Store::Postgres),
         }
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| open_err(&e))?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| open_err(&e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(|e| open_err(&e))?;
-        let mut store = Store {
-            conn,
-            path: path.to_owned(),
-        };
-        store.migrate()?;
-        Ok(store)
     }
 
-    /// Opens an existing store read-only (queries, exports).
-    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
-        if !path.is_file() {
-            return Err(StoreError::Open {
-                path: path.to_owned(),
-                reason: "no such database file".into(),
-            });
+    /// Opens an existing store for reading (queries, exports).
+    pub fn open_read_only_at(loc: &Location) -> Result<Store, StoreError> {
+        match loc {
+            Location::Sqlite(p) => sqlite::Sqlite::open_read_only(p).map(Store::Sqlite),
+            Location::Postgres(c) => pg::Postgres::open_existing(c).map(Store::Postgres),
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| StoreError::Open {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let store = Store {
-            conn,
-            path: path.to_owned(),
-        };
-        let v = store.version()?;
-        if v > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: path.to_owned(),
-                found: v,
-            });
-        }
-        Ok(store)
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens (creating if needed) the SQLite store at `path`.
+    pub fn open(path: &std::path::Path) -> Result<Store, StoreError> {
+        Store::open_at(&Location::Sqlite(path.to_owned()))
     }
 
-    fn version(&self) -> Result<i64, StoreError> {
-        Ok(self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    /// Opens an existing SQLite store read-only.
+    pub fn open_read_only(path: &std::path::Path) -> Result<Store, StoreError> {
+        Store::open_read_only_at(&Location::Sqlite(path.to_owned()))
     }
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        let found = self.version()?;
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found,
-            });
-        }
-        let from = usize::try_from(found).unwrap_or(0);
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(
-                None,
-                "user_version",
-                i64::try_from(i + 1).unwrap_or(i64::MAX),
-            )?;
-            tx.commit()?;
-        }
-        Ok(())
-    }
-
-    /// Stores `alert` reported by sensor `sensor`. Returns false when an alert with the same id is
-    /// already stored (nothing is written then).
+    /// Stores `alert` reported by sensor `sensor`, undelivered. Returns false when an alert with
+    /// the same id is already stored (nothing is written then).
     pub fn insert(&mut self, alert: &Alert, sensor: &str) -> Result<bool, StoreError> {
-        let record = alert.to_json();
-        let tx = self.conn.transaction()?;
-        let known: Option<i64> = tx
-            .query_row("SELECT seq FROM alerts WHERE id = ?1", [&alert.id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if known.is_some() {
-            return Ok(false);
-        }
-        let prev: String = tx
-            .query_row(
-                "SELECT chain FROM alerts ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or_else(|| CHAIN_SEED.to_owned());
-        let chain = chain_next(&prev, &record);
-        tx.execute(
-            "INSERT INTO alerts (id, ts, ts_ns, kind, family, provider, severity, confidence, \
-             endpoint, contractor, peer, sensor, record, chain, delivered) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0)",
-            params![
-                alert.id,
-                alert.ts.rfc3339(),
-                i64::try_from(alert.ts.0).unwrap_or(i64::MAX),
-                alert.kind.as_str(),
-                alert.family.as_ref(),
-                alert.provider.as_deref(),
-                alert.severity.as_str(),
-                alert.confidence.as_str(),
-                alert.endpoint.to_string(),
-                alert.contractor.as_deref(),
-                alert.peer.to_string(),
-                sensor,
-                record,
-                chain,
-            ],
-        )?;
-        tx.commit()?;
-        Ok(true)
+        both!(self, s => s.insert(alert, sensor))
     }
 
     /// Records that the alert `id` reached every output.
     pub fn mark_delivered(&mut self, id: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("UPDATE alerts SET delivered = 1 WHERE id = ?1", [id])?;
-        Ok(())
+        both!(self, s => s.mark_delivered(id))
     }
 
-    /// Alerts stored but not yet delivered to the outputs (the process stopped in between), in
-    /// insertion order: (id, record).
-    pub fn undelivered(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT id, record FROM alerts WHERE delivered = 0 ORDER BY seq")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    /// Alerts of `sensor` stored but not yet delivered to the outputs (the process stopped in
+    /// between), in insertion order: (id, record).
+    pub fn undelivered(&mut self, sensor: &str) -> Result<Vec<(String, String)>, StoreError> {
+        both!(self, s => s.undelivered(sensor))
     }
 
     /// (time, contractor, kind) of every alert at or after `since`, oldest first: used to rebuild
     /// the active-alert gauges after a restart.
-    pub fn recent(&self, since: Ts) -> Result<Vec<(Ts, Option<String>, Kind)>, StoreError> {
-        let mut st = self.conn.prepare(
-            "SELECT ts_ns, contractor, kind FROM alerts WHERE ts_ns >= ?1 ORDER BY ts_ns",
-        )?;
-        let rows = st.query_map([i64::try_from(since.0).unwrap_or(i64::MAX)], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (ts, contractor, kind) = row?;
-            if let Some(k) = Kind::ALL.into_iter().find(|k| k.as_str() == kind) {
-                out.push((Ts(u64::try_from(ts).unwrap_or(0)), contractor, k));
-            }
-        }
-        Ok(out)
+    pub fn recent(&mut self, since: Ts) -> Result<Vec<(Ts, Option<String>, Kind)>, StoreError> {
+        let rows = both!(self, s => s.recent(since))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(ts, c, kind)| {
+                let k = Kind::ALL.into_iter().find(|k| k.as_str() == kind)?;
+                Some((Ts(u64::try_from(ts).unwrap_or(0)), c, k))
+            })
+            .collect())
+    }
+
+    /// Alerts matching `f`, ordered by time then id.
+    pub fn query(&mut self, f: &Filter) -> Result<Vec<StoredAlert>, StoreError> {
+        both!(self, s => s.query(f))
     }
 
     /// Every alert in `[from, to)` of alert time, oldest first (for exports: no page limit).
-    pub fn period(&self, from: Ts, to: Ts) -> Result<Vec<StoredAlert>, StoreError> {
+    pub fn period(&mut self, from: Ts, to: Ts) -> Result<Vec<StoredAlert>, StoreError> {
         let mut out = Vec::new();
         let mut f = Filter {
             since: Some(from),
@@ -306,24 +209,55 @@ impl Store {
     }
 
     /// Recomputes the hash chain over every row in insertion order.
-    pub fn verify_chain(&self) -> Result<ChainCheck, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT seq, id, record, chain FROM alerts ORDER BY seq")?;
-        let mut rows = st.query([])?;
+    pub fn verify_chain(&mut self) -> Result<ChainCheck, StoreError> {
+        let rows = both!(self, s => s.chain_rows())?;
         let mut head = CHAIN_SEED.to_owned();
         let mut n = 0u64;
-        while let Some(r) = rows.next()? {
-            let (seq, id, record, chain): (i64, String, String, String) =
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-            let expect = chain_next(&head, &record);
-            if expect != chain {
+        for (seq, id, record, chain) in rows {
+            if chain_next(&head, &record) != chain {
                 return Ok(ChainCheck::Broken { seq, id });
             }
             head = chain;
             n += 1;
         }
         Ok(ChainCheck::Intact { rows: n, head })
+    }
+}
+
+/// The values stored for one alert, shared by both backends.
+struct Row<'a> {
+    id: &'a str,
+    ts: String,
+    ts_ns: i64,
+    kind: &'static str,
+    family: &'a str,
+    provider: Option<&'a str>,
+    severity: &'static str,
+    confidence: &'static str,
+    endpoint: String,
+    contractor: Option<&'a str>,
+    peer: String,
+    sensor: &'a str,
+    record: String,
+}
+
+impl<'a> Row<'a> {
+    fn of(a: &'a Alert, sensor: &'a str) -> Row<'a> {
+        Row {
+            id: &a.id,
+            ts: a.ts.rfc3339(),
+            ts_ns: i64::try_from(a.ts.0).unwrap_or(i64::MAX),
+            kind: a.kind.as_str(),
+            family: a.family.as_ref(),
+            provider: a.provider.as_deref(),
+            severity: a.severity.as_str(),
+            confidence: a.confidence.as_str(),
+            endpoint: a.endpoint.to_string(),
+            contractor: a.contractor.as_deref(),
+            peer: a.peer.to_string(),
+            sensor,
+            record: a.to_json(),
+        }
     }
 }
 
@@ -346,16 +280,6 @@ pub fn hex(bytes: &[u8]) -> String {
             s
         })
 }
-
-#[cfg(unix)]
-fn restrict_permissions(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    // Alerts name people and addresses: owner and group only.
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640));
-}
-
-#[cfg(not(unix))]
-fn restrict_permissions(_path: &Path) {}
 
 #[cfg(test)]
 mod tests;

@@ -1,10 +1,8 @@
 //! Reading alerts back: filters and keyset pagination.
 
-use super::{Store, StoreError};
 use crate::alert::Severity;
 use crate::detect::Kind;
 use crate::ts::Ts;
-use rusqlite::types::Value;
 
 /// Largest page a query returns.
 pub const PAGE_MAX: usize = 10_000;
@@ -61,66 +59,64 @@ pub fn parse_cursor(s: &str) -> Option<(u64, String)> {
     Some((ts.parse().ok()?, id.to_owned()))
 }
 
-impl Store {
-    /// Alerts matching `f`, ordered by time then id.
-    pub fn query(&self, f: &Filter) -> Result<Vec<StoredAlert>, StoreError> {
-        let mut sql = String::from("SELECT seq, id, ts_ns, record, sensor FROM alerts WHERE 1 = 1");
-        let mut args: Vec<Value> = Vec::new();
-        let ns = |t: Ts| Value::Integer(i64::try_from(t.0).unwrap_or(i64::MAX));
-        if let Some(t) = f.since {
-            sql.push_str(" AND ts_ns >= ?");
-            args.push(ns(t));
-        }
-        if let Some(t) = f.until {
-            sql.push_str(" AND ts_ns < ?");
-            args.push(ns(t));
-        }
-        if let Some(c) = &f.contractor {
-            sql.push_str(" AND contractor = ?");
-            args.push(Value::Text(c.clone()));
-        }
-        if let Some(k) = f.kind {
-            sql.push_str(" AND kind = ?");
-            args.push(Value::Text(k.as_str().to_owned()));
-        }
-        if let Some(fam) = &f.family {
-            sql.push_str(" AND family = ?");
-            args.push(Value::Text(fam.clone()));
-        }
-        if let Some(min) = f.min_severity {
-            let allowed: Vec<&str> = Severity::ALL
-                .iter()
-                .filter(|s| **s >= min)
-                .map(|s| s.as_str())
-                .collect();
-            sql.push_str(&format!(
-                " AND severity IN ({})",
-                vec!["?"; allowed.len()].join(", ")
-            ));
-            args.extend(allowed.into_iter().map(|s| Value::Text(s.to_owned())));
-        }
-        if let Some((ts, id)) = &f.after {
-            sql.push_str(" AND (ts_ns > ? OR (ts_ns = ? AND id > ?))");
-            let t = ns(Ts(*ts));
-            args.extend([t.clone(), t, Value::Text(id.clone())]);
-        }
-        let limit = if f.limit == 0 {
-            PAGE_MAX
-        } else {
-            f.limit.min(PAGE_MAX)
-        };
-        sql.push_str(" ORDER BY ts_ns, id LIMIT ?");
-        args.push(Value::Integer(i64::try_from(limit).unwrap_or(1)));
-        let mut st = self.conn.prepare(&sql)?;
-        let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
-            Ok(StoredAlert {
-                seq: r.get(0)?,
-                id: r.get(1)?,
-                ts_ns: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-                record: r.get(3)?,
-                sensor: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+/// A bound value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Param {
+    /// An integer.
+    Int(i64),
+    /// A string.
+    Text(String),
+}
+
+/// The `SELECT` for `f` with `?` placeholders and its parameters, in order. Both backends run it
+/// (PostgreSQL after numbering the placeholders).
+pub(super) fn select(f: &Filter) -> (String, Vec<Param>) {
+    let mut sql = String::from("SELECT seq, id, ts_ns, record, sensor FROM alerts WHERE 1 = 1");
+    let mut args: Vec<Param> = Vec::new();
+    let ns = |t: Ts| Param::Int(i64::try_from(t.0).unwrap_or(i64::MAX));
+    if let Some(t) = f.since {
+        sql.push_str(" AND ts_ns >= ?");
+        args.push(ns(t));
     }
+    if let Some(t) = f.until {
+        sql.push_str(" AND ts_ns < ?");
+        args.push(ns(t));
+    }
+    if let Some(c) = &f.contractor {
+        sql.push_str(" AND contractor = ?");
+        args.push(Param::Text(c.clone()));
+    }
+    if let Some(k) = f.kind {
+        sql.push_str(" AND kind = ?");
+        args.push(Param::Text(k.as_str().to_owned()));
+    }
+    if let Some(fam) = &f.family {
+        sql.push_str(" AND family = ?");
+        args.push(Param::Text(fam.clone()));
+    }
+    if let Some(min) = f.min_severity {
+        let allowed: Vec<&str> = Severity::ALL
+            .iter()
+            .filter(|s| **s >= min)
+            .map(|s| s.as_str())
+            .collect();
+        sql.push_str(&format!(
+            " AND severity IN ({})",
+            vec!["?"; allowed.len()].join(", ")
+        ));
+        args.extend(allowed.into_iter().map(|s| Param::Text(s.to_owned())));
+    }
+    if let Some((ts, id)) = &f.after {
+        sql.push_str(" AND (ts_ns > ? OR (ts_ns = ? AND id > ?))");
+        let t = ns(Ts(*ts));
+        args.extend([t.clone(), t, Param::Text(id.clone())]);
+    }
+    let limit = if f.limit == 0 {
+        PAGE_MAX
+    } else {
+        f.limit.min(PAGE_MAX)
+    };
+    sql.push_str(" ORDER BY ts_ns, id LIMIT ?");
+    args.push(Param::Int(i64::try_from(limit).unwrap_or(1)));
+    (sql, args)
 }

@@ -1,4 +1,15 @@
 use super::*;
+use rusqlite::Connection;
+use sqlite::MIGRATIONS;
+
+/// The SQLite connection behind a store, to tamper with it as an attacker with file access would.
+fn raw(s: &Store) -> &Connection {
+    match s {
+        Store::Sqlite(x) => &x.conn,
+        Store::Postgres(_) => unreachable!(),
+    }
+}
+
 use crate::alert::{AlertKey, FlowRecord, Severity};
 use crate::detect::Confidence;
 use std::borrow::Cow;
@@ -61,41 +72,53 @@ fn filters_and_pages_in_time_order() {
     ] {
         s.insert(&alert(t, fam, c, sev), "s1").unwrap();
     }
-    let ts = |f: &Filter| -> Vec<u64> {
+    let ts = |s: &mut Store, f: &Filter| -> Vec<u64> {
         s.query(f)
             .unwrap()
             .iter()
             .map(|r| r.ts_ns / Ts::NANOS_PER_SEC)
             .collect()
     };
-    assert_eq!(ts(&Filter::default()), [10, 20, 30, 40]);
+    assert_eq!(ts(&mut s, &Filter::default()), [10, 20, 30, 40]);
     assert_eq!(
-        ts(&Filter {
-            contractor: Some("c-1".into()),
-            ..Filter::default()
-        }),
+        ts(
+            &mut s,
+            &Filter {
+                contractor: Some("c-1".into()),
+                ..Filter::default()
+            }
+        ),
         [10, 40]
     );
     assert_eq!(
-        ts(&Filter {
-            since: Some(Ts::from_secs(20)),
-            until: Some(Ts::from_secs(40)),
-            ..Filter::default()
-        }),
+        ts(
+            &mut s,
+            &Filter {
+                since: Some(Ts::from_secs(20)),
+                until: Some(Ts::from_secs(40)),
+                ..Filter::default()
+            }
+        ),
         [20, 30]
     );
     assert_eq!(
-        ts(&Filter {
-            min_severity: Some(Severity::Medium),
-            ..Filter::default()
-        }),
+        ts(
+            &mut s,
+            &Filter {
+                min_severity: Some(Severity::Medium),
+                ..Filter::default()
+            }
+        ),
         [10, 30]
     );
     assert_eq!(
-        ts(&Filter {
-            family: Some("ssh".into()),
-            ..Filter::default()
-        }),
+        ts(
+            &mut s,
+            &Filter {
+                family: Some("ssh".into()),
+                ..Filter::default()
+            }
+        ),
         [20]
     );
     let page1 = s
@@ -106,11 +129,14 @@ fn filters_and_pages_in_time_order() {
         .unwrap();
     let after = parse_cursor(&page1[1].cursor()).unwrap();
     assert_eq!(
-        ts(&Filter {
-            limit: 2,
-            after: Some(after),
-            ..Filter::default()
-        }),
+        ts(
+            &mut s,
+            &Filter {
+                limit: 2,
+                after: Some(after),
+                ..Filter::default()
+            }
+        ),
         [30, 40]
     );
     assert!(parse_cursor("12-nothex").is_none());
@@ -130,7 +156,7 @@ fn the_hash_chain_detects_edits_and_deletions() {
     };
     assert_eq!(rows, 5);
     assert_ne!(head, CHAIN_SEED);
-    s.conn
+    raw(&s)
         .execute(
             "UPDATE alerts SET record = replace(record, 'high', 'low') WHERE seq = 3",
             [],
@@ -145,7 +171,7 @@ fn the_hash_chain_detects_edits_and_deletions() {
         s2.insert(&alert(t, "rdp", None, Severity::High), "s1")
             .unwrap();
     }
-    s2.conn
+    raw(&s2)
         .execute("DELETE FROM alerts WHERE seq = 2", [])
         .unwrap();
     assert!(matches!(
@@ -185,9 +211,16 @@ fn delivery_is_tracked_and_a_v1_database_is_migrated() {
     let mut s = Store::open(&dir.path().join("a.db")).unwrap();
     let a = alert(5, "rdp", None, Severity::High);
     s.insert(&a, "s").unwrap();
-    assert_eq!(s.undelivered().unwrap(), vec![(a.id.clone(), a.to_json())]);
+    assert_eq!(
+        s.undelivered("s").unwrap(),
+        vec![(a.id.clone(), a.to_json())]
+    );
+    assert!(
+        s.undelivered("another-sensor").unwrap().is_empty(),
+        "each sensor redelivers its own"
+    );
     s.mark_delivered(&a.id).unwrap();
-    assert!(s.undelivered().unwrap().is_empty());
+    assert!(s.undelivered("s").unwrap().is_empty());
 
     // A database written by schema v1 (no delivery column): its rows count as delivered.
     let old = dir.path().join("v1.db");
@@ -202,8 +235,14 @@ fn delivery_is_tracked_and_a_v1_database_is_migrated() {
         )
         .unwrap();
     }
-    let s = Store::open(&old).unwrap();
-    assert_eq!(s.version().unwrap(), SCHEMA_VERSION);
-    assert!(s.undelivered().unwrap().is_empty());
+    let mut s = Store::open(&old).unwrap();
+    assert_eq!(
+        match &s {
+            Store::Sqlite(x) => x.version().unwrap(),
+            Store::Postgres(_) => 0,
+        },
+        SCHEMA_VERSION
+    );
+    assert!(s.undelivered("s").unwrap().is_empty());
     assert_eq!(s.query(&Filter::default()).unwrap().len(), 1);
 }
