@@ -25,6 +25,7 @@ pub mod decode;
 pub mod detect;
 pub mod export;
 pub mod flow;
+pub mod intel;
 pub mod pipeline;
 pub mod store;
 pub mod ts;

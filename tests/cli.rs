@@ -328,3 +328,66 @@ fn stored_alerts_can_be_listed_exported_and_verified() {
         "{why}"
     );
 }
+
+#[test]
+fn intel_lookup_names_sources_and_check_config_validates_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("exits.txt");
+    std::fs::write(&list, "# provider exits\n11.22.33.44\n").unwrap();
+    let spec = format!("vpn:examplevpn={}", list.display());
+    let out = remotewatch(&[
+        "intel",
+        "lookup",
+        "--feed",
+        &spec,
+        "11.22.33.44",
+        "11.22.33.45",
+        "10.1.1.1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    let v = &lines[0]["verdicts"][0];
+    assert_eq!(
+        (
+            v["kind"].as_str(),
+            v["source"].as_str(),
+            v["provider"].as_str(),
+            v["basis"].as_str()
+        ),
+        (
+            Some("vpn_exit"),
+            Some("examplevpn"),
+            Some("examplevpn"),
+            Some("listed")
+        )
+    );
+    assert!(v["entry"].as_str().unwrap().contains("line 2"));
+    assert_eq!(lines[1]["verdicts"][0]["basis"], "neighbourhood");
+    assert!(lines[2]["special"].as_str().unwrap().contains("private"));
+    for key in ["ip", "country", "asn", "as_org", "verdicts"] {
+        assert!(lines[0].get(key).is_some(), "missing {key}");
+    }
+
+    // A bad list line is reported with file and line, by lookup and by check-config.
+    std::fs::write(&list, "11.22.33.44\n999.1.1.1\n").unwrap();
+    let out = remotewatch(&["intel", "lookup", "--feed", &spec, "1.1.1.1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains(&format!("{}:2:", list.display())),
+        "{}",
+        text(&out.stderr)
+    );
+    let cfg = dir.path().join("rw.toml");
+    std::fs::write(&cfg, "[[intel.feed]]\nname = \"examplevpn\"\ncategory = \"vpn\"\npath = \"exits.txt\"\n[intel]\ncity_db = \"missing.mmdb\"\n").unwrap();
+    let out = remotewatch(&["check-config", "--config", cfg.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("missing.mmdb") && err.contains("exits.txt:2:"),
+        "{err}"
+    );
+}

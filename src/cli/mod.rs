@@ -4,6 +4,7 @@
 
 mod alerts;
 mod analyze;
+mod intel;
 mod run;
 mod summary;
 
@@ -37,6 +38,26 @@ enum Command {
     /// Export the alerts of a period for auditors, or verify such an export.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// IP intelligence: what the databases and lists say about addresses.
+    #[command(subcommand)]
+    Intel(IntelCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum IntelCommand {
+    /// One JSON line per address: country, ASN, organisation and verdicts (vpn_exit, tor_exit,
+    /// hosting_egress, proxy), each with its source. Addresses from stdin when none are given.
+    Lookup {
+        /// Configuration (databases, lists).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// An extra list on top of the configured and built-in ones: CATEGORY:NAME=PATH with
+        /// CATEGORY vpn, tor, hosting or proxy.
+        #[arg(long, value_name = "CATEGORY:NAME=PATH")]
+        feed: Vec<String>,
+        /// Addresses to look up.
+        ips: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +196,7 @@ pub fn main() -> i32 {
         Command::CheckConfig(c) => check_config(&c),
         Command::Alerts(a) => alerts::alerts(&a),
         Command::Audit(c) => alerts::audit(&c),
+        Command::Intel(c) => intel::run(&c),
     }
 }
 
@@ -205,6 +227,10 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, i32> {
 fn check_config(a: &CheckConfigArgs) -> i32 {
     match load_config(Some(&a.config)) {
         Ok(cfg) => {
+            // Databases and lists are part of the configuration: check they load too.
+            if let Err(problems) = crate::intel::Intel::load(&cfg.intel) {
+                return fail(EXIT_INPUT, crate::config::ConfigError { problems });
+            }
             eprintln!(
                 "{}: ok ({} contractor{})",
                 a.config.display(),

@@ -173,6 +173,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// Scheduled audit exports.
     pub audit: AuditConfig,
+    /// IP intelligence: databases and lists.
+    pub intel: crate::intel::IntelConfig,
     /// Severity policy.
     pub policy: Policy,
     /// Contractors.
@@ -383,6 +385,7 @@ fn validate(raw: &RawConfig, base: &Path, cfg: &mut Config, pr: &mut Problems<'_
             }
         }
     }
+    intel(&raw.intel, base, cfg, pr);
     let au = &raw.audit;
     if let Some(sch) = &au.schedule {
         match sch.get_ref().as_str() {
@@ -435,6 +438,57 @@ fn validate(raw: &RawConfig, base: &Path, cfg: &mut Config, pr: &mut Problems<'_
                 Some(sev.span().start),
                 format!("policy.severity.{}: {e}", fam.get_ref()),
             ),
+        }
+    }
+}
+
+fn intel(raw: &raw::RawIntel, base: &Path, cfg: &mut Config, pr: &mut Problems<'_>) {
+    let path = |p: &Option<Spanned<String>>| p.as_ref().map(|p| base.join(p.get_ref()));
+    let i = &mut cfg.intel;
+    i.dbs.country = path(&raw.country_db);
+    i.dbs.city = path(&raw.city_db);
+    i.dbs.asn = path(&raw.asn_db);
+    i.dbs.anonymous = raw
+        .anonymous_db
+        .iter()
+        .map(|p| base.join(p.get_ref()))
+        .collect();
+    if let Some(b) = raw.builtin_feeds {
+        i.builtin_feeds = b;
+    }
+    for (lists, what) in [(&raw.feed, "intel.feed"), (&raw.asn_list, "intel.asn_list")] {
+        for l in lists {
+            let at = Some(l.span().start);
+            let l = l.get_ref();
+            let (Some(name), Some(cat), Some(p)) = (&l.name, &l.category, &l.path) else {
+                pr.at(at, format!("[[{what}]] needs name, category and path"));
+                continue;
+            };
+            let Some(category) = crate::intel::feeds::Category::parse(cat.get_ref()) else {
+                pr.at(
+                    Some(cat.span().start),
+                    format!(
+                        "{what}.category {:?} is not vpn, tor, hosting or proxy",
+                        cat.get_ref()
+                    ),
+                );
+                continue;
+            };
+            if let Err(e) = inventory::parse_tool(name.get_ref()) {
+                pr.at(Some(name.span().start), format!("{what}.name: {e}"));
+                continue;
+            }
+            let spec = crate::intel::ListSpec {
+                name: name.get_ref().clone(),
+                category,
+                path: base.join(p.get_ref()),
+                provider: l.provider.as_ref().map(|p| p.get_ref().clone()),
+            };
+            if what == "intel.feed" {
+                i.feeds.push(spec);
+            } else {
+                i.asn_lists.push(spec);
+            }
         }
     }
 }

@@ -25,6 +25,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub audit: RawAudit,
     #[serde(default)]
+    pub intel: RawIntel,
+    #[serde(default)]
     pub inventory: RawInventory,
     #[serde(default)]
     pub contractor: Vec<S<RawContractor>>,
@@ -68,6 +70,30 @@ pub(crate) struct RawAlerts {
 pub(crate) struct RawStore {
     pub path: Option<S<String>>,
     pub postgres: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIntel {
+    pub country_db: Option<S<String>>,
+    pub city_db: Option<S<String>>,
+    pub asn_db: Option<S<String>>,
+    #[serde(default)]
+    pub anonymous_db: Vec<S<String>>,
+    pub builtin_feeds: Option<bool>,
+    #[serde(default)]
+    pub feed: Vec<S<RawList>>,
+    #[serde(default)]
+    pub asn_list: Vec<S<RawList>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawList {
+    pub name: Option<S<String>>,
+    pub category: Option<S<String>>,
+    pub path: Option<S<String>>,
+    pub provider: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

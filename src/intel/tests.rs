@@ -1,0 +1,127 @@
+use super::*;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/geoip")
+        .join(name)
+}
+
+fn test_intel() -> Intel {
+    let cfg = IntelConfig {
+        dbs: DbPaths {
+            country: Some(fixture("GeoIP2-Country-Test.mmdb")),
+            city: Some(fixture("GeoIP2-City-Test.mmdb")),
+            asn: Some(fixture("GeoLite2-ASN-Test.mmdb")),
+            anonymous: vec![fixture("GeoIP2-Anonymous-IP-Test.mmdb")],
+        },
+        ..IntelConfig::default()
+    };
+    Intel::load(&cfg).unwrap()
+}
+
+#[test]
+fn lookup_combines_location_asn_lists_and_databases_with_sources() {
+    let intel = test_intel();
+    let r = intel.lookup("81.2.69.142".parse().unwrap());
+    assert_eq!(r.country.as_deref(), Some("GB"));
+    assert_eq!(r.city.as_deref(), Some("London"));
+    let kinds: Vec<(&str, &str)> = r.verdicts.iter().map(|v| (v.kind, v.basis)).collect();
+    assert!(kinds.contains(&("vpn_exit", "database")), "{kinds:?}");
+    assert!(kinds.contains(&("tor_exit", "database")), "{kinds:?}");
+    assert!(r
+        .verdicts
+        .iter()
+        .all(|v| !v.source.is_empty() && !v.entry.is_empty()));
+
+    let google = intel.lookup("1.0.0.1".parse().unwrap());
+    assert_eq!(
+        (google.asn, google.as_org.as_deref()),
+        (Some(15169), Some("Google Inc."))
+    );
+
+    let private = intel.lookup("192.168.1.1".parse().unwrap());
+    assert!(private.special.is_some() && private.verdicts.is_empty() && private.country.is_none());
+}
+
+#[test]
+fn builtin_lists_give_listed_and_asn_verdicts() {
+    let intel = Intel::load(&IntelConfig::default()).unwrap();
+    // A Tor exit from the shipped list (first line of feeds/tor/tor-exit-ips.txt).
+    let first = builtin::TOR.lines().next().unwrap().trim();
+    let r = intel.lookup(first.parse().unwrap());
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.kind == "tor_exit" && v.source == "tor-exits" && v.entry.contains("line 1")),
+        "{r:?}"
+    );
+    // A datacenter range from the shipped list.
+    let dc = builtin::DC_V4.lines().next().unwrap().trim();
+    let net: ipnet::IpNet = dc.parse().unwrap();
+    let r = intel.lookup(net.network());
+    assert!(
+        r.verdicts
+            .iter()
+            .any(|v| v.kind == "hosting_egress" && v.basis == "listed"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn added_single_ip_lists_cover_their_neighbourhood() {
+    let mut intel = Intel::load(&IntelConfig {
+        builtin_feeds: false,
+        ..IntelConfig::default()
+    })
+    .unwrap();
+    let f = Feed::parse(
+        "astrill",
+        Category::Vpn,
+        Some("astrill".into()),
+        Path::new("a.txt"),
+        "11.22.33.44\n",
+    )
+    .unwrap();
+    intel.add_feed(f);
+    let exact = intel.lookup("11.22.33.44".parse().unwrap());
+    assert_eq!(exact.verdicts[0].basis, "listed");
+    assert_eq!(exact.verdicts[0].provider.as_deref(), Some("astrill"));
+    let near = intel.lookup("11.22.33.200".parse().unwrap());
+    assert_eq!(near.verdicts[0].basis, "neighbourhood");
+    assert!(near.verdicts[0]
+        .entry
+        .contains("neighbourhood of listed 11.22.33.44"));
+    assert!(intel
+        .lookup("11.22.34.1".parse().unwrap())
+        .verdicts
+        .is_empty());
+}
+
+#[test]
+fn bad_databases_and_lists_are_all_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_list = dir.path().join("bad.txt");
+    std::fs::write(&bad_list, "1.2.3.4\nbogus\n").unwrap();
+    let cfg = IntelConfig {
+        dbs: DbPaths {
+            city: Some(fixture("GeoIP2-City-Test-Broken-Double-Format.mmdb")),
+            ..DbPaths::default()
+        },
+        builtin_feeds: false,
+        feeds: vec![ListSpec {
+            name: "b".into(),
+            category: Category::Vpn,
+            path: bad_list.clone(),
+            provider: None,
+        }],
+        asn_lists: vec![],
+    };
+    let e = Intel::load(&cfg).err().unwrap();
+    let shown: Vec<String> = e.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert!(
+        shown[0].contains("Broken-Double-Format") && shown[0].contains("verification"),
+        "{shown:?}"
+    );
+    assert!(shown[1].contains("bad.txt:2:"), "{shown:?}");
+}
