@@ -209,8 +209,18 @@ impl Mmdb {
         Mmdb::from_bytes(bytes, &path.display().to_string())
     }
 
-    /// Opens a database held in memory (`source` names it in messages).
+    /// Opens a database held in memory (`source` names it in messages), verified whole.
     pub fn from_bytes(bytes: Vec<u8>, source: &str) -> Result<Mmdb, MmdbError> {
+        Mmdb::from_bytes_checked(bytes, source, true)
+    }
+
+    /// Opens a database compiled into the binary: its tree and data were verified when it was
+    /// built (`geoip/check.sh`, and the test suite), so only the metadata is read at start.
+    pub fn builtin(bytes: &'static [u8], source: &str) -> Result<Mmdb, MmdbError> {
+        Mmdb::from_bytes_checked(bytes.to_vec(), source, false)
+    }
+
+    fn from_bytes_checked(bytes: Vec<u8>, source: &str, verify: bool) -> Result<Mmdb, MmdbError> {
         let reader = Reader::from_source(bytes).map_err(|e| MmdbError {
             source_name: source.to_owned(),
             reason: format!("not a readable MaxMind database: {e}"),
@@ -226,6 +236,9 @@ impl Mmdb {
         // A database whose search tree or data section is corrupt may open fine and fail (or
         // answer garbage) later; verify it whole now, so the problem is reported when the
         // database is loaded, never on a packet.
+        if !verify {
+            return Ok(db);
+        }
         db.reader.verify().map_err(|e| MmdbError {
             source_name: source.to_owned(),
             reason: format!("failed verification: {e}"),

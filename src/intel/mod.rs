@@ -35,6 +35,8 @@ pub struct IntelConfig {
     pub dbs: DbPaths,
     /// Load the lists shipped in the binary.
     pub builtin_feeds: bool,
+    /// Use the country and ASN databases shipped in the binary when none are configured.
+    pub builtin_dbs: bool,
     /// Extra address lists.
     pub feeds: Vec<ListSpec>,
     /// Extra ASN lists.
@@ -46,6 +48,7 @@ impl Default for IntelConfig {
         IntelConfig {
             dbs: DbPaths::default(),
             builtin_feeds: true,
+            builtin_dbs: true,
             feeds: Vec::new(),
             asn_lists: Vec::new(),
         }
@@ -113,6 +116,10 @@ mod builtin {
         include_str!("../../feeds/x4bnet/providers/apple-icloud-private-relay.txt");
     pub(super) const TOR: &str = include_str!("../../feeds/tor/tor-exit-ips.txt");
     pub(super) const BAD_ASN: &str = include_str!("../../feeds/asn/brianhama-bad-asn-list.csv");
+    /// Country database (CC BY 4.0, ip-location-db; see `geoip/NOTICE`).
+    pub(super) const COUNTRY_DB: &[u8] = include_bytes!("../../geoip/geo-whois-asn-country.mmdb");
+    /// ASN database built from ip-location-db's ASN lists (see `geoip/NOTICE`).
+    pub(super) const ASN_DB: &[u8] = include_bytes!("../../geoip/asn.mmdb");
 }
 
 /// Databases and lists, ready for lookups.
@@ -163,6 +170,14 @@ impl Intel {
             asn: open(&cfg.dbs.asn, &mut problems),
             ..Intel::default()
         };
+        // Built-in databases unless the configuration names others.
+        if cfg.dbs.country.is_none() && cfg.builtin_dbs {
+            intel.country =
+                Mmdb::builtin(builtin::COUNTRY_DB, "built-in:geo-whois-asn-country.mmdb").ok();
+        }
+        if cfg.dbs.asn.is_none() && cfg.builtin_dbs {
+            intel.asn = Mmdb::builtin(builtin::ASN_DB, "built-in:asn.mmdb").ok();
+        }
         for p in &cfg.dbs.anonymous {
             if let Some(db) = open(&Some(p.clone()), &mut problems) {
                 intel.anonymous.push(db);
@@ -312,6 +327,20 @@ impl Intel {
                 }
             }
         }
+        if let Some(a) = &asn {
+            let listed = out.verdicts.iter().any(|v| v.basis == "asn");
+            if let (false, Some(org), Some(word)) =
+                (listed, &a.org, a.org.as_deref().and_then(hosting_word))
+            {
+                out.verdicts.push(IntelVerdict {
+                    kind: "hosting_egress",
+                    source: "as-name".into(),
+                    provider: None,
+                    entry: format!("AS{} {org} (the network's name says {word:?})", a.number),
+                    basis: "as_name",
+                });
+            }
+        }
         for db in &self.anonymous {
             if let Some(a) = db.anonymity(ip) {
                 push_anonymity(&mut out.verdicts, &a, &db.source);
@@ -336,6 +365,35 @@ impl Intel {
         out.verdicts.sort_by_key(|v| (rank(v.basis), v.kind));
         out
     }
+}
+
+/// Words in a network's registered name that mark a hosting or server business. Matching is on
+/// the lower-cased name; short, ambiguous words only as whole words (`colo` must not match
+/// "Colorado", `rack` not "track"). Small hosting companies are too many for any list, and this
+/// is how they name themselves.
+const HOSTING_SUBSTRINGS: [&str; 6] = [
+    "hosting",
+    "server",
+    "cloud",
+    "datacenter",
+    "data center",
+    "dedicated",
+];
+const HOSTING_WORDS: [&str; 6] = ["host", "colo", "colocation", "vps", "rack", "racks"];
+
+/// The hosting word in `org`, if any.
+pub fn hosting_word(org: &str) -> Option<&'static str> {
+    let lower = org.to_ascii_lowercase();
+    if let Some(w) = HOSTING_SUBSTRINGS.iter().find(|w| lower.contains(*w)) {
+        return Some(w);
+    }
+    // Glued brand names: "AltunHOST", "GTHost", "Hostgator".
+    if lower.ends_with("host") || lower.starts_with("host") {
+        return Some("host");
+    }
+    lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .find_map(|t| HOSTING_WORDS.iter().find(|w| **w == t).copied())
 }
 
 fn push_anonymity(v: &mut Vec<IntelVerdict>, a: &Anonymity, source: &str) {

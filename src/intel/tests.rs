@@ -108,6 +108,7 @@ fn bad_databases_and_lists_are_all_reported() {
             ..DbPaths::default()
         },
         builtin_feeds: false,
+        builtin_dbs: false,
         feeds: vec![ListSpec {
             name: "b".into(),
             category: Category::Vpn,
@@ -124,4 +125,40 @@ fn bad_databases_and_lists_are_all_reported() {
         "{shown:?}"
     );
     assert!(shown[1].contains("bad.txt:2:"), "{shown:?}");
+}
+
+#[test]
+fn hosting_names_match_words_not_fragments() {
+    for (org, word) in [
+        ("FDCservers.net", Some("server")),
+        ("GTHost", Some("host")),
+        ("Hostgator Brasil Ltda", Some("host")),
+        ("Binary Racks Limited", Some("racks")),
+        ("Ace Data Centers, Inc.", Some("data center")),
+        ("Cloud Colo LLC", Some("cloud")),
+        ("Colorado Telephone Co", None),
+        ("VICTORIAN RAIL TRACK", None),
+        ("Comcast Cable Communications, LLC", None),
+        ("Deutsche Telekom AG", None),
+        ("Ghostnet GmbH", None),
+    ] {
+        assert_eq!(hosting_word(org), word, "{org}");
+    }
+}
+
+#[test]
+fn builtin_databases_answer_country_and_asn() {
+    let intel = Intel::load(&IntelConfig::default()).unwrap();
+    // Answers checked against the source CSV by geoip/check.sh.
+    let r = intel.lookup("8.8.8.8".parse().unwrap());
+    assert_eq!((r.country.as_deref(), r.asn), (Some("US"), Some(15169)));
+    assert_eq!(r.as_org.as_deref(), Some("Google LLC"));
+    // IPv4-mapped IPv6 is looked up as IPv4 (the country file has no ::ffff: alias).
+    let m = intel.lookup("::ffff:8.8.8.8".parse().unwrap());
+    assert_eq!((m.country.as_deref(), m.asn), (Some("US"), Some(15169)));
+    let v6 = intel.lookup("2606:4700:4700::1111".parse().unwrap());
+    assert_eq!(v6.asn, Some(13335));
+    assert_eq!(intel.databases().len(), 2);
+    // The built-in files pass full verification too.
+    assert!(Mmdb::from_bytes(builtin::ASN_DB.to_vec(), "asn").is_ok());
 }
