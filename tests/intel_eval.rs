@@ -99,23 +99,25 @@ fn held_out_vpn_exits_are_flagged_and_residential_addresses_are_not() {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
-    let (given, held_out): (Vec<(usize, &str)>, Vec<(usize, &str)>) = exits
+    // Even lines are given as a list; odd lines are held out.
+    let given: Vec<&str> = exits.iter().copied().step_by(2).collect();
+    let held: Vec<String> = exits
         .iter()
-        .copied()
-        .enumerate()
-        .partition(|(i, _)| i % 2 == 0);
+        .skip(1)
+        .step_by(2)
+        .map(|s| (*s).to_owned())
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let feed = dir.path().join("given.txt");
     std::fs::write(
         &feed,
         given
             .iter()
-            .map(|(_, ip)| format!("{ip}\n"))
+            .map(|ip| format!("{ip}\n"))
             .collect::<String>(),
     )
     .unwrap();
 
-    let held: Vec<String> = held_out.iter().map(|(_, ip)| (*ip).to_owned()).collect();
     let results = lookup(&feed, &held);
     let hit = results.iter().filter(|r| flagged(r)).count();
     let rate = hit as f64 / held.len() as f64;
