@@ -2,7 +2,7 @@
 //! present), run through the real pipeline: every benign capture (HTTPS, QUIC, DNS over HTTPS,
 //! video calls, messaging, streaming …) must stay silent, and each capture of a family these
 //! detectors claim must be reported with that family. Skipped, with the reason printed, on a
-//! machine without the corpus.
+//! machine without the corpus. A property test feeds the same detectors arbitrary flows.
 
 use super::{dnstunnel, encrypted, icmptunnel, psiphon, tlsintls, tor, websocket};
 use super::{Cascade, Detector};
@@ -125,4 +125,64 @@ fn claimed_families_are_found() {
         }
     }
     assert!(missed.is_empty(), "{}", missed.join("\n"));
+}
+
+mod arbitrary {
+    use super::ours;
+    use crate::decode::{ip_proto, Packet};
+    use crate::detect::testing::ViewBuilder;
+    use crate::ts::Ts;
+    use proptest::prelude::*;
+
+    /// The packet that triggers a call: from the client, an echo request for ICMP.
+    fn packet(proto: u8, payload: &[u8]) -> Packet<'_> {
+        Packet {
+            ts: Ts::from_secs(1),
+            vlan: 0,
+            src: "192.0.2.10".parse().unwrap(),
+            dst: "198.51.100.20".parse().unwrap(),
+            proto,
+            ttl: 64,
+            src_port: if proto == ip_proto::ICMP { 0 } else { 40000 },
+            dst_port: 0,
+            tcp: None,
+            icmp: (proto == ip_proto::ICMP).then_some((8, 0)),
+            ah_spi: None,
+            payload,
+            wire_len: payload.len() as u32 + 54,
+            payload_wire_len: payload.len() as u32,
+        }
+    }
+
+    proptest! {
+        /// No input, on any transport, makes a detector panic; every verdict carries evidence.
+        #[test]
+        fn arbitrary_flows_never_panic(
+            c in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..700), 1..4),
+            s in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..700), 0..4),
+        ) {
+            let builders = [
+                ViewBuilder::tcp(40000, 443),
+                ViewBuilder::udp(40000, 53),
+                ViewBuilder::ip(ip_proto::ICMP),
+            ];
+            for mut b in builders {
+                for (i, p) in c.iter().enumerate() {
+                    b = b.to_server(p);
+                    if let Some(q) = s.get(i) {
+                        b = b.to_client(q);
+                    }
+                }
+                let mut view = b.view();
+                let last = c.last().map(Vec::as_slice).unwrap_or_default();
+                let p = packet(view.proto, last);
+                view.packet = Some(&p);
+                for d in ours() {
+                    for v in [d.inspect(&view), d.conclude(&view)].into_iter().flatten() {
+                        prop_assert!(!v.evidence.is_empty(), "{}", d.name());
+                    }
+                }
+            }
+        }
+    }
 }
