@@ -10,7 +10,10 @@
 //! Order of the cascade ([`Cascade::standard`]): detectors whose gate is a fixed IP protocol
 //! number (ESP, AH, GRE) first, then fixed leading magic or banners that cost one comparison
 //! (SSH, RFB, TPKT, PPTP magic), then structured datagram formats whose gate is a size or header
-//! shape (WireGuard, IKE, OpenVPN, L2TP, XDMCP, RDP-UDP), then the looser formats (telnet, rsh).
+//! shape (WireGuard, IKE, OpenVPN, L2TP, XDMCP, RDP-UDP), then names and payloads inside other
+//! protocols (Tor's and Psiphon's TLS names, WebSocket tunnels, DNS and ICMP tunnels), then the
+//! size and entropy heuristics (TLS inside TLS, fully encrypted proxies), then the looser
+//! formats (telnet, rsh).
 //! A stronger verdict from a later detector still replaces a weaker one: order only decides who
 //! answers first when two are equally sure.
 //!
@@ -18,18 +21,29 @@
 //! allocate on the miss path, and a port number alone never yields more than
 //! [`Confidence::Port`].
 
+#[cfg(test)]
+mod anon_corpus_tests;
+#[cfg(test)]
+mod anon_testdata;
 pub(crate) mod dns;
+mod dnstunnel;
+mod encrypted;
+mod icmptunnel;
 mod ipsec;
 mod l2tp;
 mod openvpn;
 mod ports;
 mod pptp;
+mod psiphon;
 mod rdp;
 mod rsh;
 mod ssh;
 mod telnet;
 mod tls;
+mod tlsintls;
+mod tor;
 mod vnc;
+mod websocket;
 mod wireguard;
 mod xdmcp;
 
@@ -254,6 +268,13 @@ impl Cascade {
                 Box::new(openvpn::OpenVpn),
                 Box::new(l2tp::L2tp),
                 Box::new(xdmcp::Xdmcp),
+                Box::new(tor::Tor),
+                Box::new(psiphon::Psiphon),
+                Box::new(websocket::WebSocketTunnel),
+                Box::new(dnstunnel::DnsTunnel),
+                Box::new(icmptunnel::IcmpTunnel),
+                Box::new(tlsintls::TlsInTls),
+                Box::new(encrypted::FullyEncrypted),
                 Box::new(telnet::Telnet),
                 Box::new(rsh::Rsh),
                 Box::new(ports::PortHints),

@@ -3,6 +3,7 @@
 
 use crate::common::Scenario;
 
+mod anonymizers;
 mod demo;
 mod remote_access;
 mod tunnels;
@@ -12,5 +13,6 @@ pub fn all() -> Vec<Scenario> {
     let mut v = demo::scenarios();
     v.extend(remote_access::scenarios());
     v.extend(tunnels::scenarios());
+    v.extend(anonymizers::scenarios());
     v
 }
