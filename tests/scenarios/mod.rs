@@ -4,6 +4,7 @@
 use crate::common::Scenario;
 
 mod demo;
+mod products;
 mod remote_access;
 mod tunnels;
 
@@ -12,5 +13,6 @@ pub fn all() -> Vec<Scenario> {
     let mut v = demo::scenarios();
     v.extend(remote_access::scenarios());
     v.extend(tunnels::scenarios());
+    v.extend(products::scenarios());
     v
 }
