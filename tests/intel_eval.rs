@@ -111,10 +111,7 @@ fn held_out_vpn_exits_are_flagged_and_residential_addresses_are_not() {
     let feed = dir.path().join("given.txt");
     std::fs::write(
         &feed,
-        given
-            .iter()
-            .map(|ip| format!("{ip}\n"))
-            .collect::<String>(),
+        given.iter().map(|ip| format!("{ip}\n")).collect::<String>(),
     )
     .unwrap();
 

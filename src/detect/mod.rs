@@ -10,12 +10,18 @@
 //! Order of the cascade ([`Cascade::standard`]): detectors whose gate is a fixed IP protocol
 //! number (ESP, AH, GRE) first, then fixed leading magic or banners that cost one comparison
 //! (SSH, RFB, TPKT, PPTP magic), then structured datagram formats whose gate is a size or header
-//! shape (WireGuard, IKE, OpenVPN, L2TP, XDMCP, RDP-UDP), then names and payloads inside other
-//! protocols (Tor's and Psiphon's TLS names, WebSocket tunnels, DNS and ICMP tunnels), then the
-//! size and entropy heuristics (TLS inside TLS, fully encrypted proxies), then the looser
-//! formats (telnet, rsh).
+//! shape (WireGuard, IKE, OpenVPN, L2TP, XDMCP, RDP-UDP), then the product catalogue (TLS/QUIC
+//! names, certificates, DNS names and product byte patterns; it parses TLS, so it comes after
+//! the one-comparison gates), then names and payloads inside other protocols (Tor's and
+//! Psiphon's TLS names, WebSocket tunnels, DNS and ICMP tunnels), then the size and entropy
+//! heuristics (TLS inside TLS, fully encrypted proxies), then the looser formats (telnet, rsh).
 //! A stronger verdict from a later detector still replaces a weaker one: order only decides who
 //! answers first when two are equally sure.
+//!
+//! After the detectors, the cascade runs its [`Enricher`]s on the best verdict: steps that add
+//! what a protocol detector cannot know, without replacing its verdict. The standard one names
+//! the VPN brand (`provider`) of a generic tunnel (WireGuard, OpenVPN, IPsec, …) whose server
+//! address was resolved from a name the product catalogue lists for that brand.
 //!
 //! Failure policy: detectors read wire bytes only through bounds-checked accessors (`get`), never
 //! allocate on the miss path, and a port number alone never yields more than
@@ -25,6 +31,7 @@
 mod anon_corpus_tests;
 #[cfg(test)]
 mod anon_testdata;
+pub mod catalogue;
 pub(crate) mod dns;
 mod dnstunnel;
 mod encrypted;
@@ -52,8 +59,10 @@ pub(crate) mod testing;
 
 use crate::decode::Packet;
 use crate::flow::{DirPayload, Handshake, Segment};
+use catalogue::Catalogue;
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// What kind of activity an alert reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -249,14 +258,31 @@ pub trait Detector: Send + Sync {
     }
 }
 
-/// The ordered set of detectors the pipeline runs.
+/// A step run on the cascade's best verdict after the detectors: it may add facts (a provider,
+/// evidence) that the detector that found the protocol cannot know. It must be idempotent: it
+/// runs after every inspection of the flow.
+pub trait Enricher: Send + Sync {
+    /// Adds to `verdict` what this step knows about `view`.
+    fn enrich(&self, view: &FlowView<'_>, verdict: &mut Verdict);
+}
+
+/// The ordered set of detectors the pipeline runs, and the enrichers run on the best verdict.
 pub struct Cascade {
     detectors: Vec<Box<dyn Detector>>,
+    enrichers: Vec<Box<dyn Enricher>>,
 }
 
 impl Cascade {
-    /// Every built-in detector, in the order documented at the top of this module.
+    /// Every built-in detector with the built-in product catalogue, in the order documented at
+    /// the top of this module.
     pub fn standard() -> Cascade {
+        Cascade::with_catalogue(Catalogue::builtin())
+    }
+
+    /// Every built-in detector, with `catalogue` (e.g. from [`Catalogue::load`]) for product
+    /// recognition and VPN provider names.
+    pub fn with_catalogue(catalogue: Catalogue) -> Cascade {
+        let cat = Arc::new(catalogue);
         Cascade {
             detectors: vec![
                 Box::new(ipsec::Ipsec),
@@ -268,6 +294,7 @@ impl Cascade {
                 Box::new(openvpn::OpenVpn),
                 Box::new(l2tp::L2tp),
                 Box::new(xdmcp::Xdmcp),
+                Box::new(catalogue::ProductDetector::new(Arc::clone(&cat))),
                 Box::new(tor::Tor),
                 Box::new(psiphon::Psiphon),
                 Box::new(websocket::WebSocketTunnel),
@@ -279,38 +306,54 @@ impl Cascade {
                 Box::new(rsh::Rsh),
                 Box::new(ports::PortHints),
             ],
+            enrichers: vec![Box::new(catalogue::ProviderEnricher::new(cat))],
         }
     }
 
-    /// A cascade of exactly these detectors (tests, benches).
+    /// A cascade of exactly these detectors and no enricher (tests, benches).
     pub fn of(detectors: Vec<Box<dyn Detector>>) -> Cascade {
-        Cascade { detectors }
+        Cascade {
+            detectors,
+            enrichers: Vec::new(),
+        }
     }
 
-    /// Runs every detector on `view`, replacing `best` with any stronger verdict. Returns true when
-    /// `best` is complete.
+    /// Runs every detector on `view`, replacing `best` with any stronger verdict, then the
+    /// enrichers on `best`. Returns true when `best` is complete.
     pub fn inspect(&self, view: &FlowView<'_>, best: &mut Option<Verdict>) -> bool {
+        let mut complete = false;
         for d in &self.detectors {
             if let Some(v) = d.inspect(view) {
-                let complete = v.complete;
+                complete = v.complete;
                 if stronger(&v, best.as_ref()) {
                     *best = Some(v);
                 }
                 if complete {
-                    return true;
+                    break;
                 }
             }
         }
-        false
+        self.enrich(view, best);
+        complete
     }
 
-    /// Gives every detector its last look, replacing `best` with any stronger verdict.
+    /// Gives every detector its last look, replacing `best` with any stronger verdict, then
+    /// runs the enrichers on `best`.
     pub fn conclude(&self, view: &FlowView<'_>, best: &mut Option<Verdict>) {
         for d in &self.detectors {
             if let Some(v) = d.conclude(view) {
                 if stronger(&v, best.as_ref()) {
                     *best = Some(v);
                 }
+            }
+        }
+        self.enrich(view, best);
+    }
+
+    fn enrich(&self, view: &FlowView<'_>, best: &mut Option<Verdict>) {
+        if let Some(v) = best.as_mut() {
+            for e in &self.enrichers {
+                e.enrich(view, v);
             }
         }
     }

@@ -5,6 +5,7 @@ use crate::common::Scenario;
 
 mod anonymizers;
 mod demo;
+mod products;
 mod remote_access;
 mod tunnels;
 
@@ -14,5 +15,6 @@ pub fn all() -> Vec<Scenario> {
     v.extend(remote_access::scenarios());
     v.extend(tunnels::scenarios());
     v.extend(anonymizers::scenarios());
+    v.extend(products::scenarios());
     v
 }

@@ -31,8 +31,10 @@
 //! at the `*_MAX` bounds below; allocation is bounded by the bytes actually present, never by an
 //! attacker-declared length.
 
-// Nothing in the pipeline calls this library yet; the TLS/QUIC-based detectors come next and
-// this allowance goes with them.
+// The product catalogue uses the ClientHello, certificate, QUIC Initials and JA4 parts. Still
+// unused outside tests: the ServerHello parser, JA4_r/JA4_o, the single-datagram QUIC entry
+// point, QuicVersion names and two extension-type constants; they wait for the detectors that
+// need them.
 #![allow(dead_code, unused_imports)]
 
 mod client_hello;
