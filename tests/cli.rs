@@ -391,3 +391,67 @@ fn intel_lookup_names_sources_and_check_config_validates_lists() {
         "{err}"
     );
 }
+
+#[test]
+fn a_product_added_to_the_catalogue_is_detected_without_recompiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("products.toml");
+    std::fs::write(
+        &catalogue,
+        r#"
+[[product]]
+id = "acme_remote"
+name = "ACME Remote Desk"
+kind = "remote_access"
+[[product.patterns]]
+name = "ACME hello"
+proto = "tcp"
+dir = "to_server"
+hex = "41 43 4d 45 2d 52 44 2f 31"
+[[product.sources]]
+covers = ["patterns"]
+cite = "ACME Remote Desk protocol notes, section 2"
+"#,
+    )
+    .unwrap();
+    let cfg = dir.path().join("rw.toml");
+    std::fs::write(&cfg, "[detect]\ncatalogue = \"products.toml\"\n").unwrap();
+    let mut cap = CaptureBuilder::new();
+    let mut t = cap.tcp(sa("192.0.2.10:50000"), sa("198.51.100.20:7443"));
+    t.client_sends(&mut cap, b"ACME-RD/1 hello");
+    t.server_sends(&mut cap, &noise(9, 64));
+    t.close(&mut cap);
+    let pcap = dir.path().join("acme.pcap");
+    cap.write_pcap(&pcap);
+    let out = remotewatch(&[
+        "analyze",
+        "--config",
+        cfg.to_str().unwrap(),
+        pcap.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let alerts: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["family"], "acme_remote");
+    assert!(alerts[0]["evidence"].to_string().contains("ACME hello"));
+    // Without the configured catalogue the same capture is silent.
+    let out = remotewatch(&["analyze", pcap.to_str().unwrap()]);
+    assert!(out.stdout.is_empty());
+
+    // A malformed entry is reported with file, line and reason.
+    std::fs::write(
+        &catalogue,
+        "[[product]]\nid = \"x\"\nname = \"X\"\nkind = \"spyware\"\nsni = [\"x.example\"]\n",
+    )
+    .unwrap();
+    let out = remotewatch(&["check-config", "--config", cfg.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:4:", catalogue.display())) && err.contains("spyware"),
+        "{err}"
+    );
+}

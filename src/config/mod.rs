@@ -175,6 +175,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// IP intelligence: databases and lists.
     pub intel: crate::intel::IntelConfig,
+    /// A product catalogue from `detect.catalogue` (extending or replacing the built-in one).
+    pub catalogue: Option<std::sync::Arc<crate::detect::catalogue::Catalogue>>,
     /// Severity policy.
     pub policy: Policy,
     /// Contractors.
@@ -240,6 +242,12 @@ impl Config {
             let csv_path = base.join(csv.get_ref());
             match inventory_csv::load(&csv_path) {
                 Ok(mut more) => contractors.append(&mut more),
+                Err(mut e) => problems.append(&mut e),
+            }
+        }
+        if let Some(c) = &raw.detect.catalogue {
+            match crate::detect::catalogue::Catalogue::load(&base.join(c.get_ref())) {
+                Ok(cat) => cfg.catalogue = Some(std::sync::Arc::new(cat)),
                 Err(mut e) => problems.append(&mut e),
             }
         }

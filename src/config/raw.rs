@@ -27,6 +27,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub intel: RawIntel,
     #[serde(default)]
+    pub detect: RawDetect,
+    #[serde(default)]
     pub inventory: RawInventory,
     #[serde(default)]
     pub contractor: Vec<S<RawContractor>>,
@@ -70,6 +72,12 @@ pub(crate) struct RawAlerts {
 pub(crate) struct RawStore {
     pub path: Option<S<String>>,
     pub postgres: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDetect {
+    pub catalogue: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -282,7 +282,11 @@ impl Cascade {
     /// Every built-in detector, with `catalogue` (e.g. from [`Catalogue::load`]) for product
     /// recognition and VPN provider names.
     pub fn with_catalogue(catalogue: Catalogue) -> Cascade {
-        let cat = Arc::new(catalogue);
+        Cascade::with_shared_catalogue(Arc::new(catalogue))
+    }
+
+    /// As [`Cascade::with_catalogue`], sharing a catalogue already loaded.
+    pub fn with_shared_catalogue(cat: Arc<Catalogue>) -> Cascade {
         Cascade {
             detectors: vec![
                 Box::new(ipsec::Ipsec),

@@ -101,7 +101,11 @@ pub struct Pipeline<'s> {
 impl<'s> Pipeline<'s> {
     /// A pipeline for frames of framing `link`, configured by `cfg`, delivering to `sink`.
     pub fn new(cfg: &Config, link: LinkType, sink: &'s mut dyn AlertSink) -> Pipeline<'s> {
-        Pipeline::with_cascade(cfg, link, Cascade::standard(), sink)
+        let cascade = match &cfg.catalogue {
+            Some(c) => Cascade::with_shared_catalogue(std::sync::Arc::clone(c)),
+            None => Cascade::standard(),
+        };
+        Pipeline::with_cascade(cfg, link, cascade, sink)
     }
 
     /// As [`Pipeline::new`] with a chosen detector cascade.
