@@ -297,6 +297,17 @@ fn stored_alerts_can_be_listed_exported_and_verified() {
     assert_eq!(manifest["by_severity"]["info"], 1);
     assert_eq!(manifest["sensors"][0], "remotewatch");
     assert!(manifest["store_chain_head"].is_string());
+    let dbs: Vec<&str> = manifest["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dbs,
+        ["country", "asn"],
+        "the manifest names the databases in use"
+    );
     let ok = remotewatch(&["audit", "verify", e]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stderr));
     // Exporting into the same directory again is refused.

@@ -50,6 +50,9 @@ fn rules_and_dashboard_only_use_exported_metrics() {
         flow: FlowRecord::new(6, "192.0.2.1:5000".parse().unwrap(), peer, 0),
         evidence: vec![],
     });
+    let intel =
+        remotewatch::intel::Intel::load(&remotewatch::intel::IntelConfig::default()).unwrap();
+    metrics.intel_loaded(&intel, 0.1, 1.0);
     let exported = metrics.render();
     let declared: BTreeSet<String> = exported
         .lines()

@@ -113,6 +113,16 @@ fn check_exposition(metrics: &str) {
             "contractor" => ["", "c-demo"].contains(&value),
             "sensor" => value == "test-sensor",
             "version" => value == env!("CARGO_PKG_VERSION"),
+            "database" => {
+                ["country", "city", "asn"].contains(&value) || value.starts_with("anonymous-")
+            }
+            "feed" => {
+                !value.is_empty()
+                    && value.len() <= 64
+                    && value.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b)
+                    })
+            }
             _ => false,
         }
     };
@@ -241,6 +251,16 @@ fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
         "{metrics}"
     );
     check_exposition(&metrics);
+    // The built-in databases' build times and the lists' sizes are exported.
+    assert!(
+        metrics.contains(
+            "remotewatch_intel_database_build_timestamp_seconds{database=\"asn\"} 1781722800"
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.lines().any(|l| l
+        .starts_with("remotewatch_intel_feed_entries{feed=\"tor-exits\"}")
+        && !l.ends_with(" 0")));
     // The alert counters, the store and the JSONL log agree.
     let counted: f64 = metrics
         .lines()

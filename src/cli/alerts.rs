@@ -163,7 +163,21 @@ pub(super) fn audit(cmd: &AuditCommand) -> i32 {
                 Ok(p) => p,
                 Err(code) => return code,
             };
-            export(&path, from, to, format, out.as_deref(), data_dir.as_deref())
+            // The manifest names the databases this configuration uses.
+            let databases = load_config(config.as_ref())
+                .ok()
+                .and_then(|c| crate::intel::Intel::load(&c.intel).ok())
+                .map(|i| i.describe_databases())
+                .unwrap_or_default();
+            export(
+                &path,
+                from,
+                to,
+                format,
+                out.as_deref(),
+                data_dir.as_deref(),
+                &databases,
+            )
         }
         AuditCommand::Verify { dir } => match audit::verify(dir) {
             Ok(v) => {
@@ -190,6 +204,7 @@ fn export(
     format: &str,
     out: Option<&Path>,
     data_dir: Option<&Path>,
+    databases: &[std::collections::BTreeMap<String, String>],
 ) -> i32 {
     let now = now();
     let (from, to) = match (parse_when(from, now), parse_when(to, now)) {
@@ -237,7 +252,12 @@ fn export(
         Ok(r) => r,
         Err(e) => return fail(EXIT_RUNTIME, e),
     };
-    match audit::export(&rows, from, to, format, out, now, head) {
+    let meta = audit::ExportMeta {
+        generated_at: now,
+        store_chain_head: head,
+        databases: databases.to_vec(),
+    };
+    match audit::export(&rows, from, to, format, out, meta) {
         Ok(m) => {
             eprintln!(
                 "{}: {} records {} .. {}, chain head {}",

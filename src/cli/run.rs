@@ -58,6 +58,19 @@ pub(super) fn run(a: &RunArgs) -> i32 {
             "audit.schedule needs store.path and audit.dir (or --data-dir): exports are read from the store",
         );
     }
+    let loading = Instant::now();
+    let intel = match crate::intel::Intel::load(&cfg.intel) {
+        Ok(i) => i,
+        Err(problems) => return fail(EXIT_INPUT, crate::config::ConfigError { problems }),
+    };
+    let load_secs = loading.elapsed().as_secs_f64();
+    let databases = intel.describe_databases();
+    tracing::info!(
+        databases = databases.len(),
+        lists = intel.feeds().len(),
+        seconds = load_secs,
+        "IP intelligence loaded"
+    );
     let metrics = Arc::new(Metrics::new(
         &cfg.sensor_name,
         cfg.alerts.active_window_secs,
@@ -72,6 +85,11 @@ pub(super) fn run(a: &RunArgs) -> i32 {
             Err(e) => return fail(EXIT_INPUT, e),
         },
     };
+    metrics.intel_loaded(
+        &intel,
+        load_secs,
+        wall_clock().0 as f64 / Ts::NANOS_PER_SEC as f64,
+    );
     if let Some(s) = &mut store {
         restore_active_alerts(s, &metrics, cfg.alerts.active_window_secs);
     }
@@ -137,6 +155,7 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         live: live_stats.as_deref(),
         replay_rate: a.replay_rate,
         cfg: &cfg,
+        databases: &databases,
     };
     let code = packet_loop(&mut source, &mut pipe, &ctl);
     if let Some(s) = &live_stats {
@@ -163,7 +182,7 @@ pub(super) fn run(a: &RunArgs) -> i32 {
             std::thread::sleep(Duration::from_millis(100));
             if last_audit.elapsed() >= AUDIT_CHECK_EVERY {
                 last_audit = Instant::now();
-                scheduled_audit(&cfg);
+                scheduled_audit(&cfg, &databases);
             }
         }
     }
@@ -188,12 +207,19 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
 }
 
 /// Writes the scheduled audit export of the period that just ended, if due.
-fn scheduled_audit(cfg: &Config) {
+fn scheduled_audit(cfg: &Config, databases: &[std::collections::BTreeMap<String, String>]) {
     let (Some(schedule), Some(store), Some(dir)) = (cfg.audit.schedule, &cfg.store, &cfg.audit.dir)
     else {
         return;
     };
-    match crate::export::schedule::run_due(store, dir, schedule, cfg.audit.csv, wall_clock()) {
+    match crate::export::schedule::run_due(
+        store,
+        dir,
+        schedule,
+        cfg.audit.csv,
+        wall_clock(),
+        databases,
+    ) {
         Ok(Some(path)) => {
             tracing::info!(export = %path.display(), "scheduled audit export written")
         }
@@ -261,6 +287,7 @@ struct Control<'a> {
     live: Option<&'a LiveStats>,
     replay_rate: Option<u32>,
     cfg: &'a Config,
+    databases: &'a [std::collections::BTreeMap<String, String>],
 }
 
 /// Feeds the pipeline until the source ends or `stop` is raised. Returns the exit code.
@@ -316,7 +343,7 @@ fn packet_loop(source: &mut Source, pipe: &mut Pipeline<'_>, ctl: &Control<'_>) 
         }
         if last_audit.is_none_or(|t| t.elapsed() >= AUDIT_CHECK_EVERY) {
             last_audit = Some(Instant::now());
-            scheduled_audit(ctl.cfg);
+            scheduled_audit(ctl.cfg, ctl.databases);
         }
         let result = match step {
             Ok(Step::Frames(_)) => Ok(()),

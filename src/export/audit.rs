@@ -157,6 +157,17 @@ pub fn seed(from: Ts, to: Ts) -> String {
     format!("remotewatch-audit-v1 {} {}", from.rfc3339(), to.rfc3339())
 }
 
+/// What a manifest records besides the records themselves.
+#[derive(Clone, Debug, Default)]
+pub struct ExportMeta {
+    /// When the export is made (wall clock).
+    pub generated_at: Ts,
+    /// The alert store's chain head.
+    pub store_chain_head: Option<String>,
+    /// The IP-intelligence databases in use (role, source, type, build time).
+    pub databases: Vec<BTreeMap<String, String>>,
+}
+
 /// Writes `rows` (the alerts of `[from, to)`) into `dir` as `format`, with a manifest.
 pub fn export(
     rows: &[StoredAlert],
@@ -164,9 +175,13 @@ pub fn export(
     to: Ts,
     format: Format,
     dir: &Path,
-    generated_at: Ts,
-    store_chain_head: Option<String>,
+    meta: ExportMeta,
 ) -> Result<Manifest, AuditError> {
+    let ExportMeta {
+        generated_at,
+        store_chain_head,
+        databases,
+    } = meta;
     std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     if dir.join(MANIFEST).exists() {
         return Err(AuditError::Exists(dir.to_owned()));
@@ -239,7 +254,7 @@ pub fn export(
             head,
         },
         store_chain_head,
-        databases: Vec::new(),
+        databases,
     };
     let mut json = serde_json::to_string_pretty(&manifest).map_err(|e| AuditError::Io {
         path: dir.join(MANIFEST),

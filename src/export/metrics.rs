@@ -46,6 +46,10 @@ pub struct Metrics {
     capture_dropped: IntCounter,
     capture_if_dropped: IntCounter,
     last_packet: Gauge,
+    intel_db_built: IntGaugeVec,
+    intel_feed_entries: IntGaugeVec,
+    intel_load_seconds: Gauge,
+    intel_loaded: Gauge,
     state: Mutex<State>,
     active_window_ns: u64,
 }
@@ -109,6 +113,19 @@ impl Metrics {
         )
         .unwrap_or_else(|e| unreachable_metric("remotewatch_last_packet_timestamp_seconds", &e));
         let _ = registry.register(Box::new(last_packet.clone()));
+        let gauge = |name: &str, help: &str| {
+            let g = Gauge::new(name, help).unwrap_or_else(|e| unreachable_metric(name, &e));
+            let _ = registry.register(Box::new(g.clone()));
+            g
+        };
+        let intel_load_seconds = gauge(
+            "remotewatch_intel_load_duration_seconds",
+            "Time the IP-intelligence databases and lists took to load.",
+        );
+        let intel_loaded = gauge(
+            "remotewatch_intel_loaded_timestamp_seconds",
+            "When the IP-intelligence databases and lists were loaded (Unix seconds).",
+        );
         let m = Metrics {
             frames: counter(r, "remotewatch_frames_total", "Frames read from the capture."),
             bytes: counter(r, "remotewatch_bytes_total", "Bytes on the wire of the frames read."),
@@ -129,6 +146,10 @@ impl Metrics {
             capture_dropped: counter(r, "remotewatch_capture_dropped_packets_total", "Packets dropped because the kernel buffer was full (libpcap ps_drop)."),
             capture_if_dropped: counter(r, "remotewatch_capture_interface_dropped_packets_total", "Packets dropped by the interface or driver (libpcap ps_ifdrop)."),
             last_packet,
+            intel_db_built: gauge_vec(r, "remotewatch_intel_database_build_timestamp_seconds", "Build time of each IP-intelligence database (Unix seconds), by role (country, city, asn, anonymous-N).", &["database"]),
+            intel_feed_entries: gauge_vec(r, "remotewatch_intel_feed_entries", "Entries of each address list in use.", &["feed"]),
+            intel_load_seconds,
+            intel_loaded,
             state: Mutex::new(State::default()),
             active_window_ns: active_window_secs.saturating_mul(Ts::NANOS_PER_SEC),
             registry,
@@ -203,6 +224,25 @@ impl Metrics {
             }
             st.last_capture = now;
         }
+    }
+
+    /// Records what the intel stage loaded: database build times, list sizes, load duration and
+    /// time (`now`: wall clock, Unix seconds).
+    pub fn intel_loaded(&self, intel: &crate::intel::Intel, load_secs: f64, now: f64) {
+        self.intel_db_built.reset();
+        for (role, _, _, built) in intel.databases() {
+            self.intel_db_built
+                .with_label_values(&[role.as_str()])
+                .set(i64::try_from(built.secs()).unwrap_or(i64::MAX));
+        }
+        self.intel_feed_entries.reset();
+        for (name, _, entries) in intel.feeds() {
+            self.intel_feed_entries
+                .with_label_values(&[name])
+                .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        }
+        self.intel_load_seconds.set(load_secs);
+        self.intel_loaded.set(now);
     }
 
     /// Counts an alert that was just stored and reported.

@@ -49,6 +49,7 @@ pub fn run_due(
     schedule: Schedule,
     csv: bool,
     now: Ts,
+    databases: &[std::collections::BTreeMap<String, String>],
 ) -> Result<Option<PathBuf>, String> {
     let Some((name, from, to)) = last_complete_period(schedule, now) else {
         return Ok(None);
@@ -68,7 +69,12 @@ pub fn run_due(
     };
     let rows = s.period(from, to).map_err(|e| e.to_string())?;
     let format = if csv { Format::Csv } else { Format::Jsonl };
-    audit::export(&rows, from, to, format, &target, now, head).map_err(|e| e.to_string())?;
+    let meta = audit::ExportMeta {
+        generated_at: now,
+        store_chain_head: head,
+        databases: databases.to_vec(),
+    };
+    audit::export(&rows, from, to, format, &target, meta).map_err(|e| e.to_string())?;
     Ok(Some(target))
 }
 
@@ -129,6 +135,7 @@ mod tests {
             Schedule::Monthly,
             true,
             now,
+            &[],
         )
         .unwrap();
         assert_eq!(first, Some(out.join("2026-10")));
@@ -139,7 +146,8 @@ mod tests {
                 &out,
                 Schedule::Monthly,
                 true,
-                now
+                now,
+                &[],
             )
             .unwrap(),
             None

@@ -253,13 +253,47 @@ impl Intel {
         self.feeds.push(feed);
     }
 
-    /// (source, database type, build time) of every open database.
-    pub fn databases(&self) -> Vec<(&str, &str, crate::ts::Ts)> {
-        [&self.country, &self.city, &self.asn]
+    /// (role, source, database type, build time) of every open database. Roles are `country`,
+    /// `city`, `asn` and `anonymous-N`: a closed set, usable as a metric label.
+    pub fn databases(&self) -> Vec<(String, &str, &str, crate::ts::Ts)> {
+        let named = [
+            ("country", &self.country),
+            ("city", &self.city),
+            ("asn", &self.asn),
+        ];
+        named
             .into_iter()
-            .flatten()
-            .chain(self.anonymous.iter())
-            .map(|d| (d.source.as_str(), d.kind.as_str(), d.built))
+            .filter_map(|(role, d)| d.as_ref().map(|d| (role.to_owned(), d)))
+            .chain(
+                self.anonymous
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| (format!("anonymous-{i}"), d)),
+            )
+            .map(|(role, d)| (role, d.source.as_str(), d.kind.as_str(), d.built))
+            .collect()
+    }
+
+    /// The databases as audit manifests list them.
+    pub fn describe_databases(&self) -> Vec<std::collections::BTreeMap<String, String>> {
+        self.databases()
+            .into_iter()
+            .map(|(role, source, kind, built)| {
+                std::collections::BTreeMap::from([
+                    ("role".to_owned(), role),
+                    ("source".to_owned(), source.to_owned()),
+                    ("type".to_owned(), kind.to_owned()),
+                    ("built".to_owned(), built.rfc3339()),
+                ])
+            })
+            .collect()
+    }
+
+    /// (name, category, entries) of every address list in use.
+    pub fn feeds(&self) -> Vec<(&str, Category, usize)> {
+        self.feeds
+            .iter()
+            .map(|f| (f.name.as_str(), f.category, f.entries))
             .collect()
     }
 

@@ -158,7 +158,15 @@ fn builtin_databases_answer_country_and_asn() {
     assert_eq!((m.country.as_deref(), m.asn), (Some("US"), Some(15169)));
     let v6 = intel.lookup("2606:4700:4700::1111".parse().unwrap());
     assert_eq!(v6.asn, Some(13335));
-    assert_eq!(intel.databases().len(), 2);
+    let dbs = intel.databases();
+    assert_eq!(
+        dbs.iter().map(|d| d.0.as_str()).collect::<Vec<_>>(),
+        ["country", "asn"]
+    );
+    assert_eq!(
+        intel.describe_databases()[1]["built"],
+        "2026-06-17T19:00:00.000000Z"
+    );
     // The built-in files pass full verification too.
     assert!(Mmdb::from_bytes(builtin::ASN_DB.to_vec(), "asn").is_ok());
 }

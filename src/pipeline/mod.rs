@@ -348,19 +348,36 @@ impl Emitter<'_> {
         if !self.dedup.admit(&key, ts) {
             return None;
         }
+        let contractor = self.inventory.lookup(endpoint);
+        let mut severity = self.policy.severity(&v);
+        let mut evidence = v.evidence;
+        // A tool the company approved for this contractor (its own VPN, its RMM) is still
+        // reported, so the record is complete, but at `info`, with the approval named.
+        if let Some(c) = contractor {
+            let approved = c.approved_tools.iter().find(|t| {
+                t.as_str() == v.family.as_ref() || Some(t.as_str()) == v.provider.as_deref()
+            });
+            if let Some(tool) = approved {
+                severity = crate::alert::Severity::Info;
+                evidence.push(format!(
+                    "approved for contractor {}: {tool} (inventory approved_tools)",
+                    c.id
+                ));
+            }
+        }
         Some(Alert {
             ts,
             id: key.id(self.dedup.window_of(ts)),
             kind: v.kind,
-            severity: self.policy.severity(&v),
+            severity,
             confidence: v.confidence,
             family: v.family,
             provider: v.provider,
             endpoint,
-            contractor: self.inventory.lookup(endpoint).map(|c| c.id.clone()),
+            contractor: contractor.map(|c| c.id.clone()),
             peer,
             flow: FlowRecord::new(flow.key.proto, client, server, flow.key.vlan),
-            evidence: v.evidence,
+            evidence,
         })
     }
 }

@@ -318,3 +318,34 @@ fn flows_carry_the_dns_name_their_server_was_resolved_from() {
     let ev: Vec<&str> = sink.0.iter().map(|a| a.evidence[0].as_str()).collect();
     assert_eq!(ev, ["name=relay.example.com", "name=-"]);
 }
+
+#[test]
+fn an_approved_tool_is_reported_at_info_with_the_approval_named() {
+    let mut h = Harness::new();
+    h.cfg = Config::parse(
+        std::path::Path::new("t.toml"),
+        "[[contractor]]\nid = \"c-7\"\nendpoints = [\"192.0.2.10\"]\napproved_tools = [\"magic\"]\n\n[[contractor]]\nid = \"c-8\"\nendpoints = [\"192.0.2.11\"]\napproved_tools = [\"other\"]\n",
+    )
+    .unwrap();
+    h.run(&[
+        (10, tcp(C, S, "PA", 1, b"HELLO")),
+        (11, tcp(S, C, "PA", 1, b"WORLD")),
+        (12, tcp("192.0.2.11:50000", S, "PA", 1, b"HELLO")),
+        (13, tcp(S, "192.0.2.11:50000", "PA", 1, b"WORLD")),
+    ]);
+    assert_eq!(h.sink.0.len(), 2);
+    let approved = &h.sink.0[0];
+    assert_eq!(approved.severity, Severity::Info);
+    assert_eq!(approved.confidence, Confidence::Handshake);
+    assert!(approved
+        .evidence
+        .last()
+        .unwrap()
+        .contains("approved for contractor c-7: magic"));
+    let other = &h.sink.0[1];
+    assert_eq!(
+        other.severity,
+        Severity::High,
+        "another contractor's approval does not apply"
+    );
+}

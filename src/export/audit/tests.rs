@@ -46,8 +46,11 @@ fn export_then_verify_both_formats_and_detect_tampering() {
             Ts::from_secs(100),
             format,
             &out,
-            Ts::from_secs(1000),
-            Some("abc".into()),
+            ExportMeta {
+                generated_at: Ts::from_secs(1000),
+                store_chain_head: Some("abc".into()),
+                databases: vec![],
+            },
         )
         .unwrap();
         assert_eq!(m.records, 2);
@@ -114,8 +117,7 @@ fn a_changed_byte_is_caught_and_an_existing_export_is_never_overwritten() {
         Ts::from_secs(100),
         Format::Jsonl,
         &out,
-        Ts(0),
-        None,
+        ExportMeta::default(),
     )
     .unwrap();
     let data = out.join("alerts.jsonl");
@@ -135,8 +137,7 @@ fn a_changed_byte_is_caught_and_an_existing_export_is_never_overwritten() {
         Ts::from_secs(100),
         Format::Jsonl,
         &out,
-        Ts(0),
-        None,
+        ExportMeta::default(),
     );
     assert!(matches!(again, Err(AuditError::Exists(_))));
 }
@@ -145,7 +146,15 @@ fn a_changed_byte_is_caught_and_an_existing_export_is_never_overwritten() {
 fn an_empty_period_exports_and_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("e");
-    let m = export(&[], Ts(0), Ts::from_secs(1), Format::Csv, &out, Ts(0), None).unwrap();
+    let m = export(
+        &[],
+        Ts(0),
+        Ts::from_secs(1),
+        Format::Csv,
+        &out,
+        ExportMeta::default(),
+    )
+    .unwrap();
     assert_eq!(m.records, 0);
     assert_eq!(verify(&out).unwrap().records, 0);
 }
