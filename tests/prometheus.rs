@@ -251,6 +251,11 @@ fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
         "{metrics}"
     );
     check_exposition(&metrics);
+    // The contractor's risk: rdp at high (40) + wireguard at high (25) + ssh at info (0).
+    assert!(
+        metrics.contains("remotewatch_contractor_risk_score{contractor=\"c-demo\"} 65"),
+        "{metrics}"
+    );
     // The built-in databases' build times and the lists' sizes are exported.
     assert!(
         metrics.contains(

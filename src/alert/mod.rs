@@ -10,6 +10,7 @@
 
 mod dedup;
 mod policy;
+pub mod risk;
 
 pub use dedup::{Dedup, DEDUP_KEYS_MAX};
 pub use policy::{Policy, Severity};

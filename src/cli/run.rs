@@ -71,9 +71,17 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         seconds = load_secs,
         "IP intelligence loaded"
     );
-    let metrics = Arc::new(Metrics::new(
+    let contractor_ids: Vec<&str> = cfg
+        .inventory
+        .contractors()
+        .iter()
+        .map(|c| c.id.as_str())
+        .collect();
+    let metrics = Arc::new(Metrics::with_risk(
         &cfg.sensor_name,
         cfg.alerts.active_window_secs,
+        cfg.risk.clone(),
+        &contractor_ids,
     ));
     let mut store = match &cfg.store {
         None => {
@@ -228,16 +236,16 @@ fn scheduled_audit(cfg: &Config, databases: &[std::collections::BTreeMap<String,
     }
 }
 
-/// Rebuilds the active-alert gauges from the store after a restart.
+/// Rebuilds the active-alert window (gauges, risk scores) from the store after a restart.
 fn restore_active_alerts(store: &mut Store, metrics: &Metrics, window_secs: u64) {
     let now = wall_clock();
     let since = Ts(now
         .0
         .saturating_sub(window_secs.saturating_mul(Ts::NANOS_PER_SEC)));
-    match store.recent(since) {
+    match store.period(since, Ts(u64::MAX / 2)) {
         Ok(rows) => {
-            for (ts, contractor, kind) in rows {
-                metrics.remember(ts, contractor.unwrap_or_default(), kind);
+            for r in rows {
+                metrics.remember(&r.record);
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot read recent alerts from the store"),

@@ -175,6 +175,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// IP intelligence: databases and lists.
     pub intel: crate::intel::IntelConfig,
+    /// Weights of the contractor risk score.
+    pub risk: crate::alert::risk::RiskWeights,
     /// A product catalogue from `detect.catalogue` (extending or replacing the built-in one).
     pub catalogue: Option<std::sync::Arc<crate::detect::catalogue::Catalogue>>,
     /// Severity policy.
@@ -394,6 +396,35 @@ fn validate(raw: &RawConfig, base: &Path, cfg: &mut Config, pr: &mut Problems<'_
         }
     }
     intel(&raw.intel, base, cfg, pr);
+    for (v, w, what) in [
+        (
+            &raw.risk.remote_access,
+            &mut cfg.risk.remote_access,
+            "risk.remote_access",
+        ),
+        (
+            &raw.risk.vpn_tunnel,
+            &mut cfg.risk.vpn_tunnel,
+            "risk.vpn_tunnel",
+        ),
+        (
+            &raw.risk.anonymizer,
+            &mut cfg.risk.anonymizer,
+            "risk.anonymizer",
+        ),
+    ] {
+        if let Some(v) = v {
+            let x = *v.get_ref();
+            if (0.0..=100.0).contains(&x) {
+                *w = x;
+            } else {
+                pr.at(
+                    Some(v.span().start),
+                    format!("{what} = {x} is outside 0..=100"),
+                );
+            }
+        }
+    }
     let au = &raw.audit;
     if let Some(sch) = &au.schedule {
         match sch.get_ref().as_str() {

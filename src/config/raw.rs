@@ -29,6 +29,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub detect: RawDetect,
     #[serde(default)]
+    pub risk: RawRisk,
+    #[serde(default)]
     pub inventory: RawInventory,
     #[serde(default)]
     pub contractor: Vec<S<RawContractor>>,
@@ -72,6 +74,14 @@ pub(crate) struct RawAlerts {
 pub(crate) struct RawStore {
     pub path: Option<S<String>>,
     pub postgres: Option<S<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRisk {
+    pub remote_access: Option<S<f64>>,
+    pub vpn_tunnel: Option<S<f64>>,
+    pub anonymizer: Option<S<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

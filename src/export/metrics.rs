@@ -9,7 +9,7 @@
 //! them here about once a second ([`Metrics::observe`]). Alerts are counted by the alert sink,
 //! after the store has committed them.
 
-use crate::alert::Alert;
+use crate::alert::{Alert, Severity};
 use crate::capture::LiveStats;
 use crate::decode::Malformed;
 use crate::detect::Kind;
@@ -42,6 +42,9 @@ pub struct Metrics {
     alerts_suppressed: IntCounter,
     alerts_restored: IntCounter,
     active_alerts: IntGaugeVec,
+    risk: prometheus::GaugeVec,
+    risk_weights: crate::alert::risk::RiskWeights,
+    contractors: Vec<String>,
     capture_received: IntCounter,
     capture_dropped: IntCounter,
     capture_if_dropped: IntCounter,
@@ -54,11 +57,20 @@ pub struct Metrics {
     active_window_ns: u64,
 }
 
+/// An alert within the active window.
+struct Recent {
+    ts: Ts,
+    contractor: String,
+    kind: Kind,
+    family: String,
+    severity: Severity,
+}
+
 #[derive(Default)]
 struct State {
     last: Stats,
     last_capture: [u64; 3],
-    recent: VecDeque<(Ts, String, Kind)>,
+    recent: VecDeque<Recent>,
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
@@ -92,6 +104,22 @@ impl Metrics {
     /// Declares and registers every metric. `active_window_secs` is the span over which alerts
     /// count as active.
     pub fn new(sensor: &str, active_window_secs: u64) -> Metrics {
+        Metrics::with_risk(
+            sensor,
+            active_window_secs,
+            crate::alert::risk::RiskWeights::default(),
+            &[],
+        )
+    }
+
+    /// As [`Metrics::new`], scoring risk with `weights` and listing every contractor of the
+    /// inventory (`contractors`) in the risk gauge from the start.
+    pub fn with_risk(
+        sensor: &str,
+        active_window_secs: u64,
+        weights: crate::alert::risk::RiskWeights,
+        contractors: &[&str],
+    ) -> Metrics {
         let registry = Registry::new();
         let r = &registry;
         let build = gauge_vec(
@@ -142,6 +170,23 @@ impl Metrics {
             alerts_suppressed: counter(r, "remotewatch_alerts_suppressed_total", "Alerts suppressed as duplicates within the dedup window."),
             alerts_restored: counter(r, "remotewatch_alerts_already_stored_total", "Alerts not reported again because the store already had them (e.g. after a restart)."),
             active_alerts: gauge_vec(r, "remotewatch_active_alerts", "Alerts within the active window, by contractor (empty: outside the inventory) and kind.", &["contractor", "kind"]),
+            risk: {
+                let g = prometheus::GaugeVec::new(
+                    Opts::new(
+                        "remotewatch_contractor_risk_score",
+                        "Risk score 0-100 of each inventory contractor from the distinct findings within the active window (weights in [risk]).",
+                    ),
+                    &["contractor"],
+                )
+                .unwrap_or_else(|e| unreachable_metric("remotewatch_contractor_risk_score", &e));
+                let _ = r.register(Box::new(g.clone()));
+                for c in contractors {
+                    g.with_label_values(&[c]).set(0.0);
+                }
+                g
+            },
+            risk_weights: weights,
+            contractors: contractors.iter().map(|c| (*c).to_owned()).collect(),
             capture_received: counter(r, "remotewatch_capture_received_packets_total", "Packets received by the capture filter (libpcap ps_recv)."),
             capture_dropped: counter(r, "remotewatch_capture_dropped_packets_total", "Packets dropped because the kernel buffer was full (libpcap ps_drop)."),
             capture_if_dropped: counter(r, "remotewatch_capture_interface_dropped_packets_total", "Packets dropped by the interface or driver (libpcap ps_ifdrop)."),
@@ -250,27 +295,23 @@ impl Metrics {
         self.alerts
             .with_label_values(&[a.kind.as_str(), a.family.as_ref(), a.severity.as_str()])
             .inc();
-        self.remember(a.ts, a.contractor.clone().unwrap_or_default(), a.kind);
+        self.push_recent(Recent {
+            ts: a.ts,
+            contractor: a.contractor.clone().unwrap_or_default(),
+            kind: a.kind,
+            family: a.family.to_string(),
+            severity: a.severity,
+        });
     }
 
     /// Counts an alert known only by its stored JSON record (delivered after a restart).
     pub fn alert_record(&self, record: &str) {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(record) else {
-            return;
-        };
-        let s = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
-        let Some(kind) = Kind::ALL.into_iter().find(|k| k.as_str() == s("kind")) else {
-            return;
-        };
-        self.alerts
-            .with_label_values(&[kind.as_str(), s("family"), s("severity")])
-            .inc();
-        let ts = s("ts")
-            .parse::<jiff::Timestamp>()
-            .ok()
-            .and_then(|t| u64::try_from(t.as_nanosecond()).ok())
-            .map_or(Ts(0), Ts);
-        self.remember(ts, s("contractor").to_owned(), kind);
+        if let Some(r) = recent_of(record) {
+            self.alerts
+                .with_label_values(&[r.kind.as_str(), &r.family, r.severity.as_str()])
+                .inc();
+            self.push_recent(r);
+        }
     }
 
     /// Counts an alert the store already had.
@@ -278,15 +319,22 @@ impl Metrics {
         self.alerts_restored.inc();
     }
 
-    /// Adds an alert from before a restart to the active-alert window.
-    pub fn remember(&self, ts: Ts, contractor: String, kind: Kind) {
+    /// Adds an alert reported before a restart (its stored record) to the active window, without
+    /// counting it again.
+    pub fn remember(&self, record: &str) {
+        if let Some(r) = recent_of(record) {
+            self.push_recent(r);
+        }
+    }
+
+    fn push_recent(&self, r: Recent) {
         let Ok(mut st) = self.state.lock() else {
             return;
         };
         if st.recent.len() >= RECENT_ALERTS_MAX {
             st.recent.pop_front();
         }
-        st.recent.push_back((ts, contractor, kind));
+        st.recent.push_back(r);
     }
 
     /// The text exposition of every metric, with the active-alert gauges brought up to the newest
@@ -305,13 +353,20 @@ impl Metrics {
         let now = st
             .last
             .last_ts
-            .or_else(|| st.recent.back().map(|r| r.0))
+            .or_else(|| st.recent.back().map(|r| r.ts))
             .unwrap_or_default();
         let horizon = Ts(now.0.saturating_sub(self.active_window_ns));
-        st.recent.retain(|(ts, _, _)| *ts >= horizon);
+        st.recent.retain(|r| r.ts >= horizon);
         let mut counts: BTreeMap<(&str, Kind), i64> = BTreeMap::new();
-        for (_, c, k) in &st.recent {
-            *counts.entry((c.as_str(), *k)).or_default() += 1;
+        let mut by_contractor: BTreeMap<&str, Vec<(Kind, &str, Severity)>> = BTreeMap::new();
+        for r in &st.recent {
+            *counts.entry((r.contractor.as_str(), r.kind)).or_default() += 1;
+            if !r.contractor.is_empty() {
+                by_contractor
+                    .entry(r.contractor.as_str())
+                    .or_default()
+                    .push((r.kind, r.family.as_str(), r.severity));
+            }
         }
         self.active_alerts.reset();
         for ((c, k), n) in counts {
@@ -319,7 +374,48 @@ impl Metrics {
                 .with_label_values(&[c, k.as_str()])
                 .set(n);
         }
+        // Every inventory contractor keeps a series (0 when quiet), so dashboards list them all.
+        for c in &self.contractors {
+            self.risk.with_label_values(&[c.as_str()]).set(0.0);
+        }
+        for (c, findings) in by_contractor {
+            let (score, _) = self.risk_weights.score(findings);
+            self.risk.with_label_values(&[c]).set(score);
+        }
     }
+
+    /// The risk score of `contractor` now and its contributing signals (for alerts and APIs).
+    pub fn risk_of(&self, contractor: &str) -> (f64, Vec<(String, f64)>) {
+        let Ok(st) = self.state.lock() else {
+            return (0.0, Vec::new());
+        };
+        self.risk_weights.score(
+            st.recent
+                .iter()
+                .filter(|r| r.contractor == contractor)
+                .map(|r| (r.kind, r.family.as_str(), r.severity)),
+        )
+    }
+}
+
+/// The fields of a stored alert record the window needs.
+fn recent_of(record: &str) -> Option<Recent> {
+    let v: serde_json::Value = serde_json::from_str(record).ok()?;
+    let s = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+    let kind = Kind::ALL.into_iter().find(|k| k.as_str() == s("kind"))?;
+    let severity = s("severity").parse::<Severity>().ok()?;
+    let ts = s("ts")
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|t| u64::try_from(t.as_nanosecond()).ok())
+        .map_or(Ts(0), Ts);
+    Some(Recent {
+        ts,
+        contractor: s("contractor").to_owned(),
+        kind,
+        family: s("family").to_owned(),
+        severity,
+    })
 }
 
 #[cfg(test)]

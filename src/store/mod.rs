@@ -25,7 +25,6 @@ mod sqlite;
 pub use query::{parse_cursor, Filter, StoredAlert, PAGE_MAX};
 
 use crate::alert::Alert;
-use crate::detect::Kind;
 use crate::ts::Ts;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -168,19 +167,6 @@ impl Store {
     /// between), in insertion order: (id, record).
     pub fn undelivered(&mut self, sensor: &str) -> Result<Vec<(String, String)>, StoreError> {
         both!(self, s => s.undelivered(sensor))
-    }
-
-    /// (time, contractor, kind) of every alert at or after `since`, oldest first: used to rebuild
-    /// the active-alert gauges after a restart.
-    pub fn recent(&mut self, since: Ts) -> Result<Vec<(Ts, Option<String>, Kind)>, StoreError> {
-        let rows = both!(self, s => s.recent(since))?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(ts, c, kind)| {
-                let k = Kind::ALL.into_iter().find(|k| k.as_str() == kind)?;
-                Some((Ts(u64::try_from(ts).unwrap_or(0)), c, k))
-            })
-            .collect())
     }
 
     /// Alerts matching `f`, ordered by time then id.

@@ -3,7 +3,6 @@
 use super::query::{select, Param};
 use super::{Filter, Row, StoreError, StoredAlert, SCHEMA_VERSION};
 use crate::alert::Alert;
-use crate::ts::Ts;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls};
 
@@ -223,24 +222,6 @@ impl Postgres {
             )
             .map_err(pg)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-    }
-
-    pub(super) fn recent(
-        &mut self,
-        since: Ts,
-    ) -> Result<Vec<(i64, Option<String>, String)>, StoreError> {
-        let since = i64::try_from(since.0).unwrap_or(i64::MAX);
-        let rows = self
-            .client
-            .query(
-                "SELECT ts_ns, contractor, kind FROM alerts WHERE ts_ns >= $1 ORDER BY ts_ns",
-                &[&since],
-            )
-            .map_err(pg)?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect())
     }
 
     pub(super) fn query(&mut self, f: &Filter) -> Result<Vec<StoredAlert>, StoreError> {

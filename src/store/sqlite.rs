@@ -3,7 +3,6 @@
 use super::query::{select, Param};
 use super::{Filter, Row, StoreError, StoredAlert, SCHEMA_VERSION};
 use crate::alert::Alert;
-use crate::ts::Ts;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
@@ -185,19 +184,6 @@ impl Sqlite {
             "SELECT id, record FROM alerts WHERE delivered = 0 AND sensor = ?1 ORDER BY seq",
         )?;
         let rows = st.query_map([sensor], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-    }
-
-    pub(super) fn recent(
-        &mut self,
-        since: Ts,
-    ) -> Result<Vec<(i64, Option<String>, String)>, StoreError> {
-        let mut st = self.conn.prepare(
-            "SELECT ts_ns, contractor, kind FROM alerts WHERE ts_ns >= ?1 ORDER BY ts_ns",
-        )?;
-        let rows = st.query_map([i64::try_from(since.0).unwrap_or(i64::MAX)], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 

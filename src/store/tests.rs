@@ -11,7 +11,7 @@ fn raw(s: &Store) -> &Connection {
 }
 
 use crate::alert::{AlertKey, FlowRecord, Severity};
-use crate::detect::Confidence;
+use crate::detect::{Confidence, Kind};
 use std::borrow::Cow;
 
 fn alert(secs: u64, family: &'static str, contractor: Option<&str>, sev: Severity) -> Alert {
@@ -191,18 +191,6 @@ fn a_newer_schema_is_refused_and_read_only_needs_an_existing_file() {
     let e = Store::open(&path).err().unwrap().to_string();
     assert!(e.contains("schema version 99 is newer"), "{e}");
     assert!(Store::open_read_only(&dir.path().join("missing.db")).is_err());
-}
-
-#[test]
-fn recent_rebuilds_active_alerts() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Store::open(&dir.path().join("a.db")).unwrap();
-    s.insert(&alert(10, "rdp", Some("c-1"), Severity::High), "s")
-        .unwrap();
-    s.insert(&alert(50, "vnc", None, Severity::High), "s")
-        .unwrap();
-    let r = s.recent(Ts::from_secs(20)).unwrap();
-    assert_eq!(r, vec![(Ts::from_secs(50), None, Kind::RemoteAccess)]);
 }
 
 #[test]

@@ -218,3 +218,32 @@ fn promtool_accepts_the_exposition() {
         "promtool: {report}"
     );
 }
+
+#[test]
+fn risk_scores_every_inventory_contractor_from_distinct_findings() {
+    let m = Metrics::with_risk(
+        "s",
+        3600,
+        crate::alert::risk::RiskWeights::default(),
+        &["c-1", "c-2"],
+    );
+    m.alert(&alert(1000, Some("c-1"), Kind::RemoteAccess));
+    m.alert(&alert(1010, Some("c-1"), Kind::RemoteAccess));
+    m.alert(&alert(1020, Some("c-1"), Kind::VpnTunnel));
+    m.alert(&alert(1030, None, Kind::Anonymizer));
+    let t = m.render();
+    // rdp at high (remote access 40) + rdp at high as a VPN finding (25): the same family under
+    // two kinds counts twice; repeats once.
+    assert_eq!(
+        value(&t, "remotewatch_contractor_risk_score{contractor=\"c-1\"}"),
+        Some(65.0)
+    );
+    assert_eq!(
+        value(&t, "remotewatch_contractor_risk_score{contractor=\"c-2\"}"),
+        Some(0.0)
+    );
+    assert!(!t.contains("remotewatch_contractor_risk_score{contractor=\"\"}"));
+    let (score, parts) = m.risk_of("c-1");
+    assert_eq!(score, 65.0);
+    assert_eq!(parts[0], ("remote_access/rdp at high".into(), 40.0));
+}
