@@ -47,6 +47,7 @@ mod rsh;
 mod ssh;
 mod telnet;
 mod tls;
+mod tlsfp;
 mod tlsintls;
 mod tor;
 mod vnc;
@@ -310,7 +311,10 @@ impl Cascade {
                 Box::new(rsh::Rsh),
                 Box::new(ports::PortHints),
             ],
-            enrichers: vec![Box::new(catalogue::ProviderEnricher::new(cat))],
+            enrichers: vec![
+                Box::new(catalogue::ProviderEnricher::new(cat)),
+                Box::new(tlsfp::TlsFingerprint),
+            ],
         }
     }
 

@@ -48,6 +48,13 @@ mod corpus_tests;
 #[cfg(test)]
 mod testdata;
 
+/// The JA4 specification's worked-example ClientHello as a TLS stream
+/// (`t13d1516h2_8daaf6152771_e5627efa2ab1`).
+#[cfg(test)]
+pub(crate) fn testdata_client_hello() -> Vec<u8> {
+    testdata::ja4_example_stream()
+}
+
 pub(crate) use quic::{quic_initial, quic_initials, QuicVersion};
 
 /// Outcome of parsing one handshake message from a flow prefix.
