@@ -21,7 +21,8 @@
 //! After the detectors, the cascade runs its [`Enricher`]s on the best verdict: steps that add
 //! what a protocol detector cannot know, without replacing its verdict. The standard one names
 //! the VPN brand (`provider`) of a generic tunnel (WireGuard, OpenVPN, IPsec, …) whose server
-//! address was resolved from a name the product catalogue lists for that brand.
+//! address was resolved from a name the product catalogue lists for that brand; a second adds
+//! the initiator's TCP SYN fingerprint and what a reduced MSS is consistent with (`tcpfp`).
 //!
 //! Failure policy: detectors read wire bytes only through bounds-checked accessors (`get`), never
 //! allocate on the miss path, and a port number alone never yields more than
@@ -45,6 +46,7 @@ mod psiphon;
 mod rdp;
 mod rsh;
 mod ssh;
+mod tcpfp;
 mod telnet;
 mod tls;
 mod tlsfp;
@@ -170,6 +172,9 @@ pub struct Side<'a> {
     pub bytes: u64,
     /// SPI of the first IPsec Authentication Header seen in this direction.
     pub ah_spi: Option<u32>,
+    /// IP TTL or IPv6 hop limit of the first packet seen in this direction (0 until seen): the
+    /// initiator's SYN when the TCP handshake was seen.
+    pub ttl: u8,
 }
 
 impl<'a> Side<'a> {
@@ -180,6 +185,7 @@ impl<'a> Side<'a> {
             pkts,
             bytes,
             ah_spi: None,
+            ttl: 0,
         }
     }
 
@@ -314,6 +320,7 @@ impl Cascade {
             enrichers: vec![
                 Box::new(catalogue::ProviderEnricher::new(cat)),
                 Box::new(tlsfp::TlsFingerprint),
+                Box::new(tcpfp::SynFingerprint),
             ],
         }
     }

@@ -23,6 +23,12 @@
 //! RDP client H.221 key "Duca" for Standard RDP Security (old clients such as Windows XP never
 //! negotiate and go straight there).
 //!
+//! That Connect-Initial is the one place the client describes itself in clear ([`gcc`]): its
+//! core data block (TS_UD_CS_CORE, MS-RDPBCGR 2.2.1.3.2) carries the client machine name, the
+//! keyboard layout (whose language and country [`klid::keyboard_country`] names), the client build
+//! and the desktop size, which become one more evidence line. Under TLS, CredSSP and the other
+//! enhanced security protocols the same block travels inside TLS and stays unseen.
+//!
 //! Captures that begin after the connection setup show only the data phase. What is still
 //! reliable there is a TPKT record holding an X.224 Data TPDU (LI 2, code 0xF0, EOT) with an MCS
 //! Send Data Request/Indication (T.125 §11.32/11.33, PER-encoded) whose initiator and channel ids
@@ -30,14 +36,18 @@
 //! exactly; two such segments give a Signature. A TLS-protected session seen mid-stream is only
 //! TLS, and fast-path PDUs (one header byte and a 1–2 byte length) are too loose to claim.
 
+mod gcc;
+mod klid;
 mod udp;
 mod x224;
 
 use super::{be16, printable, Confidence, Detector, FlowView, Kind, Side, Verdict};
 use crate::decode::ip_proto;
+use gcc::ClientCore;
 use x224::{
     failure_name, parse_confirm, protocol_names, starts_tpkt, tpkt, x224_data, ConnRequest,
-    ConnTpdu, NegResult, Token, PROTOCOL_RDP, X224_DT,
+    ConnTpdu, NegResult, Token, PROTOCOL_RDP, TPKT_HEADER_LEN, TPKT_RESERVED, TPKT_VERSION,
+    X224_DT,
 };
 
 /// Family name.
@@ -70,6 +80,8 @@ const MCS_SEND_DATA_INDICATION: u8 = 0x68;
 const MCS_ID_MIN: u16 = 1001;
 /// Send Data header before the PER length: choice, initiator, channelId, priority/segmentation.
 const MCS_SEND_DATA_FIXED: usize = 6;
+/// Offset of the X.224 TPDU code in a TPKT record: after the TPKT header and the LI byte.
+const X224_CODE_OFFSET: usize = TPKT_HEADER_LEN + 1;
 /// Segments with a validated MCS Send Data PDU needed to claim a mid-stream flow.
 const MIDSTREAM_MIN_PDUS: usize = 2;
 
@@ -182,7 +194,11 @@ fn request_flags(flags: u8) -> &'static str {
 enum FollowUp {
     Nothing,
     TlsClientHello,
-    McsConnectInitial { rdp_gcc: bool },
+    /// `core`: the client core data, when the GCC user data carries it in clear.
+    McsConnectInitial {
+        rdp_gcc: bool,
+        core: Option<ClientCore>,
+    },
     Other,
 }
 
@@ -202,11 +218,18 @@ fn follow_up(after: &[u8]) -> FollowUp {
             let rdp_gcc = mcs
                 .windows(GCC_CLIENT_KEY.len())
                 .any(|w| w == GCC_CLIENT_KEY);
-            return FollowUp::McsConnectInitial { rdp_gcc };
+            let core = if rdp_gcc { gcc::client_core(mcs) } else { None };
+            return FollowUp::McsConnectInitial { rdp_gcc, core };
         }
     }
-    // The Connect-Initial may not be complete yet: a TPKT header announcing a Data TPDU.
-    if starts_tpkt(after) && after.get(5) == Some(&X224_DT) && tpkt(after).is_none() {
+    // The Connect-Initial may not be complete yet: a TPKT header announcing a Data TPDU, or
+    // the first bytes of one (TCP may cut the stream anywhere, even inside the headers).
+    let tpkt_start =
+        after.first() == Some(&TPKT_VERSION) && after.get(1).is_none_or(|&b| b == TPKT_RESERVED);
+    let data_tpdu = after
+        .get(X224_CODE_OFFSET)
+        .is_none_or(|&code| code == X224_DT);
+    if tpkt_start && data_tpdu && tpkt(after).is_none() {
         return FollowUp::Nothing;
     }
     FollowUp::Other
@@ -217,7 +240,7 @@ fn follow_up(after: &[u8]) -> FollowUp {
 fn negotiation_verdict(cr: &ConnRequest<'_>, client: &[u8], server: &[u8]) -> Option<Verdict> {
     let after = client.get(cr.tpdu.record_len..).unwrap_or_default();
     let follow = follow_up(after);
-    if cr.is_bare() && !matches!(follow, FollowUp::McsConnectInitial { rdp_gcc: true }) {
+    if cr.is_bare() && !matches!(follow, FollowUp::McsConnectInitial { rdp_gcc: true, .. }) {
         return None;
     }
     let confirm = parse_confirm(server).filter(|(cc, neg)| consistent(cr, cc, neg));
@@ -225,7 +248,10 @@ fn negotiation_verdict(cr: &ConnRequest<'_>, client: &[u8], server: &[u8]) -> Op
         let v = Verdict::new(Kind::RemoteAccess, FAMILY, Confidence::Signature);
         let v = request_evidence(cr, v);
         return Some(match follow {
-            FollowUp::McsConnectInitial { rdp_gcc: true } => v.with(MCS_RDP_FACT),
+            FollowUp::McsConnectInitial {
+                rdp_gcc: true,
+                core,
+            } => with_core(v.with(MCS_RDP_FACT), core.as_ref()),
             _ => v,
         });
     };
@@ -263,18 +289,27 @@ fn negotiation_verdict(cr: &ConnRequest<'_>, client: &[u8], server: &[u8]) -> Op
                 security_name(selected)
             ))
             .done(),
-        FollowUp::McsConnectInitial { rdp_gcc } if selected == PROTOCOL_RDP => {
+        FollowUp::McsConnectInitial { rdp_gcc, core } if selected == PROTOCOL_RDP => {
             let fact = if rdp_gcc {
                 MCS_RDP_FACT
             } else {
                 "MCS Connect-Initial follows: Standard RDP Security"
             };
-            v.with(fact).done()
+            with_core(v.with(fact), core.as_ref()).done()
         }
         _ => v
             .with("client data after the confirm does not match the selected protocol")
             .done(),
     })
+}
+
+/// Adds the client core data line (client name, keyboard layout, build, desktop size), which
+/// only a Connect-Initial sent in clear reveals.
+fn with_core(v: Verdict, core: Option<&ClientCore>) -> Verdict {
+    match core.and_then(ClientCore::evidence) {
+        Some(line) => v.with(line),
+        None => v,
+    }
 }
 
 /// Evidence line for an MCS Connect-Initial carrying RDP client GCC data.
@@ -505,6 +540,55 @@ mod tests {
         assert!(v.complete);
         assert!(v.evidence[2].contains("without negotiation"));
         assert!(v.evidence[3].contains("Duca"));
+    }
+
+    /// TPKT + X.224 Data around a full Connect-Initial with a Korean client's core data.
+    fn korean_connect_initial() -> Vec<u8> {
+        let block = super::gcc::tests::core_block("WS-1234", 0x0000_0412, 2600);
+        let mut x = vec![X224_DT_LI, X224_DT, X224_DT_EOT];
+        x.extend(super::gcc::tests::connect_initial(&block));
+        tpkt_record(&x)
+    }
+
+    #[test]
+    fn client_core_data_becomes_evidence() {
+        let line = "client name \"WS-1234\", keyboard layout 0x00000412 (Korean, KR), \
+                    build 2600, 1024x768";
+        // With the server's bare confirm: a complete Handshake.
+        let b = ViewBuilder::tcp(49200, 3389)
+            .to_server(&request(Some("kim"), None))
+            .to_client(&confirm(&[]))
+            .to_server(&korean_connect_initial());
+        let v = run(&b).unwrap();
+        assert_eq!(v.confidence, Confidence::Handshake);
+        assert!(v.complete);
+        assert!(v.evidence[3].contains("Duca"));
+        assert!(v.evidence[4].starts_with(line), "{:?}", v.evidence);
+        // Confirm not seen: still a Signature, with the same line.
+        let b = ViewBuilder::tcp(49200, 3389)
+            .to_server(&request(Some("kim"), None))
+            .to_server(&korean_connect_initial());
+        let v = run(&b).unwrap();
+        assert_eq!(v.confidence, Confidence::Signature);
+        assert!(v.evidence.iter().any(|e| e.starts_with(line)));
+    }
+
+    #[test]
+    fn connect_initial_arriving_in_pieces() {
+        // Until the TPKT record is whole the verdict waits; it never guesses client data.
+        let ci = korean_connect_initial();
+        for n in 1..ci.len() {
+            let b = ViewBuilder::tcp(49200, 3389)
+                .to_server(&request(Some("kim"), None))
+                .to_client(&confirm(&[]))
+                .to_server(&ci[..n]);
+            let v = run(&b).unwrap();
+            assert!(!v.complete, "prefix {n}");
+            assert!(
+                !v.evidence.iter().any(|e| e.contains("client name")),
+                "prefix {n}"
+            );
+        }
     }
 
     #[test]

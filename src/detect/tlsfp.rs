@@ -3,7 +3,9 @@
 //! `technical_details/JA4.md`), the server name and the ALPN values it offered. An analyst can then
 //! compare the client with known software, or pivot to other flows from the same client.
 //!
-//! It never creates a verdict or changes one's confidence.
+//! It never creates a verdict or changes one's confidence. Like the SYN fingerprint, the line is
+//! added once, to a final verdict (complete, or at the flow's last look): a line on every
+//! intermediate verdict would change which of two equally sure verdicts the cascade keeps.
 
 use super::tls::{self, ClientHello};
 use super::{Enricher, FlowView, Verdict};
@@ -17,6 +19,16 @@ pub(crate) struct TlsFingerprint;
 
 impl Enricher for TlsFingerprint {
     fn enrich(&self, view: &FlowView<'_>, verdict: &mut Verdict) {
+        if !verdict.complete && view.packet.is_some() {
+            return;
+        }
+        if verdict
+            .evidence
+            .iter()
+            .any(|e| e.contains(" ClientHello JA4 "))
+        {
+            return;
+        }
         let (hello, quic) = match view.proto {
             ip_proto::TCP => (tls::client_hello(view.to_server.data()).done(), false),
             ip_proto::UDP => {
@@ -65,7 +77,8 @@ mod tests {
         let b = ViewBuilder::tcp(50000, 443).to_server(&hello);
         let mut v = Verdict::new(Kind::VpnTunnel, "x", Confidence::Signature);
         TlsFingerprint.enrich(&b.view(), &mut v);
-        assert_eq!(v.evidence.len(), 1);
+        TlsFingerprint.enrich(&b.view(), &mut v);
+        assert_eq!(v.evidence.len(), 1, "added once");
         assert!(
             v.evidence[0]
                 .starts_with("TLS ClientHello JA4 t13d1516h2_8daaf6152771_e5627efa2ab1 (SNI "),

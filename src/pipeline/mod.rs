@@ -393,6 +393,7 @@ fn split_view<'a>(
         key,
         pkts,
         bytes,
+        ttl,
         ah_spi,
         tcp,
         payloads,
@@ -406,6 +407,7 @@ fn split_view<'a>(
             bytes.get(d.idx()).copied().unwrap_or(0),
         );
         s.ah_spi = ah_spi.get(d.idx()).copied().flatten();
+        s.ttl = ttl.get(d.idx()).copied().unwrap_or(0);
         s
     };
     let view = FlowView {

@@ -2,6 +2,8 @@
 //! each built from the protocol's own message layouts, plus a look-alike that must stay silent.
 
 use crate::common::{noise, sa, CaptureBuilder, Scenario};
+use etherparse::{PacketBuilder, TcpOptionElement};
+use std::net::{IpAddr, SocketAddr};
 
 pub fn scenarios() -> Vec<Scenario> {
     vec![
@@ -12,6 +14,10 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "rdp-standard-security-nonstandard-port",
             build: rdp_standard_security_nonstandard_port,
+        },
+        Scenario {
+            name: "rdp-standard-security-korean-client",
+            build: rdp_standard_security_korean_client,
         },
         Scenario {
             name: "rdp-udp-syn-handshake-ipv6",
@@ -153,6 +159,136 @@ fn rdp_standard_security_nonstandard_port() -> CaptureBuilder {
     cap
 }
 
+/// A client on a Korean keyboard layout whose server only offers Standard RDP Security
+/// (FreeRDP `/sec:rdp` asks for exactly that): RDP_NEG_REQ for PROTOCOL_RDP, RDP_NEG_RSP
+/// selecting it, then the Connect-Initial in clear with the client's name, keyboard layout,
+/// build and desktop size. The client's SYN is a Windows host's (TTL 128 at start, 12 routers
+/// away) announcing MSS 1380, as behind a WireGuard interface at wg-quick's default MTU 1420.
+fn rdp_standard_security_korean_client() -> CaptureBuilder {
+    let mut cap = CaptureBuilder::new();
+    let client = sa("192.0.2.10:49733");
+    let server = sa("198.51.100.20:3389");
+    let mut t = SynConn::open(&mut cap, client, server, 1380, 8, 116);
+    let mut var = b"Cookie: mstshash=kim\r\n".to_vec();
+    var.extend_from_slice(&rdp_neg(0x01, 0, 0)); // requestedProtocols PROTOCOL_RDP
+    t.send(&mut cap, true, &x224_conn(0xE0, 0, 0, &var));
+    t.send(
+        &mut cap,
+        false,
+        &x224_conn(0xD0, 0, 0x1234, &rdp_neg(0x02, 0x1f, 0)),
+    );
+    let korean = ClientCore {
+        name: "WS-1234",
+        keyboard_layout: 0x0000_0412,
+        build: 19041,
+        width: 1920,
+        height: 1080,
+    };
+    t.send(&mut cap, true, &tpkt(&mcs_connect_initial_from(&korean)));
+    t.close(&mut cap);
+    cap
+}
+
+/// A TCP connection whose initiator's SYN options and TTL the scenario chooses (the common
+/// builder's SYN is a Linux host next to the sensor): for the SYN fingerprint.
+struct SynConn {
+    client: SocketAddr,
+    server: SocketAddr,
+    seq: [u32; 2],
+    ttl: [u8; 2],
+}
+
+/// The kind of segment [`SynConn::segment`] sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Seg {
+    /// SYN with MSS, NOP, window scale (RFC 9293 §3.7.1, RFC 7323 §2.2).
+    Syn { mss: u16, wscale: u8 },
+    /// SYN/ACK with the same options.
+    SynAck { mss: u16, wscale: u8 },
+    /// A bare ACK, or PSH/ACK when it carries data.
+    Ack,
+    /// FIN/ACK.
+    Fin,
+}
+
+impl SynConn {
+    /// SYN with MSS `mss` and window scale `wscale` at IP TTL `ttl`; SYN/ACK from a Windows
+    /// server 7 routers away (TTL 121 of 128) with MSS 1460; ACK.
+    fn open(
+        cap: &mut CaptureBuilder,
+        client: SocketAddr,
+        server: SocketAddr,
+        mss: u16,
+        wscale: u8,
+        ttl: u8,
+    ) -> SynConn {
+        let mut c = SynConn {
+            client,
+            server,
+            seq: [0x3000_0000, 0x4000_0000],
+            ttl: [ttl, 121],
+        };
+        c.segment(cap, true, Seg::Syn { mss, wscale }, &[]);
+        let answer = Seg::SynAck {
+            mss: 1460,
+            wscale: 8,
+        };
+        c.segment(cap, false, answer, &[]);
+        c.segment(cap, true, Seg::Ack, &[]);
+        c
+    }
+
+    /// One side sends `payload` in one segment (PSH/ACK), the other ACKs.
+    fn send(&mut self, cap: &mut CaptureBuilder, from_client: bool, payload: &[u8]) {
+        self.segment(cap, from_client, Seg::Ack, payload);
+        self.segment(cap, !from_client, Seg::Ack, &[]);
+    }
+
+    /// FIN/ACK both ways, last ACK.
+    fn close(&mut self, cap: &mut CaptureBuilder) {
+        self.segment(cap, true, Seg::Fin, &[]);
+        self.segment(cap, false, Seg::Fin, &[]);
+        self.segment(cap, true, Seg::Ack, &[]);
+    }
+
+    fn segment(&mut self, cap: &mut CaptureBuilder, from_client: bool, kind: Seg, payload: &[u8]) {
+        let (src, dst, me) = if from_client {
+            (self.client, self.server, 0)
+        } else {
+            (self.server, self.client, 1)
+        };
+        let (IpAddr::V4(s), IpAddr::V4(d)) = (src.ip(), dst.ip()) else {
+            panic!("IPv4 only");
+        };
+        let b = PacketBuilder::ethernet2([0x02, 0, 0, 0, 0, 0x01], [0x02, 0, 0, 0, 0, 0x02])
+            .ipv4(s.octets(), d.octets(), self.ttl[me])
+            .tcp(src.port(), dst.port(), self.seq[me], 64240);
+        let opts = |mss: u16, wscale: u8| {
+            [
+                TcpOptionElement::MaximumSegmentSize(mss),
+                TcpOptionElement::Noop,
+                TcpOptionElement::WindowScale(wscale),
+            ]
+        };
+        let b = match kind {
+            Seg::Syn { mss, wscale } => b.syn().options(&opts(mss, wscale)).expect("options"),
+            Seg::SynAck { mss, wscale } => b
+                .syn()
+                .ack(self.seq[1 - me])
+                .options(&opts(mss, wscale))
+                .expect("options"),
+            Seg::Ack if payload.is_empty() => b.ack(self.seq[1 - me]),
+            Seg::Ack => b.psh().ack(self.seq[1 - me]),
+            Seg::Fin => b.fin().ack(self.seq[1 - me]),
+        };
+        let mut out = Vec::new();
+        b.write(&mut out, payload).expect("tcp frame");
+        cap.push(out);
+        let flag = matches!(kind, Seg::Syn { .. } | Seg::SynAck { .. } | Seg::Fin);
+        self.seq[me] = self.seq[me].wrapping_add(payload.len() as u32 + u32::from(flag));
+    }
+}
+
 /// BER length (X.690 §8.1.3): short form below 128, else 0x82 and two bytes.
 fn ber_len(n: usize) -> Vec<u8> {
     if n < 128 {
@@ -171,22 +307,42 @@ fn per_len(n: usize) -> Vec<u8> {
     }
 }
 
+/// What a client says about itself in TS_UD_CS_CORE (MS-RDPBCGR 2.2.1.3.2).
+struct ClientCore {
+    name: &'static str,
+    keyboard_layout: u32,
+    build: u32,
+    width: u16,
+    height: u16,
+}
+
+/// A Windows XP client: RDP 5.x, 1024x768, US keyboard, build 2600.
+const XP_CLIENT: ClientCore = ClientCore {
+    name: "XPCLIENT",
+    keyboard_layout: 0x0409,
+    build: 2600,
+    width: 1024,
+    height: 768,
+};
+
 /// X.224 Data TPDU carrying an MCS Connect-Initial (T.125 §11.1, MS-RDPBCGR 2.2.1.3) whose GCC
 /// Conference Create Request (T.124) holds the RDP client data blocks behind the "Duca" key.
 fn mcs_connect_initial() -> Vec<u8> {
-    // TS_UD_CS_CORE (MS-RDPBCGR 2.2.1.3.2): RDP 5.x, 1024x768, 8 bpp, US keyboard, build 2600.
+    mcs_connect_initial_from(&XP_CLIENT)
+}
+
+/// As [`mcs_connect_initial`], for the client `c`.
+fn mcs_connect_initial_from(c: &ClientCore) -> Vec<u8> {
+    // TS_UD_CS_CORE (MS-RDPBCGR 2.2.1.3.2): RDP 5.x, 8 bpp, the client's size, keyboard, build.
     let mut core = Vec::new();
     core.extend_from_slice(&0x0008_0001u32.to_le_bytes()); // version
-    core.extend_from_slice(&1024u16.to_le_bytes());
-    core.extend_from_slice(&768u16.to_le_bytes());
+    core.extend_from_slice(&c.width.to_le_bytes());
+    core.extend_from_slice(&c.height.to_le_bytes());
     core.extend_from_slice(&0xCA01u16.to_le_bytes()); // RNS_UD_COLOR_8BPP
     core.extend_from_slice(&0xAA03u16.to_le_bytes()); // RNS_UD_SAS_DEL
-    core.extend_from_slice(&0x0409u32.to_le_bytes()); // keyboardLayout
-    core.extend_from_slice(&2600u32.to_le_bytes()); // clientBuild
-    let mut name: Vec<u8> = "XPCLIENT"
-        .encode_utf16()
-        .flat_map(u16::to_le_bytes)
-        .collect();
+    core.extend_from_slice(&c.keyboard_layout.to_le_bytes()); // keyboardLayout
+    core.extend_from_slice(&c.build.to_le_bytes()); // clientBuild
+    let mut name: Vec<u8> = c.name.encode_utf16().flat_map(u16::to_le_bytes).collect();
     name.resize(32, 0);
     core.extend_from_slice(&name); // clientName
     core.extend_from_slice(&4u32.to_le_bytes()); // keyboardType
