@@ -466,3 +466,55 @@ cite = "ACME Remote Desk protocol notes, section 2"
         "{err}"
     );
 }
+
+#[test]
+fn a_keyboard_layout_from_another_country_than_the_claimed_home_raises_the_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/pcap/rdp-standard-security-korean-client/capture.pcap");
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(capture.with_file_name("expected.json")).unwrap(),
+    )
+    .unwrap();
+    let endpoint = expected["alerts"][0]["endpoint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cfg = dir.path().join("rw.toml");
+    let write = |country: &str| {
+        std::fs::write(
+            &cfg,
+            format!("[[contractor]]\nid = \"c-5\"\nendpoints = [\"{endpoint}\"]\nresidence = {{ country = \"{country}\" }}\n"),
+        )
+        .unwrap();
+    };
+    write("US");
+    let out = remotewatch(&[
+        "analyze",
+        "--config",
+        cfg.to_str().unwrap(),
+        capture.to_str().unwrap(),
+    ]);
+    let a: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(a["contractor"], "c-5");
+    assert_eq!(a["severity"], "critical", "{a:#}");
+    assert!(
+        a["evidence"]
+            .to_string()
+            .contains("keyboard layout points to KR, contractor c-5 claims to live in US"),
+        "{a:#}"
+    );
+    // A Korean resident with a Korean keyboard: nothing added.
+    write("KR");
+    let out = remotewatch(&[
+        "analyze",
+        "--config",
+        cfg.to_str().unwrap(),
+        capture.to_str().unwrap(),
+    ]);
+    let a: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(a["severity"], expected["alerts"][0]["severity"]);
+    assert!(!a["evidence"].to_string().contains("claims to live"));
+}

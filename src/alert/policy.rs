@@ -37,6 +37,16 @@ impl Severity {
         Severity::Critical,
     ];
 
+    /// One step up (critical stays critical).
+    pub fn raised(self) -> Severity {
+        match self {
+            Severity::Info => Severity::Low,
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            Severity::High | Severity::Critical => Severity::Critical,
+        }
+    }
+
     /// Stable lower-case name.
     pub fn as_str(self) -> &'static str {
         match self {

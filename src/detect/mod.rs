@@ -134,6 +134,9 @@ pub struct Verdict {
     pub evidence: Vec<String>,
     /// Nothing more would change this verdict: report it now and stop inspecting the flow.
     pub complete: bool,
+    /// A country the client revealed about itself (ISO 3166-1 alpha-2), e.g. from its RDP
+    /// keyboard layout: the alert stage compares it with the contractor's claimed residence.
+    pub client_country: Option<&'static str>,
 }
 
 impl Verdict {
@@ -146,6 +149,7 @@ impl Verdict {
             confidence,
             evidence: Vec::new(),
             complete: false,
+            client_country: None,
         }
     }
 

@@ -306,10 +306,15 @@ fn negotiation_verdict(cr: &ConnRequest<'_>, client: &[u8], server: &[u8]) -> Op
 /// Adds the client core data line (client name, keyboard layout, build, desktop size), which
 /// only a Connect-Initial sent in clear reveals.
 fn with_core(v: Verdict, core: Option<&ClientCore>) -> Verdict {
-    match core.and_then(ClientCore::evidence) {
+    let mut v = match core.and_then(ClientCore::evidence) {
         Some(line) => v.with(line),
         None => v,
-    }
+    };
+    v.client_country = core
+        .and_then(|c| c.keyboard_layout)
+        .and_then(klid::keyboard_country)
+        .map(|(_, country)| country);
+    v
 }
 
 /// Evidence line for an MCS Connect-Initial carrying RDP client GCC data.

@@ -353,6 +353,19 @@ impl Emitter<'_> {
         let mut evidence = v.evidence;
         // A tool the company approved for this contractor (its own VPN, its RMM) is still
         // reported, so the record is complete, but at `info`, with the approval named.
+        // A client that reveals a home country (RDP keyboard layout) other than the contractor's
+        // claimed residence is strong evidence: say so and raise the severity one step.
+        if let (Some(c), Some(cc)) = (contractor, v.client_country) {
+            if let Some(home) = c.residence.as_ref().map(|r| r.country.as_str()) {
+                if home != cc {
+                    severity = severity.max(crate::alert::Severity::Medium).raised();
+                    evidence.push(format!(
+                        "the client's keyboard layout points to {cc}, contractor {} claims to live in {home}",
+                        c.id
+                    ));
+                }
+            }
+        }
         if let Some(c) = contractor {
             let approved = c.approved_tools.iter().find(|t| {
                 t.as_str() == v.family.as_ref() || Some(t.as_str()) == v.provider.as_deref()

@@ -340,6 +340,7 @@ impl ProductDetector {
             confidence: conf,
             evidence,
             complete: conf == Confidence::Handshake,
+            client_country: None,
         })
     }
 }
