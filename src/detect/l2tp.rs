@@ -434,16 +434,10 @@ mod tests {
         /// Arbitrary datagrams both ways never panic and never make a handshake.
         #[test]
         fn arbitrary_bytes_are_never_a_handshake(
-            c in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600), 0..6),
-            s in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600), 0..6),
+            c in crate::detect::testing::datagrams(),
+            s in crate::detect::testing::datagrams(),
         ) {
-            let mut b = ViewBuilder::udp(1701, 1701);
-            for p in &c {
-                b = b.to_server(p);
-            }
-            for p in &s {
-                b = b.to_client(p);
-            }
+            let b = crate::detect::testing::udp_exchange(1701, 1701, &c, &s);
             let v = L2tp.inspect(&b.view());
             proptest::prop_assert!(v.is_none_or(|v| v.confidence < Confidence::Handshake));
         }

@@ -114,3 +114,27 @@ impl ViewBuilder {
         }
     }
 }
+
+/// Up to six datagrams of up to 600 arbitrary bytes: one direction of a UDP exchange for
+/// property tests.
+pub(crate) fn datagrams() -> impl proptest::strategy::Strategy<Value = Vec<Vec<u8>>> {
+    proptest::collection::vec(
+        proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+        0..6,
+    )
+}
+
+/// A UDP flow between the ports carrying `to_server` then `to_client`.
+pub(crate) fn udp_exchange(
+    client_port: u16,
+    server_port: u16,
+    to_server: &[Vec<u8>],
+    to_client: &[Vec<u8>],
+) -> ViewBuilder {
+    let b = to_server
+        .iter()
+        .fold(ViewBuilder::udp(client_port, server_port), |b, p| {
+            b.to_server(p)
+        });
+    to_client.iter().fold(b, |b, p| b.to_client(p))
+}

@@ -48,6 +48,10 @@ mod corpus_tests;
 #[cfg(test)]
 mod testdata;
 
+/// RFC 9001 Appendix A.2's protected client Initial, as hex.
+#[cfg(test)]
+pub(crate) use testdata::RFC9001_CLIENT_INITIAL;
+
 /// The JA4 specification's worked-example ClientHello as a TLS stream
 /// (`t13d1516h2_8daaf6152771_e5627efa2ab1`).
 #[cfg(test)]

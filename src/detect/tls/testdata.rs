@@ -44,7 +44,7 @@ pub(super) fn rfc9001_client_hello() -> Vec<u8> {
 
 /// RFC 9001 Appendix A.2: the complete protected client Initial packet (1200 bytes, QUIC v1,
 /// DCID 8394c8f03e515708, packet number 2).
-pub(super) const RFC9001_CLIENT_INITIAL: &str = "
+pub(crate) const RFC9001_CLIENT_INITIAL: &str = "
     c000000001088394c8f03e5157080000449e7b9aec34d1b1c98dd7689fb8ec11
     d242b123dc9bd8bab936b47d92ec356c0bab7df5976d27cd449f63300099f399
     1c260ec4c60d17b31f8429157bb35a1282a643a8d2262cad67500cadb8e7378c
