@@ -82,6 +82,14 @@ impl ViewBuilder {
         self
     }
 
+    /// For no-panic properties: `lead` (the protocol's own first bytes, or nothing) then `a` to
+    /// the server, `down` back, then `tail` to the server.
+    pub(crate) fn noise(self, lead: &[u8], a: &[u8], down: &[u8], tail: &[u8]) -> ViewBuilder {
+        let mut up = lead.to_vec();
+        up.extend_from_slice(a);
+        self.to_server(&up).to_client(down).to_server(tail)
+    }
+
     /// Records an IPsec Authentication Header SPI seen in direction `dir`.
     pub(crate) fn ah(mut self, dir: Dir, spi: u32) -> ViewBuilder {
         self.ah_spi[dir.idx()] = Some(spi);
@@ -137,4 +145,9 @@ pub(crate) fn udp_exchange(
             b.to_server(p)
         });
     to_client.iter().fold(b, |b, p| b.to_client(p))
+}
+
+/// Up to `max - 1` arbitrary bytes.
+pub(crate) fn bytes(max: usize) -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..max)
 }

@@ -373,14 +373,13 @@ mod tests {
         /// Arbitrary bytes, raw or behind this protocol's own leading bytes, never panic.
         #[test]
         fn arbitrary_bytes_never_panic(
-            a in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
-            down in proptest::collection::vec(proptest::num::u8::ANY, 0..600),
-            tail in proptest::collection::vec(proptest::num::u8::ANY, 0..64),
+            a in crate::detect::testing::bytes(600),
+            down in crate::detect::testing::bytes(600),
+            tail in crate::detect::testing::bytes(64),
             lead in proptest::bool::ANY,
         ) {
-            let mut up = if lead { b"RFB 003.008\n".to_vec() } else { Vec::new() };
-            up.extend_from_slice(&a);
-            let b = ViewBuilder::tcp(1023, 5900).to_server(&up).to_client(&down).to_server(&tail);
+            let lead: &[u8] = if lead { b"RFB 003.008\n" } else { b"" };
+            let b = ViewBuilder::tcp(1023, 5900).noise(lead, &a, &down, &tail);
             let _ = Vnc.inspect(&b.view());
         }
     }
