@@ -16,6 +16,32 @@ pub struct Problem {
     pub reason: String,
 }
 
+impl Problem {
+    /// A problem about the whole of `file`: it cannot be read, or is too large.
+    pub(crate) fn whole_file(file: &Path, reason: impl Into<String>) -> Problem {
+        Problem {
+            file: file.to_owned(),
+            line: 0,
+            col: 0,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Reads the text file `path`, refusing one larger than `max` bytes. Configuration, inventory,
+/// catalogue and feed files are all read through here, so each is bounded and reported the same
+/// way; `what` names the kind of file in the message.
+pub(crate) fn read_bounded(path: &Path, max: u64, what: &str) -> Result<String, Problem> {
+    let meta = std::fs::metadata(path).map_err(|e| Problem::whole_file(path, e.to_string()))?;
+    if meta.len() > max {
+        return Err(Problem::whole_file(
+            path,
+            format!("file is {} bytes; a {what} is at most {max}", meta.len()),
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| Problem::whole_file(path, e.to_string()))
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.line, self.col) {
@@ -67,14 +93,23 @@ impl<'a> Problems<'a> {
     }
 
     /// A problem at byte offset `at` of the text (`None`: the whole file).
-    pub(crate) fn at(&mut self, at: Option<usize>, reason: impl Into<String>) {
-        let (line, col) = at.map_or((0, 0), |o| line_col(self.text, o));
+    pub(crate) fn at(&mut self, at: impl Into<Option<usize>>, reason: impl Into<String>) {
+        let (line, col) = at.into().map_or((0, 0), |o| line_col(self.text, o));
         self.list.push(Problem {
             file: self.file.to_owned(),
             line,
             col,
             reason: reason.into(),
         });
+    }
+
+    /// `r`'s value, or its error as a problem at `at`.
+    pub(crate) fn take<T>(
+        &mut self,
+        at: impl Into<Option<usize>>,
+        r: Result<T, String>,
+    ) -> Option<T> {
+        r.map_err(|e| self.at(at, e)).ok()
     }
 
     /// A problem on 1-based `line` (CSV rows).
@@ -108,6 +143,24 @@ mod tests {
         assert_eq!(line_col(t, 6), (2, 1));
         assert_eq!(line_col(t, 11), (2, 6));
         assert_eq!(line_col(t, 999), (3, 1));
+    }
+
+    #[test]
+    fn read_bounded_refuses_large_and_missing_files_as_whole_file_problems() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feed.txt");
+        std::fs::write(&path, "198.51.100.0/24\n").unwrap();
+        assert_eq!(
+            read_bounded(&path, 16, "feed").unwrap(),
+            "198.51.100.0/24\n"
+        );
+        let p = read_bounded(&path, 15, "feed").unwrap_err();
+        assert_eq!((p.file.as_path(), p.line, p.col), (path.as_path(), 0, 0));
+        assert_eq!(p.reason, "file is 16 bytes; a feed is at most 15");
+        let missing = dir.path().join("absent.txt");
+        let p = read_bounded(&missing, 16, "feed").unwrap_err();
+        assert_eq!((p.file.as_path(), p.line), (missing.as_path(), 0));
+        assert!(p.reason.contains("No such file"), "{}", p.reason);
     }
 
     #[test]

@@ -27,22 +27,8 @@ const COLUMNS: [&str; 10] = [
 
 /// Loads the contractors of `path`.
 pub(super) fn load(path: &Path) -> Result<Vec<Contractor>, Vec<Problem>> {
-    let whole = |reason: String| {
-        vec![Problem {
-            file: path.to_owned(),
-            line: 0,
-            col: 0,
-            reason,
-        }]
-    };
-    let meta = std::fs::metadata(path).map_err(|e| whole(format!("inventory: {e}")))?;
-    if meta.len() > INVENTORY_BYTES_MAX {
-        return Err(whole(format!(
-            "inventory is {} bytes; at most {INVENTORY_BYTES_MAX} are read",
-            meta.len()
-        )));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| whole(format!("inventory: {e}")))?;
+    let text = super::error::read_bounded(path, INVENTORY_BYTES_MAX, "contractor inventory")
+        .map_err(|p| vec![p])?;
     parse(path, &text)
 }
 

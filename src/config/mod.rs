@@ -16,7 +16,7 @@ pub use inventory::{canonical, Contractor, Inventory, Residence};
 use crate::alert::{Policy, Severity};
 use crate::flow::FlowConfig;
 use crate::ts::Ts;
-use error::Problems;
+pub(crate) use error::{read_bounded, Problems};
 use raw::RawConfig;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -205,22 +205,8 @@ impl Config {
 
     /// Loads and validates `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let whole_file = |reason: String| ConfigError {
-            problems: vec![Problem {
-                file: path.to_owned(),
-                line: 0,
-                col: 0,
-                reason,
-            }],
-        };
-        let meta = std::fs::metadata(path).map_err(|e| whole_file(e.to_string()))?;
-        if meta.len() > CONFIG_BYTES_MAX {
-            return Err(whole_file(format!(
-                "file is {} bytes; a configuration is at most {CONFIG_BYTES_MAX}",
-                meta.len()
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| whole_file(e.to_string()))?;
+        let text = read_bounded(path, CONFIG_BYTES_MAX, "configuration")
+            .map_err(|p| ConfigError { problems: vec![p] })?;
         Config::parse(path, &text)
     }
 
@@ -544,23 +530,12 @@ fn inline_contractors(
         let at = Some(c.span().start);
         let c = c.get_ref();
         let before = pr.list.len();
-        let field = |r: Result<String, String>, span: Option<usize>, pr: &mut Problems<'_>| {
-            r.map_err(|e| pr.at(span, e)).ok()
-        };
         let id = match &c.id {
-            Some(id) => field(
-                inventory::parse_id(id.get_ref()),
-                Some(id.span().start),
-                &mut pr,
-            ),
-            None => field(Err("[[contractor]] needs an id".into()), at, &mut pr),
+            Some(id) => pr.take(id.span().start, inventory::parse_id(id.get_ref())),
+            None => pr.take(at, Err("[[contractor]] needs an id".into())),
         };
         let name = match &c.name {
-            Some(n) => field(
-                inventory::parse_name("name", n.get_ref()),
-                Some(n.span().start),
-                &mut pr,
-            ),
+            Some(n) => pr.take(n.span().start, inventory::parse_name("name", n.get_ref())),
             None => id.clone(),
         };
         let mut endpoints = Vec::new();
@@ -572,11 +547,7 @@ fn inline_contractors(
         }
         let mut tools = Vec::new();
         for t in &c.approved_tools {
-            if let Some(v) = field(
-                inventory::parse_tool(t.get_ref()),
-                Some(t.span().start),
-                &mut pr,
-            ) {
+            if let Some(v) = pr.take(t.span().start, inventory::parse_tool(t.get_ref())) {
                 tools.push(v);
             }
         }

@@ -228,7 +228,7 @@ impl Feed {
         provider: Option<String>,
         path: &Path,
     ) -> Result<Feed, Vec<Problem>> {
-        let text = read_bounded(path)?;
+        let text = read(path)?;
         Feed::parse(name, category, provider, path, &text)
     }
 
@@ -355,28 +355,14 @@ impl AsnList {
 
     /// Reads and parses the list at `path`.
     pub fn load(name: &str, category: Category, path: &Path) -> Result<AsnList, Vec<Problem>> {
-        let text = read_bounded(path)?;
+        let text = read(path)?;
         AsnList::parse(name, category, path, &text)
     }
 }
 
-fn read_bounded(path: &Path) -> Result<String, Vec<Problem>> {
-    let whole = |reason: String| {
-        vec![Problem {
-            file: path.to_owned(),
-            line: 0,
-            col: 0,
-            reason,
-        }]
-    };
-    let meta = std::fs::metadata(path).map_err(|e| whole(e.to_string()))?;
-    if meta.len() > FEED_BYTES_MAX {
-        return Err(whole(format!(
-            "{} bytes; a feed is at most {FEED_BYTES_MAX}",
-            meta.len()
-        )));
-    }
-    std::fs::read_to_string(path).map_err(|e| whole(e.to_string()))
+/// Reads a feed file, bounded by [`FEED_BYTES_MAX`].
+fn read(path: &Path) -> Result<String, Vec<Problem>> {
+    crate::config::read_bounded(path, FEED_BYTES_MAX, "feed").map_err(|p| vec![p])
 }
 
 #[cfg(test)]

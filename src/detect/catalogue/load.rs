@@ -11,7 +11,7 @@ use super::fields::{alpn, cert_rule, ident, ja4, kind, port_range, text, transpo
 use super::names::DomainRule;
 use super::pattern::{parse_len, Masked, Pattern, PatternDir, OFFSET_MAX};
 use super::{CertRule, Matcher, Product, Source};
-use crate::config::Problem;
+use crate::config::{read_bounded, Problem, Problems};
 use crate::detect::Kind;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
@@ -94,70 +94,14 @@ struct RawSource {
     cite: Option<S<String>>,
 }
 
-/// Problems of one file, with byte offsets turned into line and column.
-struct Problems<'a> {
-    file: &'a Path,
-    text: &'a str,
-    list: Vec<Problem>,
-}
-
-impl Problems<'_> {
-    fn at(&mut self, at: usize, reason: impl Into<String>) {
-        let (line, col) = line_col(self.text, at);
-        self.list.push(Problem {
-            file: self.file.to_owned(),
-            line,
-            col,
-            reason: reason.into(),
-        });
-    }
-
-    /// `r`'s value, or a problem at `at`.
-    fn take<T>(&mut self, at: usize, r: Result<T, String>) -> Option<T> {
-        r.map_err(|e| self.at(at, e)).ok()
-    }
-}
-
-/// 1-based line and column (in characters) of byte offset `at` in `text`.
-fn line_col(text: &str, at: usize) -> (usize, usize) {
-    let before = text.get(..at.min(text.len())).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
-/// A problem about the whole file.
-fn whole_file(path: &Path, reason: String) -> Vec<Problem> {
-    vec![Problem {
-        file: path.to_owned(),
-        line: 0,
-        col: 0,
-        reason,
-    }]
-}
-
 /// Reads `path`, bounded by [`CATALOGUE_BYTES_MAX`].
 pub(super) fn read(path: &Path) -> Result<String, Vec<Problem>> {
-    let meta = std::fs::metadata(path).map_err(|e| whole_file(path, e.to_string()))?;
-    if meta.len() > CATALOGUE_BYTES_MAX {
-        return Err(whole_file(
-            path,
-            format!(
-                "file is {} bytes; a catalogue is at most {CATALOGUE_BYTES_MAX}",
-                meta.len()
-            ),
-        ));
-    }
-    std::fs::read_to_string(path).map_err(|e| whole_file(path, e.to_string()))
+    read_bounded(path, CATALOGUE_BYTES_MAX, "catalogue").map_err(|p| vec![p])
 }
 
 /// Validates catalogue text read from `path`.
 pub(super) fn parse(path: &Path, text: &str) -> Result<File, Vec<Problem>> {
-    let mut pr = Problems {
-        file: path,
-        text,
-        list: Vec::new(),
-    };
+    let mut pr = Problems::new(path, text);
     let raw: RawFile = match toml::from_str(text) {
         Ok(r) => r,
         Err(e) => {
