@@ -41,6 +41,7 @@
 //! the same encrypted payload is carried in WebSocket frames, `websocket.rs` reports `vmess`
 //! (V2Ray's WebSocket transport).
 
+use super::tls;
 use super::tlsintls::INNER_SECOND_FLIGHT;
 use super::{Confidence, Detector, FlowView, Kind, Side, Verdict};
 use crate::decode::ip_proto;
@@ -70,8 +71,6 @@ const SS_CHUNK_OVERHEAD: usize = 2 + 16 + 16;
 const VMESS_CHUNK_OVERHEAD: std::ops::RangeInclusive<usize> = 18..=(18 + 63);
 /// TLS record content types, ChangeCipherSpec (20) to ApplicationData (23) (RFC 8446 §5.1).
 const TLS_CONTENT_TYPES: std::ops::RangeInclusive<u8> = 20..=23;
-/// TLS record version major byte (RFC 8446 §5.1, Appendix D).
-const TLS_MAJOR: u8 = 3;
 /// Highest record version minor byte the censor's TLS exemption accepts (Ex5: `\x03[\x00-\x09]`).
 const TLS_MINOR_MAX: u8 = 9;
 /// Offsets within the first bytes where a length prefix may start after a fixed plaintext
@@ -224,7 +223,7 @@ fn is_print(x: u8) -> bool {
 
 /// Ex5, widened to every TLS content type: a record header at the start.
 fn tls_like(b: &[u8]) -> bool {
-    matches!(b, [t, TLS_MAJOR, minor, ..] if TLS_CONTENT_TYPES.contains(t) && *minor <= TLS_MINOR_MAX)
+    matches!(b, [t, tls::VERSION_MAJOR, minor, ..] if TLS_CONTENT_TYPES.contains(t) && *minor <= TLS_MINOR_MAX)
 }
 
 /// Whether `b` (of `wire` bytes on the wire) is, after a fixed header of at most

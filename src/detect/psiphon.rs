@@ -26,8 +26,6 @@ use crate::decode::ip_proto;
 
 /// Psiphon's domains: nDPI's host rule, and the publisher's download and company sites.
 const DOMAINS: [&str; 3] = ["psiphon3.net", "psiphon3.com", "psiphon.ca"];
-/// First byte of a TLS handshake record (RFC 8446 §5.1).
-const TLS_HANDSHAKE: u8 = 0x16;
 /// Bytes of an HTTP request searched for the `Host` header: request line and headers of an
 /// ordinary request fit; a longer header block is cut, not searched further.
 const HTTP_HEAD_MAX: usize = 2048;
@@ -61,7 +59,8 @@ impl Detector for Psiphon {
         }
         let c = view.to_server.data();
         let s = view.to_client.data();
-        if c.first() == Some(&TLS_HANDSHAKE) || s.first() == Some(&TLS_HANDSHAKE) {
+        if c.first() == Some(&tls::CONTENT_HANDSHAKE) || s.first() == Some(&tls::CONTENT_HANDSHAKE)
+        {
             return from_tls(c, s);
         }
         from_http(c)

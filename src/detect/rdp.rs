@@ -57,17 +57,6 @@ const MAX_COOKIE_EVIDENCE: usize = 32;
 /// Bytes of a routing token shown as evidence.
 const MAX_TOKEN_EVIDENCE: usize = 48;
 
-/// TLS record content type "handshake" (RFC 8446 §5.1).
-const TLS_HANDSHAKE: u8 = 0x16;
-/// TLS record major version (RFC 8446 §5.1: legacy_record_version 0x03xx).
-const TLS_MAJOR: u8 = 3;
-/// Highest TLS record minor version (TLS 1.3 records carry 0x0303; 0x0304 tolerated).
-const TLS_MINOR_MAX: u8 = 4;
-/// TLS handshake type ClientHello (RFC 8446 §4).
-const TLS_CLIENT_HELLO: u8 = 1;
-/// Offset of the handshake type in a TLS record (after the 5-byte record header).
-const TLS_HS_TYPE_OFFSET: usize = 5;
-
 /// BER tag of MCS Connect-Initial, [APPLICATION 101] (T.125 §11.1; MS-RDPBCGR 2.2.1.3).
 const MCS_CONNECT_INITIAL: [u8; 2] = [0x7F, 0x65];
 /// H.221 key of RDP client GCC user data (MS-RDPBCGR 2.2.1.3, "Duca").
@@ -206,11 +195,7 @@ fn follow_up(after: &[u8]) -> FollowUp {
     if after.is_empty() {
         return FollowUp::Nothing;
     }
-    let tls = after.first() == Some(&TLS_HANDSHAKE)
-        && after.get(1) == Some(&TLS_MAJOR)
-        && after.get(2).is_some_and(|&m| m <= TLS_MINOR_MAX)
-        && after.get(TLS_HS_TYPE_OFFSET) == Some(&TLS_CLIENT_HELLO);
-    if tls {
+    if super::tls::starts_client_hello(after) {
         return FollowUp::TlsClientHello;
     }
     if let Some(mcs) = x224_data(after) {

@@ -35,14 +35,8 @@ use crate::flow::STREAM_PREFIX_MAX;
 
 /// TLS record content type change_cipher_spec (RFC 8446 §5.1).
 const CHANGE_CIPHER_SPEC: u8 = 20;
-/// TLS record content type handshake.
-const HANDSHAKE: u8 = 22;
 /// TLS record content type application_data.
 const APPLICATION_DATA: u8 = 23;
-/// Record header length (RFC 8446 §5.1).
-const RECORD_HEADER: usize = 5;
-/// Record version major byte (RFC 8446 §5.1).
-const TLS_MAJOR: u8 = 3;
 /// TLS 1.3 (RFC 8446 §4.2.1).
 const TLS13: u16 = 0x0304;
 /// Outer per-record overhead in TLS 1.3: content type byte and 16-byte AEAD tag (§5.2).
@@ -85,7 +79,7 @@ impl Detector for TlsInTls {
         let p = view.packet?;
         let c = view.to_server.data();
         if view.proto != ip_proto::TCP
-            || c.first() != Some(&HANDSHAKE)
+            || c.first() != Some(&tls::CONTENT_HANDSHAKE)
             || p.src != view.client.ip()
             || p.src_port != view.client.port()
             || c.len() >= STREAM_PREFIX_MAX
@@ -157,13 +151,13 @@ fn app_records(c: &[u8]) -> Option<Vec<usize>> {
     let mut off = 0;
     while off < c.len() {
         let kind = *c.get(off)?;
-        if c.get(off + 1) != Some(&TLS_MAJOR)
+        if c.get(off + 1) != Some(&tls::VERSION_MAJOR)
             || !(CHANGE_CIPHER_SPEC..=APPLICATION_DATA).contains(&kind)
         {
             return None;
         }
         let len = usize::from(be16(c, off + 3)?);
-        off = off.checked_add(RECORD_HEADER + len)?;
+        off = off.checked_add(tls::RECORD_HEADER_LEN + len)?;
         if off > c.len() {
             return None;
         }
@@ -201,10 +195,10 @@ fn server_after_handshake(view: &FlowView<'_>) -> Option<usize> {
     let s = view.to_client.data();
     let mut off = 0;
     while let Some(&kind) = s.get(off) {
-        if kind != HANDSHAKE && kind != CHANGE_CIPHER_SPEC {
+        if kind != tls::CONTENT_HANDSHAKE && kind != CHANGE_CIPHER_SPEC {
             break;
         }
-        off = off.checked_add(RECORD_HEADER + usize::from(be16(s, off + 3)?))?;
+        off = off.checked_add(tls::RECORD_HEADER_LEN + usize::from(be16(s, off + 3)?))?;
     }
     let total: usize = (0..view.to_client.segments().len())
         .filter_map(|i| view.to_client.wire_len(i))

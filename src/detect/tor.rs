@@ -22,8 +22,6 @@ use super::tls::{self, Certificate, ClientHello, Parse};
 use super::{Confidence, Detector, FlowView, Kind, Verdict};
 use crate::decode::ip_proto;
 
-/// First byte of a TLS handshake record (RFC 8446 §5.1, content type 22).
-const TLS_HANDSHAKE: u8 = 0x16;
 /// Prefix of every name Tor makes up (`crypto_random_hostname(…, "www.", …)`).
 const NAME_PREFIX: &str = "www.";
 /// Suffix of the client's server name and of the relay's identity (issuer) name.
@@ -102,7 +100,8 @@ impl Detector for Tor {
 fn gate<'a>(view: &FlowView<'a>) -> Option<(&'a [u8], &'a [u8])> {
     let (c, s) = (view.to_server.data(), view.to_client.data());
     (view.proto == ip_proto::TCP
-        && (c.first() == Some(&TLS_HANDSHAKE) || s.first() == Some(&TLS_HANDSHAKE)))
+        && (c.first() == Some(&tls::CONTENT_HANDSHAKE)
+            || s.first() == Some(&tls::CONTENT_HANDSHAKE)))
     .then_some((c, s))
 }
 

@@ -51,10 +51,6 @@ const QUIC_CLIENT_PKTS_MAX: u32 = 3;
 const QUIC_SERVER_PKTS_MAX: u32 = 2;
 /// First-byte bits of a QUIC long header: Header Form and Fixed Bit (RFC 9000 §17.2).
 const QUIC_LONG_HEADER: u8 = 0xc0;
-/// TLS record content type handshake (RFC 8446 §5.1).
-const TLS_HANDSHAKE: u8 = 0x16;
-/// Major byte of every TLS record version, SSL 3.0 to TLS 1.3 (RFC 8446 §5.1, Appendix D).
-const TLS_MAJOR: u8 = 0x03;
 /// HTTP/1.x request methods a client stream may open with (RFC 9110 §9.3), with the space.
 const HTTP_METHODS: [&[u8]; 7] = [
     b"GET ",
@@ -128,7 +124,9 @@ impl ProductDetector {
     /// nothing is reported, because without the SNI at hand a DNS name could be contradicted.
     fn tls(&self, v: &FlowView<'_>, g: &mut Gathered) -> bool {
         let client = v.to_server.data();
-        if client.first() != Some(&TLS_HANDSHAKE) || client.get(1) != Some(&TLS_MAJOR) {
+        if client.first() != Some(&tls::CONTENT_HANDSHAKE)
+            || client.get(1) != Some(&tls::VERSION_MAJOR)
+        {
             return true;
         }
         let (cs, sc) = (v.to_server.payload_pkts(), v.to_client.payload_pkts());
@@ -142,7 +140,7 @@ impl ProductDetector {
             self.hello(&ch, false, g);
         }
         let server = v.to_client.data();
-        if !by_client && server.first() == Some(&TLS_HANDSHAKE) {
+        if !by_client && server.first() == Some(&tls::CONTENT_HANDSHAKE) {
             if let Some(cert) = tls::certificate(server).done() {
                 self.certificate(&cert, g);
             }

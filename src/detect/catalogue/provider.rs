@@ -15,9 +15,6 @@ use crate::detect::{tls, Enricher, FlowView, Kind, Verdict};
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// TLS record content type handshake (RFC 8446 §5.1).
-const TLS_HANDSHAKE: u8 = 0x16;
-
 /// Names the VPN brand of a generic tunnel (WireGuard, OpenVPN, IPsec, …): a catalogue product
 /// with a `provider` and kind `vpn_tunnel` whose `dns` list matches the name the server's
 /// address was resolved from, or whose `sni` list matches the server name of a TLS ClientHello
@@ -42,7 +39,7 @@ impl ProviderEnricher {
     /// The client's TLS server name, when the flow opens with a ClientHello.
     fn sni(view: &FlowView<'_>) -> Option<String> {
         let client = view.to_server.data();
-        if view.proto != ip_proto::TCP || client.first() != Some(&TLS_HANDSHAKE) {
+        if view.proto != ip_proto::TCP || client.first() != Some(&tls::CONTENT_HANDSHAKE) {
             return None;
         }
         tls::client_hello(client).done()?.sni

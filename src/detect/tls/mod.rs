@@ -60,6 +60,7 @@ pub(crate) fn testdata_client_hello() -> Vec<u8> {
 }
 
 pub(crate) use quic::{quic_initial, quic_initials, QuicVersion};
+pub(crate) use record::{CONTENT_HANDSHAKE, RECORD_HEADER_LEN, VERSION_MAJOR};
 
 /// Outcome of parsing one handshake message from a flow prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -198,6 +199,15 @@ pub(crate) struct Certificate {
     pub(crate) self_issued: bool,
 }
 
+/// Whether `b` opens with a record header the record reader accepts (handshake, version 0x03xx,
+/// xx ≤ 4) whose first handshake message is a ClientHello: a test of the first six bytes, for
+/// detectors that only need to know that TLS starts here.
+pub(crate) fn starts_client_hello(b: &[u8]) -> bool {
+    b.len() > RECORD_HEADER_LEN
+        && record::header_prefix_ok(b)
+        && b.get(RECORD_HEADER_LEN) == Some(&client_hello::HANDSHAKE_CLIENT_HELLO)
+}
+
 /// Parses the ClientHello at the start of a client→server TCP stream: one or more TLS
 /// handshake records (RFC 8446 §5.1) whose first handshake message is a ClientHello.
 pub(crate) fn client_hello(stream: &[u8]) -> Parse<ClientHello> {
@@ -289,7 +299,16 @@ mod tests {
             assert_eq!(server_hello(f), Parse::NotTls, "{f:02x?}");
             assert_eq!(certificate(f), Parse::NotTls, "{f:02x?}");
             assert_eq!(quic_initial(f), Parse::NotTls, "{f:02x?}");
+            assert!(!starts_client_hello(f), "{f:02x?}");
         }
+        assert!(starts_client_hello(&hello));
+        assert!(!starts_client_hello(&hello[..RECORD_HEADER_LEN]));
+        let mut minor_5 = hello.clone();
+        minor_5[2] = 5;
+        assert!(!starts_client_hello(&minor_5));
+        let mut server_hello_type = hello.clone();
+        server_hello_type[RECORD_HEADER_LEN] = 2;
+        assert!(!starts_client_hello(&server_hello_type));
         assert_eq!(client_hello(&initial), Parse::NotTls);
         assert_eq!(server_hello(&initial), Parse::NotTls);
         assert_eq!(server_hello(&hello), Parse::NotTls);

@@ -11,14 +11,16 @@
 
 use super::Parse;
 use std::borrow::Cow;
-use tls_parser::{parse_tls_record_header, TlsRecordType};
+use tls_parser::parse_tls_record_header;
 
 /// Size of a record header: type, version, length (RFC 8446 §5.1).
-pub(super) const RECORD_HEADER_LEN: usize = 5;
+pub(crate) const RECORD_HEADER_LEN: usize = 5;
+/// Record content type handshake, 22 (RFC 8446 §5.1).
+pub(crate) const CONTENT_HANDSHAKE: u8 = 22;
 /// Largest plaintext record fragment: 2^14 bytes (RFC 8446 §5.1, RFC 5246 §6.2.1).
 pub(super) const RECORD_PLAINTEXT_MAX: usize = 1 << 14;
 /// Record version major byte for SSL 3.0 .. TLS 1.3 (RFC 8446 Appendix D, RFC 6101 §5.2.1).
-const VERSION_MAJOR: u8 = 3;
+pub(crate) const VERSION_MAJOR: u8 = 3;
 /// Highest record version minor byte accepted: 0x0304 (RFC 8446 §5.1 fixes it at 0x0303, but
 /// 0x0304 costs nothing to accept; anything higher is not TLS).
 const VERSION_MINOR_MAX: u8 = 4;
@@ -40,10 +42,8 @@ pub(super) struct Handshakes<'a> {
 
 /// Checks what is present of a record header without needing all five bytes, so that a short
 /// prefix of another protocol is refused as early as possible.
-fn header_prefix_ok(b: &[u8]) -> bool {
-    let ok_type = b
-        .first()
-        .is_none_or(|&t| t == u8::from(TlsRecordType::Handshake));
+pub(super) fn header_prefix_ok(b: &[u8]) -> bool {
+    let ok_type = b.first().is_none_or(|&t| t == CONTENT_HANDSHAKE);
     let ok_major = b.get(1).is_none_or(|&m| m == VERSION_MAJOR);
     let ok_minor = b.get(2).is_none_or(|&m| m <= VERSION_MINOR_MAX);
     ok_type && ok_major && ok_minor
