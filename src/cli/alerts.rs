@@ -1,13 +1,13 @@
 //! `remotewatch alerts` and `remotewatch audit`: reading the alert store.
 
-use super::{fail, load_config, AlertsArgs, AuditCommand, EXIT_INPUT, EXIT_RUNTIME};
+use super::{fail, load_config, AlertsArgs, AuditCommand, StoreArgs, EXIT_INPUT, EXIT_RUNTIME};
 use crate::export::audit::{self, Format};
 use crate::export::http::parse_time;
 use crate::store::{ChainCheck, Filter, Location, Store, PAGE_MAX};
 use crate::ts::Ts;
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Evidence shown per alert in the table format.
@@ -43,18 +43,14 @@ pub(super) fn parse_when(s: &str, now: Ts) -> Result<Ts, String> {
 }
 
 /// The store named by `--db`, `--data-dir`, or `store.path`/`store.postgres` in `--config`.
-fn store_path(
-    db: Option<&PathBuf>,
-    data_dir: Option<&PathBuf>,
-    config: Option<&PathBuf>,
-) -> Result<Location, i32> {
-    if let Some(p) = db {
+fn store_path(s: &StoreArgs) -> Result<Location, i32> {
+    if let Some(p) = &s.db {
         return Ok(Location::Sqlite(p.clone()));
     }
-    if let Some(d) = data_dir {
+    if let Some(d) = &s.data_dir {
         return Ok(Location::Sqlite(d.join("alerts.db")));
     }
-    let cfg = load_config(config)?;
+    let cfg = load_config(s.config.as_ref())?;
     cfg.store.ok_or_else(|| {
         fail(
             EXIT_INPUT,
@@ -64,7 +60,7 @@ fn store_path(
 }
 
 pub(super) fn alerts(a: &AlertsArgs) -> i32 {
-    let path = match store_path(a.db.as_ref(), a.data_dir.as_ref(), a.config.as_ref()) {
+    let path = match store_path(&a.store) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -151,20 +147,18 @@ fn write_table(out: &mut impl Write, alerts: impl Iterator<Item = Value>) -> std
 pub(super) fn audit(cmd: &AuditCommand) -> i32 {
     match cmd {
         AuditCommand::Export {
-            db,
-            data_dir,
-            config,
+            store,
             from,
             to,
             format,
             out,
         } => {
-            let path = match store_path(db.as_ref(), data_dir.as_ref(), config.as_ref()) {
+            let path = match store_path(store) {
                 Ok(p) => p,
                 Err(code) => return code,
             };
             // The manifest names the databases this configuration uses.
-            let databases = load_config(config.as_ref())
+            let databases = load_config(store.config.as_ref())
                 .ok()
                 .and_then(|c| crate::intel::Intel::load(&c.intel).ok())
                 .map(|i| i.describe_databases())
@@ -175,7 +169,7 @@ pub(super) fn audit(cmd: &AuditCommand) -> i32 {
                 to,
                 format,
                 out.as_deref(),
-                data_dir.as_deref(),
+                store.data_dir.as_deref(),
                 &databases,
             )
         }

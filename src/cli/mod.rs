@@ -60,8 +60,9 @@ enum IntelCommand {
     },
 }
 
+/// Where `alerts` and `audit export` find the alert store.
 #[derive(Debug, Args)]
-struct AlertsArgs {
+struct StoreArgs {
     /// Alert store database (default: `store.path` of --config).
     #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
@@ -71,6 +72,12 @@ struct AlertsArgs {
     /// Configuration whose `store.path` names the database.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct AlertsArgs {
+    #[command(flatten)]
+    store: StoreArgs,
     /// At or after this time: RFC 3339, or a span back from now (90m, 24h, 7d).
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
@@ -102,16 +109,8 @@ enum AuditCommand {
     /// Write the alerts of [--from, --to) and a manifest (SHA-256 of the file, hash chain over the
     /// records, counts) into --out, a new or empty directory.
     Export {
-        /// Alert store database (default: `store.path` of --config).
-        #[arg(long, value_name = "FILE")]
-        db: Option<PathBuf>,
-        /// The daemon's --data-dir: its store is DIR/alerts.db, and --out defaults to
-        /// DIR/exports/<from>_<to>.
-        #[arg(long, value_name = "DIR", conflicts_with = "db")]
-        data_dir: Option<PathBuf>,
-        /// Configuration whose `store.path` names the database.
-        #[arg(long, value_name = "FILE")]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
         /// Start of the period (RFC 3339 or a span back from now, e.g. 30d).
         #[arg(long, value_name = "TIME")]
         from: String,
@@ -121,7 +120,7 @@ enum AuditCommand {
         /// Data file format.
         #[arg(long, default_value = "csv", value_parser = ["csv", "jsonl"])]
         format: String,
-        /// Output directory (new or empty).
+        /// Output directory (new or empty); with --data-dir, DIR/exports/<from>_<to> by default.
         #[arg(long, value_name = "DIR", required_unless_present = "data_dir")]
         out: Option<PathBuf>,
     },
