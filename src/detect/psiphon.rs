@@ -178,7 +178,7 @@ fn shown(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::detect::anon_testdata::{
-        certificate, client_hello, random, tls12_server_flight, tls13_server_flight,
+        certificate, client_hello, random, tls12_server_flight, tls13_server_flight, CertNames,
     };
     use crate::detect::testing::ViewBuilder;
 
@@ -187,11 +187,13 @@ mod tests {
     /// The reference capture's shape: no SNI, a CDN certificate listing Psiphon's names.
     #[test]
     fn certificate_names_are_a_complete_signature() {
-        let cert = certificate(
-            ("Cloudflare Inc ECC CA-3", Some("Cloudflare, Inc.")),
-            ("sni.cloudflaressl.com", Some("Cloudflare, Inc.")),
-            &["sni.cloudflaressl.com", "psiphon3.net", "*.psiphon3.net"],
-        );
+        let cert = certificate(&CertNames {
+            issuer_cn: Some("Cloudflare Inc ECC CA-3"),
+            issuer_o: Some("Cloudflare, Inc."),
+            subject_cn: Some("sni.cloudflaressl.com"),
+            subject_o: Some("Cloudflare, Inc."),
+            san: &["sni.cloudflaressl.com", "psiphon3.net", "*.psiphon3.net"],
+        });
         let b = ViewBuilder::tcp(40557, 443)
             .to_server(&client_hello(None, &["h2", "http/1.1"], &CIPHERS))
             .to_client(&tls12_server_flight(0xc02b, &[cert]));
@@ -206,11 +208,13 @@ mod tests {
 
     #[test]
     fn a_shared_certificate_does_not_name_another_sites_flow() {
-        let cert = certificate(
-            ("Cloudflare Inc ECC CA-3", Some("Cloudflare, Inc.")),
-            ("sni.cloudflaressl.com", Some("Cloudflare, Inc.")),
-            &["sni.cloudflaressl.com", "shop.example.com", "psiphon3.net"],
-        );
+        let cert = certificate(&CertNames {
+            issuer_cn: Some("Cloudflare Inc ECC CA-3"),
+            issuer_o: Some("Cloudflare, Inc."),
+            subject_cn: Some("sni.cloudflaressl.com"),
+            subject_o: Some("Cloudflare, Inc."),
+            san: &["sni.cloudflaressl.com", "shop.example.com", "psiphon3.net"],
+        });
         let b = ViewBuilder::tcp(40557, 443)
             .to_server(&client_hello(Some("shop.example.com"), &["h2"], &CIPHERS))
             .to_client(&tls12_server_flight(0xc02b, &[cert]))

@@ -172,7 +172,7 @@ fn shaped(name: &str, suffix: &str, len: &std::ops::RangeInclusive<usize>) -> bo
 mod tests {
     use super::*;
     use crate::detect::anon_testdata::{
-        certificate, client_hello, random, tls12_server_flight, tls13_server_flight,
+        certificate, client_hello, random, tls12_server_flight, tls13_server_flight, CertNames,
     };
     use crate::detect::testing::ViewBuilder;
 
@@ -184,11 +184,13 @@ mod tests {
     }
 
     fn tor_link_cert() -> Vec<u8> {
-        certificate(
-            ("www.xkgk7fdx362yyyxib.com", None),
-            ("www.g6ghvisevf3ibuu5.net", None),
-            &[],
-        )
+        certificate(&CertNames {
+            issuer_cn: Some("www.xkgk7fdx362yyyxib.com"),
+            issuer_o: None,
+            subject_cn: Some("www.g6ghvisevf3ibuu5.net"),
+            subject_o: None,
+            san: &[],
+        })
     }
 
     #[test]
@@ -207,11 +209,13 @@ mod tests {
 
     #[test]
     fn a_real_certificate_contradicts_the_name() {
-        let cert = certificate(
-            ("R11", Some("Let's Encrypt")),
-            ("www.abc234.com", None),
-            &["www.abc234.com"],
-        );
+        let cert = certificate(&CertNames {
+            issuer_cn: Some("R11"),
+            issuer_o: Some("Let's Encrypt"),
+            subject_cn: Some("www.abc234.com"),
+            subject_o: None,
+            san: &["www.abc234.com"],
+        });
         let b = ViewBuilder::tcp(51110, 443)
             .to_server(&client_hello(Some("www.abc234.com"), &[], &CIPHERS))
             .to_client(&tls12_server_flight(0xc02f, &[cert]));

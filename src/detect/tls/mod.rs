@@ -46,7 +46,7 @@ mod server;
 #[cfg(test)]
 mod corpus_tests;
 #[cfg(test)]
-mod testdata;
+pub(crate) mod testdata;
 
 /// RFC 9001 Appendix A.2's protected client Initial, as hex.
 #[cfg(test)]

@@ -151,14 +151,8 @@ pub(super) fn message(b: &[u8]) -> Option<(Message<'_>, &[u8])> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testdata::record as rec;
     use super::*;
-
-    fn rec(kind: u8, body: &[u8]) -> Vec<u8> {
-        let mut v = vec![kind, 3, 1];
-        v.extend_from_slice(&(body.len() as u16).to_be_bytes());
-        v.extend_from_slice(body);
-        v
-    }
 
     #[test]
     fn one_record_is_borrowed() {

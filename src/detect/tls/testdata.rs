@@ -1,7 +1,8 @@
-//! Test vectors shared by this module's tests, each with its origin.
+//! Test vectors shared by this module's tests, each with its origin, and the TLS and DER
+//! layouts every detector's tests build their records, hellos and certificates from.
 
 /// Decodes hex, ignoring whitespace.
-pub(super) fn hex(s: &str) -> Vec<u8> {
+pub(crate) fn hex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
     digits
         .chunks(2)
@@ -9,18 +10,53 @@ pub(super) fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// One TLS record: type, version 0x0301, 16-bit length, body (RFC 8446 §5.1).
-pub(super) fn record(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![kind, 0x03, 0x01];
-    v.extend_from_slice(&u16::try_from(body.len()).unwrap().to_be_bytes());
+/// A vector with a 16-bit length (RFC 8446 §3.4).
+pub(crate) fn vec16(body: &[u8]) -> Vec<u8> {
+    let mut v = u16::try_from(body.len()).unwrap().to_be_bytes().to_vec();
     v.extend_from_slice(body);
     v
 }
 
-/// One handshake message: type, 24-bit length, body (RFC 8446 §4).
-pub(super) fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
+/// A vector with a 24-bit length (RFC 8446 §3.4).
+pub(crate) fn vec24(body: &[u8]) -> Vec<u8> {
     let len = u32::try_from(body.len()).unwrap().to_be_bytes();
-    let mut v = vec![kind, len[1], len[2], len[3]];
+    let mut v = len[1..].to_vec();
+    v.extend_from_slice(body);
+    v
+}
+
+/// One TLS record: type, version 0x0301, 16-bit length, body (RFC 8446 §5.1).
+pub(crate) fn record(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![kind, 0x03, 0x01];
+    v.extend(vec16(body));
+    v
+}
+
+/// One handshake message: type, 24-bit length, body (RFC 8446 §4).
+pub(crate) fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![kind];
+    v.extend(vec24(body));
+    v
+}
+
+/// One extension: type, then its data as a 16-bit vector (RFC 8446 §4.2).
+pub(crate) fn ext(ty: u16, data: &[u8]) -> Vec<u8> {
+    let mut v = ty.to_be_bytes().to_vec();
+    v.extend(vec16(data));
+    v
+}
+
+/// A DER TLV (X.690 §8.1: short form below 128, else 0x81/0x82 long form).
+pub(crate) fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![tag];
+    match body.len() {
+        n if n < 0x80 => v.push(u8::try_from(n).unwrap()),
+        n if n < 0x100 => v.extend([0x81, u8::try_from(n).unwrap()]),
+        n => {
+            v.push(0x82);
+            v.extend_from_slice(&u16::try_from(n).unwrap().to_be_bytes());
+        }
+    }
     v.extend_from_slice(body);
     v
 }
@@ -190,37 +226,27 @@ pub(super) const JA4_EXAMPLE_SIG_ALGS: [u16; 8] = [
     0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
 ];
 
-fn be(v: u16) -> [u8; 2] {
-    v.to_be_bytes()
-}
-
-fn with_len16(body: &[u8]) -> Vec<u8> {
-    let mut v = be(u16::try_from(body.len()).unwrap()).to_vec();
-    v.extend_from_slice(body);
-    v
-}
-
 /// Plausible contents for each extension type of the JA4 example (RFC 8446 §4.2 layouts).
 fn ja4_example_ext_body(ty: u16) -> Vec<u8> {
     match ty {
         // server_name: list<2> of { type 0, host_name<2> } (RFC 6066 §3).
-        0x0000 => with_len16(&[&[0u8][..], &with_len16(b"www.example.org")].concat()),
+        0x0000 => vec16(&[&[0u8][..], &vec16(b"www.example.org")].concat()),
         // ALPN: list<2> of name<1> (RFC 7301 §3.1).
-        0x0010 => with_len16(b"\x02h2\x08http/1.1"),
+        0x0010 => vec16(b"\x02h2\x08http/1.1"),
         // signature_algorithms: list<2> of u16 (RFC 8446 §4.2.3), with a GREASE value first.
         0x000d => {
-            let mut l = be(0x1a1a).to_vec();
+            let mut l = 0x1a1a_u16.to_be_bytes().to_vec();
             for a in JA4_EXAMPLE_SIG_ALGS {
-                l.extend_from_slice(&be(a));
+                l.extend_from_slice(&a.to_be_bytes());
             }
-            with_len16(&l)
+            vec16(&l)
         }
         // supported_versions: list<1> of u16 (RFC 8446 §4.2.1), GREASE first.
         0x002b => b"\x06\x2a\x2a\x03\x04\x03\x03".to_vec(),
         // supported_groups with GREASE, x25519, secp256r1, secp384r1 (RFC 8446 §4.2.7).
-        0x000a => with_len16(b"\x3a\x3a\x00\x1d\x00\x17\x00\x18"),
+        0x000a => vec16(b"\x3a\x3a\x00\x1d\x00\x17\x00\x18"),
         // key_share: list<2> of { group x25519, key<2> of 32 bytes } (RFC 8446 §4.2.8).
-        0x0033 => with_len16(&[&b"\x00\x1d"[..], &with_len16(&[0x42; 32])].concat()),
+        0x0033 => vec16(&[&b"\x00\x1d"[..], &vec16(&[0x42; 32])].concat()),
         0x000b => b"\x01\x00".to_vec(),
         0x002d => b"\x01\x01".to_vec(),
         0xff01 => b"\x00".to_vec(),
@@ -239,15 +265,14 @@ pub(super) fn client_hello_message(ciphers: &[u16], exts: &[(u16, Vec<u8>)]) -> 
     body.extend_from_slice(&[0x11; 32]);
     body.push(32);
     body.extend_from_slice(&[0x22; 32]);
-    let cs: Vec<u8> = ciphers.iter().flat_map(|c| be(*c)).collect();
-    body.extend_from_slice(&with_len16(&cs));
+    let cs: Vec<u8> = ciphers.iter().flat_map(|c| c.to_be_bytes()).collect();
+    body.extend_from_slice(&vec16(&cs));
     body.extend_from_slice(&[1, 0]);
     let mut block = Vec::new();
     for (ty, data) in exts {
-        block.extend_from_slice(&be(*ty));
-        block.extend_from_slice(&with_len16(data));
+        block.extend(ext(*ty, data));
     }
-    body.extend_from_slice(&with_len16(&block));
+    body.extend_from_slice(&vec16(&block));
     handshake(1, &body)
 }
 
@@ -268,4 +293,68 @@ pub(super) fn ja4_example_message() -> Vec<u8> {
 /// The JA4 worked example in one TLS handshake record, as a client's TCP stream starts.
 pub(super) fn ja4_example_stream() -> Vec<u8> {
     record(0x16, &ja4_example_message())
+}
+
+/// A Name (RFC 5280 §4.1.2.4) with optional commonName (2.5.4.3) and organizationName
+/// (2.5.4.10), as UTF8Strings.
+fn name(cn: Option<&str>, o: Option<&str>) -> Vec<u8> {
+    let mut rdns = Vec::new();
+    for (oid, v) in [([0x55, 0x04, 0x0a], o), ([0x55, 0x04, 0x03], cn)] {
+        if let Some(v) = v {
+            let mut atv = tlv(0x06, &oid);
+            atv.extend(tlv(0x0c, v.as_bytes()));
+            rdns.extend(tlv(0x31, &tlv(0x30, &atv)));
+        }
+    }
+    tlv(0x30, &rdns)
+}
+
+/// Names for [`certificate`].
+#[derive(Default)]
+pub(crate) struct CertNames<'a> {
+    /// Subject commonName.
+    pub(crate) subject_cn: Option<&'a str>,
+    /// Subject organizationName.
+    pub(crate) subject_o: Option<&'a str>,
+    /// Issuer commonName.
+    pub(crate) issuer_cn: Option<&'a str>,
+    /// Issuer organizationName.
+    pub(crate) issuer_o: Option<&'a str>,
+    /// subjectAltName dNSNames.
+    pub(crate) san: &'a [&'a str],
+}
+
+/// A v3 certificate (RFC 5280 §4.1) with an Ed25519 key (RFC 8410) and, when `san` is not
+/// empty, a subjectAltName extension of dNSNames (§4.2.1.6). The signature is zero bytes: the
+/// parser reads names, it does not verify.
+pub(crate) fn certificate(n: &CertNames<'_>) -> Vec<u8> {
+    let ed25519 = tlv(0x30, &tlv(0x06, &[0x2b, 0x65, 0x70]));
+    let mut tbs = tlv(0xa0, &tlv(0x02, &[0x02]));
+    tbs.extend(tlv(0x02, &[0x01, 0x23]));
+    tbs.extend(ed25519.clone());
+    tbs.extend(name(n.issuer_cn, n.issuer_o));
+    let mut validity = tlv(0x17, b"240101000000Z");
+    validity.extend(tlv(0x17, b"340101000000Z"));
+    tbs.extend(tlv(0x30, &validity));
+    tbs.extend(name(n.subject_cn, n.subject_o));
+    let mut spki = ed25519.clone();
+    let mut key = vec![0u8];
+    key.extend([0x42u8; 32]);
+    spki.extend(tlv(0x03, &key));
+    tbs.extend(tlv(0x30, &spki));
+    if !n.san.is_empty() {
+        let mut names = Vec::new();
+        for d in n.san {
+            names.extend(tlv(0x82, d.as_bytes()));
+        }
+        let mut e = tlv(0x06, &[0x55, 0x1d, 0x11]);
+        e.extend(tlv(0x04, &tlv(0x30, &names)));
+        tbs.extend(tlv(0xa3, &tlv(0x30, &tlv(0x30, &e))));
+    }
+    let mut cert = tlv(0x30, &tbs);
+    cert.extend(ed25519);
+    let mut sig = vec![0u8];
+    sig.extend([0u8; 64]);
+    cert.extend(tlv(0x03, &sig));
+    tlv(0x30, &cert)
 }
