@@ -4,6 +4,7 @@
 //! DNS and ICMP messages are laid out field by field as their specifications describe;
 //! ciphertext and keys are `noise`.
 
+use super::wire::{ext, handshake, record, tlv, vec16, vec24};
 use crate::common::{noise, sa, CaptureBuilder, Scenario};
 use std::net::IpAddr;
 
@@ -58,34 +59,6 @@ pub fn scenarios() -> Vec<Scenario> {
 
 // ------------------------------------------------------------ TLS (RFC 8446, RFC 5246, RFC 5280)
 
-/// A TLS record: type, version 0x0303, length, body (RFC 8446 §5.1).
-fn record(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut r = vec![kind, 3, 3];
-    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
-    r.extend_from_slice(body);
-    r
-}
-
-/// A handshake message: type, 24-bit length, body (RFC 8446 §4).
-fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut m = vec![kind];
-    m.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    m.extend_from_slice(body);
-    m
-}
-
-fn vec16(b: &[u8]) -> Vec<u8> {
-    let mut v = (b.len() as u16).to_be_bytes().to_vec();
-    v.extend_from_slice(b);
-    v
-}
-
-fn ext(ty: u16, data: &[u8]) -> Vec<u8> {
-    let mut e = ty.to_be_bytes().to_vec();
-    e.extend(vec16(data));
-    e
-}
-
 /// A ClientHello record (RFC 8446 §4.1.2): version 0x0303, random, 32-byte session id, cipher
 /// suites, null compression, server_name (RFC 6066 §3) when given, supported_groups,
 /// signature_algorithms, and ALPN (RFC 7301) when given.
@@ -137,13 +110,8 @@ fn server_hello(tls13: bool, cipher: u16, seed: u64) -> Vec<u8> {
 /// TLS 1.2 server flight in one record: ServerHello, Certificate, ServerHelloDone (RFC 5246
 /// §7.4.1.3, §7.4.2, §7.4.5).
 fn tls12_flight(cipher: u16, certs: &[Vec<u8>], seed: u64) -> Vec<u8> {
-    let mut list = Vec::new();
-    for c in certs {
-        list.extend_from_slice(&(c.len() as u32).to_be_bytes()[1..]);
-        list.extend_from_slice(c);
-    }
-    let mut body = (list.len() as u32).to_be_bytes()[1..].to_vec();
-    body.extend(list);
+    let list: Vec<u8> = certs.iter().flat_map(|c| vec24(c)).collect();
+    let body = vec24(&list);
     let mut msgs = server_hello(false, cipher, seed);
     msgs.extend(handshake(11, &body));
     msgs.extend(handshake(14, &[]));
@@ -157,22 +125,6 @@ fn tls13_flight(cipher: u16, encrypted: usize, seed: u64) -> Vec<u8> {
     s.extend(record(0x14, &[1]));
     s.extend(record(0x17, &noise(seed + 2, encrypted)));
     s
-}
-
-/// A DER TLV (X.690 §8.1).
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut v = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        v.push(n as u8);
-    } else if n < 0x100 {
-        v.extend_from_slice(&[0x81, n as u8]);
-    } else {
-        v.push(0x82);
-        v.extend_from_slice(&(n as u16).to_be_bytes());
-    }
-    v.extend_from_slice(content);
-    v
 }
 
 /// A Name (RFC 5280 §4.1.2.4): an optional organizationName (2.5.4.10) and a commonName

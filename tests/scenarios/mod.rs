@@ -8,6 +8,7 @@ mod demo;
 mod products;
 mod remote_access;
 mod tunnels;
+mod wire;
 
 /// Every scenario.
 pub fn all() -> Vec<Scenario> {

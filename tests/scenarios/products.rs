@@ -4,6 +4,7 @@
 //! for proprietary protocols, the nDPI dissector that recognises it) describes; keys and
 //! ciphertext are `noise`.
 
+use super::wire::{ext, handshake, record, tlv, vec16, vec24};
 use crate::common::{noise, sa, CaptureBuilder, Scenario};
 use aes_gcm::aead::array::Array;
 use aes_gcm::aes::cipher::BlockCipherEncrypt;
@@ -84,39 +85,6 @@ fn be16(n: usize) -> [u8; 2] {
     u16::try_from(n).unwrap().to_be_bytes()
 }
 
-fn with_len16(body: &[u8]) -> Vec<u8> {
-    let mut v = be16(body.len()).to_vec();
-    v.extend_from_slice(body);
-    v
-}
-
-fn with_len24(body: &[u8]) -> Vec<u8> {
-    let n = u32::try_from(body.len()).unwrap().to_be_bytes();
-    let mut v = n[1..].to_vec();
-    v.extend_from_slice(body);
-    v
-}
-
-/// A TLS record: content type, version 0x0303, length (RFC 8446 §5.1).
-fn record(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![kind, 0x03, 0x03];
-    v.extend(with_len16(body));
-    v
-}
-
-/// A handshake message: type, 24-bit length, body (RFC 8446 §4).
-fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![kind];
-    v.extend(with_len24(body));
-    v
-}
-
-fn extension(ty: u16, body: &[u8]) -> Vec<u8> {
-    let mut v = ty.to_be_bytes().to_vec();
-    v.extend(with_len16(body));
-    v
-}
-
 /// A ClientHello message (RFC 8446 §4.1.2): legacy_version 0x0303, random, a 32-byte session
 /// id, three TLS 1.3 and two TLS 1.2 suites, null compression; extensions server_name (0,
 /// RFC 6066 §3) when `sni` is given, supported_groups (10), signature_algorithms (13), ALPN
@@ -126,34 +94,31 @@ fn client_hello_message(sni: Option<&str>, alpn: &[&str], seed: u64) -> Vec<u8> 
     body.extend(noise(seed, 32));
     body.push(32);
     body.extend(noise(seed + 1, 32));
-    body.extend(with_len16(&[
+    body.extend(vec16(&[
         0x13, 0x01, 0x13, 0x02, 0x13, 0x03, 0xc0, 0x2b, 0xc0, 0x2f,
     ]));
     body.extend([1, 0]);
     let mut exts = Vec::new();
     if let Some(name) = sni {
         let mut entry = vec![0u8];
-        entry.extend(with_len16(name.as_bytes()));
-        exts.extend(extension(0x0000, &with_len16(&entry)));
+        entry.extend(vec16(name.as_bytes()));
+        exts.extend(ext(0x0000, &vec16(&entry)));
     }
-    exts.extend(extension(0x000a, &with_len16(&[0x00, 0x1d, 0x00, 0x17])));
-    exts.extend(extension(
-        0x000d,
-        &with_len16(&[0x04, 0x03, 0x08, 0x04, 0x04, 0x01]),
-    ));
+    exts.extend(ext(0x000a, &vec16(&[0x00, 0x1d, 0x00, 0x17])));
+    exts.extend(ext(0x000d, &vec16(&[0x04, 0x03, 0x08, 0x04, 0x04, 0x01])));
     if !alpn.is_empty() {
         let mut list = Vec::new();
         for id in alpn {
             list.push(u8::try_from(id.len()).unwrap());
             list.extend_from_slice(id.as_bytes());
         }
-        exts.extend(extension(0x0010, &with_len16(&list)));
+        exts.extend(ext(0x0010, &vec16(&list)));
     }
-    exts.extend(extension(0x002b, &[0x04, 0x03, 0x04, 0x03, 0x03]));
+    exts.extend(ext(0x002b, &[0x04, 0x03, 0x04, 0x03, 0x03]));
     let mut share = vec![0x00, 0x1d];
-    share.extend(with_len16(&noise(seed + 2, 32)));
-    exts.extend(extension(0x0033, &with_len16(&share)));
-    body.extend(with_len16(&exts));
+    share.extend(vec16(&noise(seed + 2, 32)));
+    exts.extend(ext(0x0033, &vec16(&share)));
+    body.extend(vec16(&exts));
     handshake(0x01, &body)
 }
 
@@ -170,11 +135,11 @@ fn server_hello(tls13: bool, seed: u64) -> Vec<u8> {
     body.push(0);
     if tls13 {
         body.extend([0x13, 0x01, 0x00]);
-        let mut exts = extension(0x002b, &[0x03, 0x04]);
+        let mut exts = ext(0x002b, &[0x03, 0x04]);
         let mut share = vec![0x00, 0x1d];
-        share.extend(with_len16(&noise(seed + 1, 32)));
-        exts.extend(extension(0x0033, &share));
-        body.extend(with_len16(&exts));
+        share.extend(vec16(&noise(seed + 1, 32)));
+        exts.extend(ext(0x0033, &share));
+        body.extend(vec16(&exts));
     } else {
         body.extend([0xc0, 0x2f, 0x00]);
     }
@@ -185,7 +150,7 @@ fn server_hello(tls13: bool, seed: u64) -> Vec<u8> {
 /// ServerHelloDone, in one record.
 fn tls12_server_flight(leaf: &[u8], seed: u64) -> Vec<u8> {
     let mut msgs = server_hello(false, seed);
-    msgs.extend(handshake(0x0b, &with_len24(&with_len24(leaf))));
+    msgs.extend(handshake(0x0b, &vec24(&vec24(leaf))));
     msgs.extend(handshake(0x0e, &[]));
     record(0x16, &msgs)
 }
@@ -196,17 +161,6 @@ fn app_data(len: usize, seed: u64) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------- X.509 in DER (RFC 5280, X.690)
-
-fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut v = vec![tag];
-    match body.len() {
-        n if n < 0x80 => v.push(n as u8),
-        n if n < 0x100 => v.extend([0x81, n as u8]),
-        n => v.extend([0x82, (n >> 8) as u8, n as u8]),
-    }
-    v.extend_from_slice(body);
-    v
-}
 
 /// A Name (RFC 5280 §4.1.2.4): organizationName (2.5.4.10) and commonName (2.5.4.3).
 fn x509_name(o: Option<&str>, cn: &str) -> Vec<u8> {
@@ -566,10 +520,10 @@ fn anyconnect_dtls_0100() -> CaptureBuilder {
     let dtls = |kind: u8, body: &[u8]| {
         let mut r = vec![0x16, 0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
         let mut msg = vec![kind];
-        msg.extend(with_len24(body)[..3].to_vec());
+        msg.extend(vec24(body)[..3].to_vec());
         msg.extend([0, 0, 0, 0, 0]);
-        msg.extend(with_len24(body));
-        r.extend(with_len16(&msg));
+        msg.extend(vec24(body));
+        r.extend(vec16(&msg));
         r
     };
     let mut hello = vec![0x01, 0x00];
@@ -577,7 +531,7 @@ fn anyconnect_dtls_0100() -> CaptureBuilder {
     hello.push(32);
     hello.extend(noise(101, 32));
     hello.push(0); // cookie length
-    hello.extend(with_len16(&[0x00, 0x2f]));
+    hello.extend(vec16(&[0x00, 0x2f]));
     hello.extend([1, 0]);
     cap.udp(c, s, &dtls(0x01, &hello));
     let mut verify = vec![0x01, 0x00, 20];
@@ -585,7 +539,7 @@ fn anyconnect_dtls_0100() -> CaptureBuilder {
     cap.udp(s, c, &dtls(0x03, &verify));
     for n in 0..3u64 {
         let mut data = vec![0x17, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, n as u8];
-        data.extend(with_len16(&noise(110 + n, 120)));
+        data.extend(vec16(&noise(110 + n, 120)));
         cap.udp(c, s, &data);
         cap.udp(s, c, &data);
     }

@@ -1,6 +1,7 @@
 //! Remote-access scenarios: RDP (TCP and UDP), VNC, SSH, telnet, the BSD r-commands and XDMCP,
 //! each built from the protocol's own message layouts, plus a look-alike that must stay silent.
 
+use super::wire::{handshake, record};
 use crate::common::{noise, sa, CaptureBuilder, Scenario};
 use etherparse::{PacketBuilder, TcpOptionElement};
 use std::net::{IpAddr, SocketAddr};
@@ -91,22 +92,6 @@ fn rdp_neg(kind: u8, flags: u8, value: u32) -> Vec<u8> {
     n
 }
 
-/// A TLS 1.2 record of content type `kind` around `body` (RFC 5246 §6.2.1).
-fn tls_record(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut r = vec![kind, 3, 3];
-    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
-    r.extend_from_slice(body);
-    r
-}
-
-/// A handshake message: type, 24-bit length, body (RFC 5246 §7.4).
-fn tls_handshake(msg_type: u8, body: &[u8]) -> Vec<u8> {
-    let mut h = vec![msg_type];
-    h.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    h.extend_from_slice(body);
-    tls_record(0x16, &h)
-}
-
 /// A minimal TLS 1.2 ClientHello (RFC 5246 §7.4.1.2): one suite, null compression.
 fn tls_client_hello(seed: u64) -> Vec<u8> {
     let mut b = vec![3, 3];
@@ -114,7 +99,7 @@ fn tls_client_hello(seed: u64) -> Vec<u8> {
     b.push(0); // session_id
     b.extend_from_slice(&[0, 2, 0xC0, 0x2F]); // TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
     b.extend_from_slice(&[1, 0]); // compression: null
-    tls_handshake(1, &b)
+    record(0x16, &handshake(1, &b))
 }
 
 /// The matching ServerHello (RFC 5246 §7.4.1.3).
@@ -123,7 +108,7 @@ fn tls_server_hello(seed: u64) -> Vec<u8> {
     b.extend_from_slice(&noise(seed, 32));
     b.push(0);
     b.extend_from_slice(&[0xC0, 0x2F, 0]);
-    tls_handshake(2, &b)
+    record(0x16, &handshake(2, &b))
 }
 
 /// mstsc to a Windows host: cookie, NLA negotiated, CredSSP over TLS follows.
@@ -139,7 +124,7 @@ fn rdp_x224_cookie_nla() -> CaptureBuilder {
     );
     t.client_sends(&mut cap, &tls_client_hello(1));
     t.server_sends(&mut cap, &tls_server_hello(2));
-    t.client_sends(&mut cap, &tls_record(0x17, &noise(3, 300)));
+    t.client_sends(&mut cap, &record(0x17, &noise(3, 300)));
     t.close(&mut cap);
     cap
 }
@@ -463,7 +448,7 @@ fn rdpeudp_data(ack: u32, coded: u32, seed: u64) -> Vec<u8> {
     d.extend_from_slice(&[0x00, 0x01, 0x00, 0x00]); // uAckVectorSize 1, element, padding
     d.extend_from_slice(&coded.to_be_bytes()); // snCoded
     d.extend_from_slice(&coded.to_be_bytes()); // snSourceStart
-    d.extend_from_slice(&tls_record(0x17, &noise(seed, 48)));
+    d.extend_from_slice(&record(0x17, &noise(seed, 48)));
     d
 }
 
