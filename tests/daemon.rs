@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{sa, CaptureBuilder};
+use common::{sa, wait_exit, CaptureBuilder};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -41,14 +41,7 @@ fn daemon(data: &Path, capture: &Path, rate: &str) -> Child {
 }
 
 fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            return s;
-        }
-        assert!(start.elapsed() < limit, "daemon did not finish");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_exit(child, limit).expect("daemon did not finish")
 }
 
 fn ids(jsonl: &str) -> Vec<String> {

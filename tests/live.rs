@@ -3,10 +3,12 @@
 //! Needs root (or CAP_NET_RAW); skips with a printed reason otherwise. Traffic stays on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use common::{stderr_lines, wait_exit};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn effective_uid() -> Option<u32> {
@@ -46,17 +48,6 @@ const CONNECTION_CONFIRM: [u8; 19] = [
     0x00, 0x00, 0x00,
 ];
 
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(s) = child.try_wait().unwrap() {
-            return Some(s);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
 #[test]
 fn live_capture_on_loopback_reports_an_rdp_connection_request() {
     if effective_uid() != Some(0) {
@@ -84,13 +75,7 @@ fn live_capture_on_loopback_reports_an_rdp_connection_request() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stderr = daemon.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = stderr_lines(&mut daemon);
     let mut log = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !log.iter().any(|l: &String| l.contains("capture started")) {

@@ -5,13 +5,11 @@
 
 mod common;
 
-use common::{free_port, http_get};
+use common::{free_port, http_get, poll, stderr_lines, wait_exit, Killed};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// Percent-encodes a query-string value.
 fn encode(s: &str) -> String {
@@ -149,26 +147,6 @@ fn check_exposition(metrics: &str) {
     }
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn poll<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    None
-}
-
 #[test]
 fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
     if Command::new("prometheus")
@@ -210,13 +188,7 @@ fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stderr = daemon.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = stderr_lines(&mut daemon);
     let daemon = Killed(daemon);
     let mut log = Vec::new();
     let addr = poll(Duration::from_secs(20), || {
@@ -389,10 +361,7 @@ fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
         .unwrap()
         .success());
     let mut daemon = daemon;
-    let status = poll(Duration::from_secs(15), || {
-        daemon.0.try_wait().ok().flatten()
-    })
-    .expect("daemon did not stop");
+    let status = wait_exit(&mut daemon.0, Duration::from_secs(15)).expect("daemon did not stop");
     assert!(status.success());
     let stored = std::fs::read_to_string(data.join("alerts.jsonl")).unwrap();
     assert_eq!(stored.lines().count(), 3);
