@@ -3,7 +3,8 @@
 //!
 //! The pipeline, one stage per module, data flowing one way:
 //!
-//! `capture::Frame → decode::Packet → flow::FlowTable → detect::Cascade → alert::Alert → export`
+//! `capture::Frame → decode::Packet → flow::FlowTable → detect::Cascade → identity (+ intel) →
+//! alert::Alert → export`
 //!
 //! Only [`capture`] touches libpcap. Every later stage takes bytes and an explicit [`ts::Ts`], so a
 //! live interface, a replayed capture, a bench and a test drive exactly the same code.
@@ -25,6 +26,7 @@ pub mod decode;
 pub mod detect;
 pub mod export;
 pub mod flow;
+pub mod identity;
 pub mod intel;
 pub mod pipeline;
 pub mod store;

@@ -35,7 +35,7 @@ fn rules_and_dashboard_only_use_exported_metrics() {
     use remotewatch::detect::{Confidence, Kind};
     let metrics = remotewatch::export::Metrics::new("s", 60);
     // Labelled metrics only appear once they have a series: report one alert.
-    let peer = "198.51.100.1:3389".parse().unwrap();
+    let peer: std::net::SocketAddr = "198.51.100.1:3389".parse().unwrap();
     metrics.alert(&Alert {
         ts: remotewatch::ts::Ts::from_secs(100),
         id: "0".repeat(32),
@@ -46,8 +46,13 @@ fn rules_and_dashboard_only_use_exported_metrics() {
         confidence: Confidence::Handshake,
         endpoint: "192.0.2.1".parse().unwrap(),
         contractor: Some("c-1".into()),
-        peer,
-        flow: FlowRecord::new(6, "192.0.2.1:5000".parse().unwrap(), peer, 0),
+        peer: Some(peer),
+        flow: Some(FlowRecord::new(
+            6,
+            "192.0.2.1:5000".parse().unwrap(),
+            peer,
+            0,
+        )),
         evidence: vec![],
     });
     let intel =

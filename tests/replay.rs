@@ -1,7 +1,8 @@
 //! Replays every capture under `fixtures/pcap/` through `remotewatch analyze` and compares the
 //! alerts with the scenario's hand-written `expected.json`: kind, family, severity, endpoint and
 //! peer must match exactly, one alert per expected entry and no other, and each listed evidence
-//! fragment must appear in the alert's evidence.
+//! fragment must appear in the alert's evidence. A scenario with its own `remotewatch.toml`
+//! (inventory, session log, databases) is analysed with it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use serde_json::Value;
@@ -51,11 +52,12 @@ fn every_fixture_yields_exactly_its_expected_alerts() {
     for dir in &dirs {
         let expected: Value =
             serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_remotewatch"))
-            .arg("analyze")
-            .arg(dir.join("capture.pcap"))
-            .output()
-            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_remotewatch"));
+        cmd.arg("analyze");
+        if dir.join("remotewatch.toml").is_file() {
+            cmd.arg("--config").arg(dir.join("remotewatch.toml"));
+        }
+        let out = cmd.arg(dir.join("capture.pcap")).output().unwrap();
         assert_eq!(
             out.status.code(),
             Some(0),

@@ -71,6 +71,7 @@ mod tests {
             kind: Kind::VpnTunnel,
             family: Cow::Borrowed("openvpn"),
             peer: format!("198.51.100.1:{port}").parse().unwrap(),
+            subject: None,
         }
     }
 

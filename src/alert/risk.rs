@@ -12,25 +12,54 @@ use super::Severity;
 use crate::detect::Kind;
 use std::collections::BTreeMap;
 
-/// Weights of the risk score.
+/// Weights of the risk score: points per kind of finding at `high`, and the score at which a
+/// `contractor_risk` alert is raised.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RiskWeights {
-    /// Points for a remote-access finding at `high`.
-    pub remote_access: f64,
-    /// Points for a VPN or tunnel finding at `high`.
-    pub vpn_tunnel: f64,
-    /// Points for an anonymizer finding at `high`.
-    pub anonymizer: f64,
+    weights: [f64; Kind::ALL.len()],
+    /// Score (0–100) at or above which the contractor gets a `contractor_risk` alert.
+    pub alert_at: f64,
 }
+
+/// Default points per kind at `high`. Remote control, anonymizers, a shared egress and a
+/// location that contradicts the claimed home weigh most; a plain VPN, which many legitimate
+/// workers use, and a long session weigh less. A `contractor_risk` alert never feeds the score.
+const DEFAULT_WEIGHTS: [(Kind, f64); Kind::ALL.len()] = [
+    (Kind::RemoteAccess, 40.0),
+    (Kind::VpnTunnel, 25.0),
+    (Kind::Anonymizer, 35.0),
+    (Kind::VpnExit, 25.0),
+    (Kind::TorExit, 35.0),
+    (Kind::HostingEgress, 20.0),
+    (Kind::GeoMismatch, 35.0),
+    (Kind::ImpossibleTravel, 35.0),
+    (Kind::LaptopFarm, 50.0),
+    (Kind::OffHours, 25.0),
+    (Kind::ContinuousSession, 15.0),
+    (Kind::RttImplausible, 25.0),
+    (Kind::ContractorRisk, 0.0),
+];
+
+/// Default score that raises a `contractor_risk` alert.
+pub const ALERT_AT_DEFAULT: f64 = 60.0;
 
 impl Default for RiskWeights {
     fn default() -> Self {
+        let mut weights = [0.0; Kind::ALL.len()];
+        for (k, w) in DEFAULT_WEIGHTS {
+            if let Some(slot) = index(k).and_then(|i| weights.get_mut(i)) {
+                *slot = w;
+            }
+        }
         RiskWeights {
-            remote_access: 40.0,
-            vpn_tunnel: 25.0,
-            anonymizer: 35.0,
+            weights,
+            alert_at: ALERT_AT_DEFAULT,
         }
     }
+}
+
+fn index(k: Kind) -> Option<usize> {
+    Kind::ALL.iter().position(|x| *x == k)
 }
 
 /// Share of a kind's weight a finding of this severity earns.
@@ -45,11 +74,21 @@ pub fn severity_factor(s: Severity) -> f64 {
 }
 
 impl RiskWeights {
-    fn weight(&self, k: Kind) -> f64 {
-        match k {
-            Kind::RemoteAccess => self.remote_access,
-            Kind::VpnTunnel => self.vpn_tunnel,
-            Kind::Anonymizer => self.anonymizer,
+    /// Points for a finding of kind `k` at `high`.
+    pub fn weight(&self, k: Kind) -> f64 {
+        if k == Kind::ContractorRisk {
+            return 0.0;
+        }
+        index(k)
+            .and_then(|i| self.weights.get(i))
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// Sets the points for kind `k` (configuration `[risk]`).
+    pub fn set_weight(&mut self, k: Kind, w: f64) {
+        if let Some(slot) = index(k).and_then(|i| self.weights.get_mut(i)) {
+            *slot = w;
         }
     }
 
@@ -104,5 +143,21 @@ mod tests {
         ]);
         assert_eq!(capped, 100.0);
         assert_eq!(w.score([]).0, 0.0);
+    }
+
+    #[test]
+    fn identity_findings_count_and_a_risk_alert_never_feeds_itself() {
+        let mut w = RiskWeights::default();
+        let (s, parts) = w.score([
+            (Kind::VpnExit, "vpn", Severity::Medium),
+            (Kind::LaptopFarm, "shared_egress", Severity::High),
+            (Kind::ContractorRisk, "score", Severity::Critical),
+        ]);
+        assert_eq!(s, 12.5 + 50.0);
+        assert_eq!(parts.len(), 2);
+        w.set_weight(Kind::ContractorRisk, 99.0);
+        assert_eq!(w.weight(Kind::ContractorRisk), 0.0);
+        w.set_weight(Kind::OffHours, 10.0);
+        assert_eq!(w.weight(Kind::OffHours), 10.0);
     }
 }

@@ -23,6 +23,10 @@ pub(super) fn run(a: &AnalyzeArgs) -> i32 {
             Err(e) => return fail(EXIT_INPUT, e),
         }
     }
+    let (intel, logins) = match super::identity_inputs(&cfg) {
+        Ok(x) => x,
+        Err(e) => return fail(EXIT_INPUT, e),
+    };
     let mut sink = JsonlSink::stdout();
     let show_progress = !a.no_progress && std::io::stderr().is_terminal();
     for (path, mut cap) in a.paths.iter().zip(captures) {
@@ -30,6 +34,8 @@ pub(super) fn run(a: &AnalyzeArgs) -> i32 {
         let bar =
             (show_progress && cap.size() >= PROGRESS_MIN_BYTES).then(|| progress_bar(cap.size()));
         let mut pipe = Pipeline::new(&cfg, cap.linktype(), &mut sink);
+        pipe.set_intel(std::sync::Arc::clone(&intel));
+        pipe.queue_logins(logins.clone());
         let mut sink_err = None;
         let truncated = loop {
             let step = cap.pump(|f| {

@@ -223,12 +223,54 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, i32> {
     }
 }
 
+/// What the identity stage reads besides the configuration: the intel databases and lists (only
+/// when there is someone to apply them to: an inventory or a gateway), and the session log.
+/// Every problem of every file is reported together.
+pub(crate) fn identity_inputs(
+    cfg: &Config,
+) -> Result<
+    (
+        std::sync::Arc<crate::intel::Intel>,
+        Vec<crate::identity::session::Login>,
+    ),
+    crate::config::ConfigError,
+> {
+    let mut problems = Vec::new();
+    let needed = !cfg.inventory.is_empty() || !cfg.identity.gateways.is_empty();
+    let intel = if needed {
+        crate::intel::Intel::load(&cfg.intel).unwrap_or_else(|mut p| {
+            problems.append(&mut p);
+            crate::intel::Intel::default()
+        })
+    } else {
+        crate::intel::Intel::default()
+    };
+    let logins = match &cfg.identity.session_log {
+        None => Vec::new(),
+        Some(p) => crate::identity::session::read_all(p).unwrap_or_else(|mut e| {
+            problems.append(&mut e);
+            Vec::new()
+        }),
+    };
+    if problems.is_empty() {
+        Ok((std::sync::Arc::new(intel), logins))
+    } else {
+        Err(crate::config::ConfigError { problems })
+    }
+}
+
 fn check_config(a: &CheckConfigArgs) -> i32 {
     match load_config(Some(&a.config)) {
         Ok(cfg) => {
-            // Databases and lists are part of the configuration: check they load too.
+            // Databases, lists and the session log are part of the configuration: check they
+            // load too.
             if let Err(problems) = crate::intel::Intel::load(&cfg.intel) {
                 return fail(EXIT_INPUT, crate::config::ConfigError { problems });
+            }
+            if let Some(p) = &cfg.identity.session_log {
+                if let Err(problems) = crate::identity::session::read_all(p) {
+                    return fail(EXIT_INPUT, crate::config::ConfigError { problems });
+                }
             }
             eprintln!(
                 "{}: ok ({} contractor{})",

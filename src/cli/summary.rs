@@ -35,9 +35,11 @@ fn render(
         "  flows      {} (peak {} in table, {} evicted, {} not inspected for lack of buffers)",
         s.flows.created, s.flows.peak, s.flows.evicted, s.flows.inspect_skipped
     );
+    // The detection kinds always; identity kinds only when they occurred.
     let kinds: Vec<String> = Kind::ALL
         .iter()
         .zip(s.alerts)
+        .filter(|(k, n)| Kind::DETECTED.contains(k) || *n > 0)
         .map(|(k, n)| format!("{} {n}", k.as_str()))
         .collect();
     let _ = writeln!(

@@ -65,6 +65,13 @@ pub struct Contractor {
     /// Remote-access tools and VPNs the company approved for this contractor (family or product
     /// names, lower case).
     pub approved_tools: Vec<String>,
+    /// Public addresses or networks the contractor is known to connect from (home line, office).
+    /// Traffic from them to a corporate gateway is bound to this contractor. Unlike endpoints,
+    /// two contractors may list the same egress; that is itself reported as a shared egress.
+    pub egress: Vec<IpNet>,
+    /// Account names under which the contractor appears in a session log (VPN, SSO), besides
+    /// the id. Compared without regard to case.
+    pub accounts: Vec<String>,
 }
 
 /// All contractors, with an address index.
@@ -73,6 +80,8 @@ pub struct Inventory {
     contractors: Vec<Contractor>,
     /// (network, contractor index), longest prefix first.
     nets: Vec<(IpNet, usize)>,
+    /// Egress networks, likewise.
+    egress: Vec<(IpNet, usize)>,
 }
 
 impl Inventory {
@@ -84,7 +93,45 @@ impl Inventory {
             .flat_map(|(i, c)| c.endpoints.iter().map(move |n| (*n, i)))
             .collect();
         nets.sort_by_key(|(n, _)| std::cmp::Reverse(n.prefix_len()));
-        Inventory { contractors, nets }
+        let mut egress: Vec<(IpNet, usize)> = contractors
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| c.egress.iter().map(move |n| (*n, i)))
+            .collect();
+        egress.sort_by_key(|(n, _)| std::cmp::Reverse(n.prefix_len()));
+        Inventory {
+            contractors,
+            nets,
+            egress,
+        }
+    }
+
+    /// The contractor who lists `ip` as an egress (longest prefix wins; among equal prefixes the
+    /// first in file order).
+    pub fn lookup_egress(&self, ip: IpAddr) -> Option<&Contractor> {
+        let ip = canonical(ip);
+        self.egress
+            .iter()
+            .find(|(n, _)| n.contains(&ip))
+            .and_then(|(_, i)| self.contractors.get(*i))
+    }
+
+    /// The contractor whose id or one of whose accounts is `user` (case-insensitive).
+    pub fn by_account(&self, user: &str) -> Option<&Contractor> {
+        self.contractors.iter().find(|c| {
+            c.id.eq_ignore_ascii_case(user)
+                || c.accounts.iter().any(|a| a.eq_ignore_ascii_case(user))
+        })
+    }
+
+    /// The contractor with id `id`.
+    pub fn by_id(&self, id: &str) -> Option<&Contractor> {
+        self.contractors.iter().find(|c| c.id == id)
+    }
+
+    /// Whether any contractor lists an egress.
+    pub fn has_egress(&self) -> bool {
+        !self.egress.is_empty()
     }
 
     /// The contractor whose endpoint networks contain `ip` (longest prefix wins).
@@ -129,6 +176,21 @@ pub fn parse_id(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_owned())
+}
+
+/// An account name in a session log: 1–128 printable characters without spaces or commas.
+pub fn parse_account(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty()
+        || t.chars().count() > NAME_MAX
+        || t.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == ',' || c == ';')
+    {
+        return Err(format!(
+            "account {t:?} must be 1 to {NAME_MAX} characters without spaces, commas or semicolons"
+        ));
+    }
+    Ok(t.to_owned())
 }
 
 /// A display name or city: non-empty, bounded, no control characters.
@@ -270,6 +332,8 @@ mod tests {
             endpoints: nets.iter().map(|n| parse_endpoint(n).unwrap()).collect(),
             residence: None,
             approved_tools: vec![],
+            egress: vec![],
+            accounts: vec![],
         };
         let inv = Inventory::new(vec![c("wide", &["10.0.0.0/8"]), c("narrow", &["10.1.2.3"])]);
         assert_eq!(

@@ -1,8 +1,8 @@
 //! The contractor inventory as CSV, for HR/asset exports.
 //!
 //! Header (order free, names fixed): `id,name,endpoints,country,city,latitude,longitude,radius_km,
-//! timezone,approved_tools`. Only `id` is required; `endpoints` and `approved_tools` hold several
-//! values separated by `;` or spaces. Every problem is reported with its line.
+//! timezone,approved_tools,egress,accounts`. Only `id` is required; `endpoints`, `approved_tools`,
+//! `egress` and `accounts` hold several values separated by `;` or spaces. Every problem is reported with its line.
 
 use super::error::{Problem, Problems};
 use super::inventory::{self, Contractor, Residence};
@@ -12,7 +12,7 @@ use std::path::Path;
 /// Largest accepted inventory file.
 pub const INVENTORY_BYTES_MAX: u64 = 64 << 20;
 
-const COLUMNS: [&str; 10] = [
+const COLUMNS: [&str; 12] = [
     "id",
     "name",
     "endpoints",
@@ -23,6 +23,8 @@ const COLUMNS: [&str; 10] = [
     "radius_km",
     "timezone",
     "approved_tools",
+    "egress",
+    "accounts",
 ];
 
 /// Loads the contractors of `path`.
@@ -146,6 +148,22 @@ fn row_contractor(
             Err(msg) => pr.line(line, format!("column endpoints: {msg}")),
         }
     }
+    let mut egress = Vec::new();
+    for e in split(row.get("egress")) {
+        match inventory::parse_endpoint(e) {
+            Ok(n) => egress.push(n),
+            Err(msg) => pr.line(line, format!("column egress: {msg}")),
+        }
+    }
+    let accounts: Vec<String> = split(row.get("accounts"))
+        .filter_map(|a| match inventory::parse_account(a) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                pr.line(line, format!("column accounts: {e}"));
+                None
+            }
+        })
+        .collect();
     if row.contains_key("latitude") != row.contains_key("longitude") {
         pr.line(line, "latitude and longitude go together");
     }
@@ -170,6 +188,8 @@ fn row_contractor(
             timezone,
         }),
         approved_tools: tools,
+        egress,
+        accounts,
     })
 }
 

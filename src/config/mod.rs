@@ -6,7 +6,8 @@
 //! parser cannot continue past it); every value-level problem is collected.
 
 mod error;
-mod inventory;
+mod identity;
+pub(crate) mod inventory;
 mod inventory_csv;
 mod raw;
 
@@ -177,6 +178,8 @@ pub struct Config {
     pub intel: crate::intel::IntelConfig,
     /// Weights of the contractor risk score.
     pub risk: crate::alert::risk::RiskWeights,
+    /// Identity checks: gateways, session log, thresholds.
+    pub identity: std::sync::Arc<crate::identity::IdentityConfig>,
     /// A product catalogue from `detect.catalogue` (extending or replacing the built-in one).
     pub catalogue: Option<std::sync::Arc<crate::detect::catalogue::Catalogue>>,
     /// Severity policy.
@@ -382,33 +385,29 @@ fn validate(raw: &RawConfig, base: &Path, cfg: &mut Config, pr: &mut Problems<'_
         }
     }
     intel(&raw.intel, base, cfg, pr);
-    for (v, w, what) in [
-        (
-            &raw.risk.remote_access,
-            &mut cfg.risk.remote_access,
-            "risk.remote_access",
-        ),
-        (
-            &raw.risk.vpn_tunnel,
-            &mut cfg.risk.vpn_tunnel,
-            "risk.vpn_tunnel",
-        ),
-        (
-            &raw.risk.anonymizer,
-            &mut cfg.risk.anonymizer,
-            "risk.anonymizer",
-        ),
-    ] {
+    cfg.identity = std::sync::Arc::new(identity::validate(&raw.identity, base, pr));
+    for (kind, v) in raw.risk.weights() {
         if let Some(v) = v {
             let x = *v.get_ref();
             if (0.0..=100.0).contains(&x) {
-                *w = x;
+                cfg.risk.set_weight(kind, x);
             } else {
                 pr.at(
                     Some(v.span().start),
-                    format!("{what} = {x} is outside 0..=100"),
+                    format!("risk.{} = {x} is outside 0..=100", kind.as_str()),
                 );
             }
+        }
+    }
+    if let Some(v) = &raw.risk.alert_at {
+        let x = *v.get_ref();
+        if x > 0.0 && x <= 100.0 {
+            cfg.risk.alert_at = x;
+        } else {
+            pr.at(
+                Some(v.span().start),
+                format!("risk.alert_at = {x} must be above 0 and at most 100"),
+            );
         }
     }
     let au = &raw.audit;
@@ -481,6 +480,13 @@ fn intel(raw: &raw::RawIntel, base: &Path, cfg: &mut Config, pr: &mut Problems<'
     if let Some(b) = raw.builtin_feeds {
         i.builtin_feeds = b;
     }
+    i.geofeeds = raw.geofeed.iter().map(|p| base.join(p.get_ref())).collect();
+    i.satellite_asns = raw
+        .satellite_asns
+        .iter()
+        .filter_map(|a| ranged(pr, a, "intel.satellite_asns", 1, i64::from(u32::MAX)))
+        .filter_map(|a| u32::try_from(a).ok())
+        .collect();
     for (lists, what) in [(&raw.feed, "intel.feed"), (&raw.asn_list, "intel.asn_list")] {
         for l in lists {
             let at = Some(l.span().start);
@@ -551,6 +557,19 @@ fn inline_contractors(
                 tools.push(v);
             }
         }
+        let mut egress = Vec::new();
+        for e in &c.egress {
+            match inventory::parse_endpoint(e.get_ref()) {
+                Ok(n) => egress.push(n),
+                Err(msg) => pr.at(Some(e.span().start), format!("egress: {msg}")),
+            }
+        }
+        let mut accounts = Vec::new();
+        for a in &c.accounts {
+            if let Some(v) = pr.take(a.span().start, inventory::parse_account(a.get_ref())) {
+                accounts.push(v);
+            }
+        }
         let residence = c.residence.as_ref().and_then(|r| residence(r, &mut pr));
         if let (true, Some(id), Some(name)) = (pr.list.len() == before, id, name) {
             list.push(Contractor {
@@ -559,6 +578,8 @@ fn inline_contractors(
                 endpoints,
                 residence,
                 approved_tools: tools,
+                egress,
+                accounts,
             });
         }
     }

@@ -31,6 +31,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub risk: RawRisk,
     #[serde(default)]
+    pub identity: RawIdentity,
+    #[serde(default)]
     pub inventory: RawInventory,
     #[serde(default)]
     pub contractor: Vec<S<RawContractor>>,
@@ -79,9 +81,40 @@ pub(crate) struct RawStore {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRisk {
+    pub alert_at: Option<S<f64>>,
     pub remote_access: Option<S<f64>>,
     pub vpn_tunnel: Option<S<f64>>,
     pub anonymizer: Option<S<f64>>,
+    pub vpn_exit: Option<S<f64>>,
+    pub tor_exit: Option<S<f64>>,
+    pub hosting_egress: Option<S<f64>>,
+    pub geo_mismatch: Option<S<f64>>,
+    pub impossible_travel: Option<S<f64>>,
+    pub laptop_farm: Option<S<f64>>,
+    pub off_hours: Option<S<f64>>,
+    pub continuous_session: Option<S<f64>>,
+    pub rtt_implausible: Option<S<f64>>,
+}
+
+impl RawRisk {
+    /// (kind, weight) of every weight the file sets.
+    pub fn weights(&self) -> [(crate::detect::Kind, &Option<S<f64>>); 12] {
+        use crate::detect::Kind;
+        [
+            (Kind::RemoteAccess, &self.remote_access),
+            (Kind::VpnTunnel, &self.vpn_tunnel),
+            (Kind::Anonymizer, &self.anonymizer),
+            (Kind::VpnExit, &self.vpn_exit),
+            (Kind::TorExit, &self.tor_exit),
+            (Kind::HostingEgress, &self.hosting_egress),
+            (Kind::GeoMismatch, &self.geo_mismatch),
+            (Kind::ImpossibleTravel, &self.impossible_travel),
+            (Kind::LaptopFarm, &self.laptop_farm),
+            (Kind::OffHours, &self.off_hours),
+            (Kind::ContinuousSession, &self.continuous_session),
+            (Kind::RttImplausible, &self.rtt_implausible),
+        ]
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,6 +136,55 @@ pub(crate) struct RawIntel {
     pub feed: Vec<S<RawList>>,
     #[serde(default)]
     pub asn_list: Vec<S<RawList>>,
+    #[serde(default)]
+    pub geofeed: Vec<S<String>>,
+    #[serde(default)]
+    pub satellite_asns: Vec<S<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIdentity {
+    #[serde(default)]
+    pub gateway: Vec<S<RawGateway>>,
+    pub session_log: Option<S<String>>,
+    pub session_ttl_secs: Option<S<i64>>,
+    pub sensor_latitude: Option<S<f64>>,
+    pub sensor_longitude: Option<S<f64>>,
+    pub watch_countries: Option<Vec<S<String>>>,
+    #[serde(default)]
+    pub allow: Vec<S<RawNetNote>>,
+    #[serde(default)]
+    pub shared: Vec<S<RawNetNote>>,
+    pub farm_min: Option<S<i64>>,
+    pub farm_window_secs: Option<S<i64>>,
+    pub travel_window_secs: Option<S<i64>>,
+    pub travel_speed_kmh: Option<S<f64>>,
+    pub work_start: Option<S<i64>>,
+    pub work_end: Option<S<i64>>,
+    pub off_hours_min_days: Option<S<i64>>,
+    pub off_hours_min_hours: Option<S<i64>>,
+    pub off_hours_shift_hours: Option<S<i64>>,
+    pub continuous_secs: Option<S<i64>>,
+    pub rtt_slack_ms: Option<S<f64>>,
+    pub rtt_factor: Option<S<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGateway {
+    pub name: Option<S<String>>,
+    #[serde(default)]
+    pub addresses: Vec<S<String>>,
+    #[serde(default)]
+    pub ports: Vec<S<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNetNote {
+    pub net: Option<S<String>>,
+    pub reason: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,6 +233,10 @@ pub(crate) struct RawContractor {
     pub endpoints: Vec<S<String>>,
     #[serde(default)]
     pub approved_tools: Vec<S<String>>,
+    #[serde(default)]
+    pub egress: Vec<S<String>>,
+    #[serde(default)]
+    pub accounts: Vec<S<String>>,
     pub residence: Option<S<RawResidence>>,
 }
 

@@ -85,7 +85,7 @@ fn benign_captures_stay_silent() {
                 a.kind.as_str(),
                 a.family,
                 a.confidence,
-                a.peer,
+                a.peer.map(|p| p.to_string()).unwrap_or_default(),
                 a.evidence
             ));
         }

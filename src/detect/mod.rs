@@ -77,11 +77,48 @@ pub enum Kind {
     VpnTunnel,
     /// The endpoint uses an anonymity network or circumvention proxy.
     Anonymizer,
+    /// A contractor's traffic leaves through (or goes to) a known VPN or proxy exit.
+    VpnExit,
+    /// A contractor's traffic leaves through a Tor exit relay.
+    TorExit,
+    /// A contractor's egress is a hosting or datacenter address, not a home line.
+    HostingEgress,
+    /// A contractor's egress is located outside the claimed residence.
+    GeoMismatch,
+    /// Two locations of one contractor closer in time than travel allows.
+    ImpossibleTravel,
+    /// Several contractors behind one egress, or one endpoint driven from several places.
+    LaptopFarm,
+    /// A contractor's working day does not fit the claimed time zone.
+    OffHours,
+    /// A remote-control or VPN session alive for a day or more.
+    ContinuousSession,
+    /// The TCP round trip contradicts the distance to the claimed residence.
+    RttImplausible,
+    /// A contractor's combined risk score crossed the alert threshold.
+    ContractorRisk,
 }
 
 impl Kind {
     /// Every kind, in a fixed order for summaries and metric pre-registration.
-    pub const ALL: [Kind; 3] = [Kind::RemoteAccess, Kind::VpnTunnel, Kind::Anonymizer];
+    pub const ALL: [Kind; 13] = [
+        Kind::RemoteAccess,
+        Kind::VpnTunnel,
+        Kind::Anonymizer,
+        Kind::VpnExit,
+        Kind::TorExit,
+        Kind::HostingEgress,
+        Kind::GeoMismatch,
+        Kind::ImpossibleTravel,
+        Kind::LaptopFarm,
+        Kind::OffHours,
+        Kind::ContinuousSession,
+        Kind::RttImplausible,
+        Kind::ContractorRisk,
+    ];
+
+    /// The kinds a traffic detector reports (the rest come from intel and identity checks).
+    pub const DETECTED: [Kind; 3] = [Kind::RemoteAccess, Kind::VpnTunnel, Kind::Anonymizer];
 
     /// Stable snake_case name.
     pub fn as_str(self) -> &'static str {
@@ -89,7 +126,22 @@ impl Kind {
             Kind::RemoteAccess => "remote_access",
             Kind::VpnTunnel => "vpn_tunnel",
             Kind::Anonymizer => "anonymizer",
+            Kind::VpnExit => "vpn_exit",
+            Kind::TorExit => "tor_exit",
+            Kind::HostingEgress => "hosting_egress",
+            Kind::GeoMismatch => "geo_mismatch",
+            Kind::ImpossibleTravel => "impossible_travel",
+            Kind::LaptopFarm => "laptop_farm",
+            Kind::OffHours => "off_hours",
+            Kind::ContinuousSession => "continuous_session",
+            Kind::RttImplausible => "rtt_implausible",
+            Kind::ContractorRisk => "contractor_risk",
         }
+    }
+
+    /// The kind named `s` (its [`Kind::as_str`]).
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 

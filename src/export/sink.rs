@@ -161,6 +161,7 @@ mod tests {
             kind: Kind::RemoteAccess,
             family: Cow::Borrowed("vnc"),
             peer: "198.51.100.1:5900".parse().unwrap(),
+            subject: None,
         };
         Alert {
             ts: Ts::from_secs(secs),
@@ -172,8 +173,13 @@ mod tests {
             confidence: Confidence::Handshake,
             endpoint: key.endpoint,
             contractor: None,
-            peer: key.peer,
-            flow: FlowRecord::new(6, "192.0.2.10:5000".parse().unwrap(), key.peer, 0),
+            peer: Some(key.peer),
+            flow: Some(FlowRecord::new(
+                6,
+                "192.0.2.10:5000".parse().unwrap(),
+                key.peer,
+                0,
+            )),
             evidence: vec![],
         }
     }

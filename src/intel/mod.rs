@@ -5,6 +5,7 @@
 //! ASN lists). Special-purpose addresses (private, CGNAT, documentation, …) are never looked up.
 
 pub mod feeds;
+pub mod geofeed;
 pub mod geoip;
 pub mod reserved;
 
@@ -41,7 +42,28 @@ pub struct IntelConfig {
     pub feeds: Vec<ListSpec>,
     /// Extra ASN lists.
     pub asn_lists: Vec<ListSpec>,
+    /// RFC 8805 geofeeds whose locations override the databases'.
+    pub geofeeds: Vec<PathBuf>,
+    /// Satellite-access networks besides the built-in ones (see [`SATELLITE_ASNS`]).
+    pub satellite_asns: Vec<u32>,
 }
+
+/// Satellite internet networks (checked against the shipped ASN database): SpaceX Starlink
+/// (AS14593) and HughesNet (AS6621). Their egress is located at a ground station or PoP that can
+/// be in another country than the user, their addresses are shared by many users (CGNAT), and
+/// geostationary links add ~600 ms of round trip: location, shared-egress and RTT findings on
+/// such an address are lowered to `low`.
+pub const SATELLITE_ASNS: [u32; 2] = [14_593, 6_621];
+/// Words in a network's name that mark a satellite operator the ASN list does not know.
+const SATELLITE_WORDS: [&str; 7] = [
+    "starlink",
+    "space exploration technologies",
+    "viasat",
+    "hughes network",
+    "oneweb",
+    "inmarsat",
+    "eutelsat",
+];
 
 impl Default for IntelConfig {
     fn default() -> Self {
@@ -51,6 +73,8 @@ impl Default for IntelConfig {
             builtin_dbs: true,
             feeds: Vec::new(),
             asn_lists: Vec::new(),
+            geofeeds: Vec::new(),
+            satellite_asns: Vec::new(),
         }
     }
 }
@@ -99,6 +123,24 @@ pub struct IpIntel {
     /// Context that is not a verdict (e.g. Apple iCloud Private Relay egress).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Which source gave the location (a database, or a geofeed line).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub located_by: Option<String>,
+    /// A satellite-access network: its location and latency say little about the user.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub satellite: bool,
+    /// A privacy relay that is not a VPN (Apple iCloud Private Relay): located near the user,
+    /// shared by many.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub relay: bool,
+}
+
+impl IpIntel {
+    /// Whether a verdict says the address hides where the user is (VPN, Tor, proxy, hosting):
+    /// its location is then the exit's, not the person's.
+    pub fn anonymized(&self) -> bool {
+        !self.verdicts.is_empty()
+    }
 }
 
 /// Lists compiled into the binary (see `feeds/README.md` for sources and licences).
@@ -133,6 +175,8 @@ pub struct Intel {
     asn_lists: Vec<AsnList>,
     /// Relays that hide the user but are not VPNs (Apple iCloud Private Relay): context only.
     relays: Vec<Feed>,
+    geofeeds: Vec<geofeed::Geofeed>,
+    satellite_asns: Vec<u32>,
 }
 
 fn builtin_feed(
@@ -241,6 +285,17 @@ impl Intel {
                 Err(mut e) => problems.append(&mut e),
             }
         }
+        for g in &cfg.geofeeds {
+            match geofeed::Geofeed::load(g) {
+                Ok(f) => intel.geofeeds.push(f),
+                Err(mut e) => problems.append(&mut e),
+            }
+        }
+        intel.satellite_asns = SATELLITE_ASNS
+            .iter()
+            .chain(&cfg.satellite_asns)
+            .copied()
+            .collect();
         if problems.is_empty() {
             Ok(intel)
         } else {
@@ -318,11 +373,33 @@ impl Intel {
             out.city = l.city;
             out.lat_lon = l.lat_lon;
             out.accuracy_km = l.accuracy_km;
+            out.located_by = self
+                .city
+                .as_ref()
+                .filter(|_| out.city.is_some() || out.lat_lon.is_some())
+                .or(self.country.as_ref())
+                .map(|d| d.source.clone());
+        }
+        // The operator's own statement wins over third-party databases (RFC 8805 §1).
+        if let Some((g, e)) = self.geofeeds.iter().find_map(|g| g.get(ip).map(|e| (g, e))) {
+            out.country = e.country.clone();
+            out.city = e.city.clone();
+            out.lat_lon = None;
+            out.accuracy_km = None;
+            out.located_by = Some(format!(
+                "geofeed {} line {} ({})",
+                g.source.display(),
+                e.line,
+                e.net
+            ));
         }
         let asn: Option<Asn> = self.asn.as_ref().and_then(|d| d.asn(ip));
         if let Some(a) = &asn {
             out.asn = Some(a.number);
             out.as_org = a.org.clone();
+            let org = a.org.as_deref().unwrap_or_default().to_ascii_lowercase();
+            out.satellite = self.satellite_asns.contains(&a.number)
+                || SATELLITE_WORDS.iter().any(|w| org.contains(w));
         }
         for f in &self.feeds {
             if let Some(h) = f.hit(ip) {
@@ -383,6 +460,7 @@ impl Intel {
         for r in &self.relays {
             if let Some(h) = r.hit(ip) {
                 if !h.neighbour {
+                    out.relay = true;
                     out.notes.push(format!(
                         "Apple iCloud Private Relay egress ({}, {}): a privacy relay, not a VPN",
                         h.entry, r.name

@@ -109,6 +109,8 @@ fn bad_databases_and_lists_are_all_reported() {
         },
         builtin_feeds: false,
         builtin_dbs: false,
+        geofeeds: vec![],
+        satellite_asns: vec![],
         feeds: vec![ListSpec {
             name: "b".into(),
             category: Category::Vpn,

@@ -24,9 +24,12 @@ use crate::decode::{decode, ip_proto, Decoded, Packet};
 use crate::detect::dns::{self, DNS_PORT};
 use crate::detect::{Cascade, FlowView, Side, Verdict};
 use crate::flow::{Dir, EndReason, Flow, FlowTable};
+use crate::identity::{FlowFacts, Identity};
+use crate::intel::Intel;
 use crate::ts::Ts;
+use std::borrow::Cow;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 /// How often (in packet time) idle flows are looked for.
@@ -66,6 +69,18 @@ pub struct FlowState {
     /// The DNS name the responder's address was resolved from, if a response was seen.
     name: Option<Arc<str>>,
     det: Detection,
+    /// Set when the flow was reported as remote access, a tunnel or an anonymizer: it is then
+    /// watched for a session that never ends.
+    session: Option<Box<Session>>,
+}
+
+/// A reported remote-control or tunnel flow, watched for its length.
+#[derive(Debug)]
+struct Session {
+    kind: crate::detect::Kind,
+    family: Cow<'static, str>,
+    contractor: Option<String>,
+    reported_long: bool,
 }
 
 /// Detection progress of one flow.
@@ -83,6 +98,7 @@ struct Emitter<'s> {
     detect: DetectConfig,
     policy: Policy,
     inventory: Inventory,
+    identity: Identity,
     dedup: Dedup,
     sink: &'s mut dyn AlertSink,
     stats: Stats,
@@ -124,6 +140,12 @@ impl<'s> Pipeline<'s> {
                 detect: cfg.detect.clone(),
                 policy: cfg.policy.clone(),
                 inventory: cfg.inventory.clone(),
+                identity: Identity::new(
+                    Arc::clone(&cfg.identity),
+                    Arc::new(Intel::default()),
+                    cfg.risk.clone(),
+                    cfg.alerts.active_window_secs,
+                ),
                 dedup: Dedup::new(cfg.alerts.dedup_window_secs),
                 sink,
                 stats: Stats::default(),
@@ -131,6 +153,41 @@ impl<'s> Pipeline<'s> {
             },
             next_expire: Ts(0),
         }
+    }
+
+    /// Looks addresses up in `intel` (databases and lists) from now on. Without, the pipeline
+    /// knows no address: exit, location and travel findings need it.
+    pub fn set_intel(&mut self, intel: Arc<Intel>) {
+        self.emit.identity.set_intel(intel);
+    }
+
+    /// Applies a reloaded configuration's inventory, identity settings and risk weights, and
+    /// reloaded intel, without touching flows, dedup state or history.
+    pub fn reload(&mut self, cfg: &Config, intel: Arc<Intel>) {
+        let e = &mut self.emit;
+        e.inventory = cfg.inventory.clone();
+        e.policy = cfg.policy.clone();
+        e.identity
+            .reload(Arc::clone(&cfg.identity), intel, cfg.risk.clone());
+    }
+
+    /// Session-log logins read ahead (analysis of a capture); each is applied when packet time
+    /// reaches it.
+    pub fn queue_logins(&mut self, logins: Vec<crate::identity::session::Login>) {
+        self.emit.identity.queue_logins(logins);
+    }
+
+    /// One login read live from the session log.
+    pub fn login(&mut self, l: &crate::identity::session::Login) -> io::Result<()> {
+        let e = &mut self.emit;
+        e.identity.login(l, &e.inventory);
+        e.flush_findings();
+        self.take_error()
+    }
+
+    /// The identity stage's counters.
+    pub fn identity_stats(&self) -> crate::identity::IdentityStats {
+        self.emit.identity.stats()
     }
 
     /// Counters so far.
@@ -168,6 +225,8 @@ impl<'s> Pipeline<'s> {
     pub fn finish(&mut self) -> io::Result<()> {
         let emit = &mut self.emit;
         self.flows.drain(|flow, why| emit.flow_ended(flow, why));
+        emit.identity.drain_logins(&emit.inventory);
+        emit.flush_findings();
         self.take_error()?;
         self.emit.sink.flush()
     }
@@ -198,6 +257,11 @@ impl<'s> Pipeline<'s> {
     fn packet(&mut self, p: &Packet<'_>) {
         self.emit.stats.packets += 1;
         self.expire(p.ts);
+        {
+            let e = &mut self.emit;
+            e.identity.advance(p.ts, &e.inventory);
+            e.flush_findings();
+        }
         if p.src_port == DNS_PORT && p.proto == ip_proto::UDP && !p.payload.is_empty() {
             if let Some(m) = dns::parse(p.payload) {
                 self.names.learn(&m);
@@ -212,10 +276,13 @@ impl<'s> Pipeline<'s> {
                 f.state.name = self.names.get(&f.server().ip());
             }
         }
-        let Some(flow) = self.flows.get(ing.id) else {
+        let Some(flow) = self.flows.get_mut(ing.id) else {
             return;
         };
         if flow.state.det.done {
+            if flow.state.session.is_some() {
+                self.emit.check_long(flow);
+            }
             return;
         }
         let carries = !p.payload.is_empty() || p.ah_spi.is_some();
@@ -291,6 +358,126 @@ impl Emitter<'_> {
     fn flow_ended(&mut self, flow: &mut Flow<FlowState>, _why: EndReason) {
         self.conclude(flow);
         self.report(flow);
+        if flow.state.session.is_some() {
+            self.check_long(flow);
+        }
+    }
+
+    /// A reported session that has lasted `identity.continuous_secs` is reported once more.
+    fn check_long(&mut self, flow: &mut Flow<FlowState>) {
+        let limit = self
+            .identity
+            .config()
+            .continuous_secs
+            .saturating_mul(Ts::NANOS_PER_SEC);
+        if flow.last_ts.since(flow.first_ts) < limit {
+            return;
+        }
+        let facts = facts_of(flow);
+        let Some(s) = flow.state.session.as_deref_mut() else {
+            return;
+        };
+        if s.reported_long {
+            return;
+        }
+        s.reported_long = true;
+        self.identity.long_session(
+            &facts,
+            s.kind,
+            &s.family,
+            s.contractor.clone(),
+            flow.last_ts,
+        );
+        self.flush_findings();
+    }
+
+    /// Turns the identity stage's findings into alerts (dedup, severity policy, approvals) and
+    /// delivers them; what they add to a contractor's risk can raise one more.
+    fn flush_findings(&mut self) {
+        // Findings made while delivering findings are risk scores, which feed nothing: two
+        // rounds settle it; the bound only guards against a future loop.
+        for _ in 0..4 {
+            let found = self.identity.take();
+            if found.is_empty() {
+                return;
+            }
+            for f in found {
+                self.deliver_finding(f);
+            }
+        }
+    }
+
+    fn deliver_finding(&mut self, f: crate::identity::Finding) {
+        let unspecified = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
+        // A finding with a subject is identified by it (a contractor, with the address or
+        // network concerned): the same exit seen at login and again in the gateway session is
+        // one finding. Without, by its address pair, as flow alerts are.
+        let key = match &f.subject {
+            Some(_) => AlertKey {
+                endpoint: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                kind: f.kind,
+                family: Cow::Borrowed(f.family),
+                peer: unspecified,
+                subject: f.subject.clone(),
+            },
+            None => AlertKey {
+                endpoint: f.endpoint,
+                kind: f.kind,
+                family: Cow::Borrowed(f.family),
+                peer: f.peer.unwrap_or(unspecified),
+                subject: None,
+            },
+        };
+        if !self.dedup.admit(&key, f.ts) {
+            return;
+        }
+        let mut severity = self
+            .policy
+            .family_severity
+            .get(f.kind.as_str())
+            .copied()
+            .unwrap_or(f.severity);
+        let mut evidence = f.evidence;
+        if let Some(c) = f
+            .contractor
+            .as_deref()
+            .and_then(|id| self.inventory.by_id(id))
+        {
+            let approved = c.approved_tools.iter().find(|t| {
+                Some(t.as_str()) == f.provider.as_deref() || t.as_str() == f.kind.as_str()
+            });
+            if let Some(tool) = approved {
+                severity = crate::alert::Severity::Info;
+                evidence.push(format!(
+                    "approved for contractor {}: {tool} (inventory approved_tools)",
+                    c.id
+                ));
+            }
+        }
+        let alert = Alert {
+            ts: f.ts,
+            id: key.id(self.dedup.window_of(f.ts)),
+            kind: f.kind,
+            family: Cow::Borrowed(f.family),
+            provider: f.provider.map(Cow::Owned),
+            severity,
+            confidence: f.confidence,
+            endpoint: f.endpoint,
+            contractor: f.contractor,
+            peer: f.peer,
+            flow: f.flow,
+            evidence,
+        };
+        self.deliver(&alert);
+    }
+
+    /// Hands one alert to the sink and to the identity stage.
+    fn deliver(&mut self, a: &Alert) {
+        self.stats.count_alert(a);
+        if let Err(e) = self.sink.emit(a) {
+            self.error.get_or_insert(e);
+        }
+        self.identity.alerted(a, &self.inventory);
     }
 
     /// Turns the flow's best verdict into an alert (policy, inventory, dedup) and delivers it.
@@ -300,18 +487,23 @@ impl Emitter<'_> {
             return;
         }
         st.done = true;
-        let Some(best) = st.best.take() else {
-            return;
-        };
-        if let Some(v) = self.detect_filter(best.0) {
-            let alert = self.alert_for(flow, v, best.1);
-            if let Some(a) = alert {
-                self.stats.count_alert(&a);
-                if let Err(e) = self.sink.emit(&a) {
-                    self.error.get_or_insert(e);
-                }
+        let best = st.best.take();
+        if let Some(v) = best.and_then(|b| self.detect_filter(b.0).map(|v| (v, b.1))) {
+            let (kind, family) = (v.0.kind, v.0.family.clone());
+            let alert = self.alert_for(flow, v.0, v.1);
+            if let Some(a) = &alert {
+                self.deliver(a);
             }
+            flow.state.session = Some(Box::new(Session {
+                kind,
+                family,
+                contractor: alert.and_then(|a| a.contractor),
+                reported_long: false,
+            }));
         }
+        let facts = facts_of(flow);
+        self.identity.flow(&facts, &self.inventory);
+        self.flush_findings();
     }
 
     fn detect_filter(&self, v: Verdict) -> Option<Verdict> {
@@ -344,13 +536,22 @@ impl Emitter<'_> {
             kind: v.kind,
             family: v.family.clone(),
             peer: key_peer,
+            subject: None,
         };
         if !self.dedup.admit(&key, ts) {
             return None;
         }
-        let contractor = self.inventory.lookup(endpoint);
         let mut severity = self.policy.severity(&v);
         let mut evidence = v.evidence;
+        // Neither side is a contractor endpoint: the initiator may be a contractor's egress
+        // (inbound to a gateway), bound by the inventory or a session log.
+        let mut contractor = self.inventory.lookup(endpoint);
+        if contractor.is_none() && !peer_is_initiator {
+            if let Some((c, how)) = self.identity.owner_of(endpoint, ts, &self.inventory) {
+                evidence.push(format!("bound by {how}"));
+                contractor = Some(c);
+            }
+        }
         // A tool the company approved for this contractor (its own VPN, its RMM) is still
         // reported, so the record is complete, but at `info`, with the approval named.
         // A client that reveals a home country (RDP keyboard layout) other than the contractor's
@@ -388,10 +589,27 @@ impl Emitter<'_> {
             provider: v.provider,
             endpoint,
             contractor: contractor.map(|c| c.id.clone()),
-            peer,
-            flow: FlowRecord::new(flow.key.proto, client, server, flow.key.vlan),
+            peer: Some(peer),
+            flow: Some(FlowRecord::new(
+                flow.key.proto,
+                client,
+                server,
+                flow.key.vlan,
+            )),
             evidence,
         })
+    }
+}
+
+/// What the identity stage needs of `flow`.
+fn facts_of(flow: &Flow<FlowState>) -> FlowFacts {
+    FlowFacts {
+        ts: flow.first_ts,
+        proto: flow.key.proto,
+        client: flow.client(),
+        server: flow.server(),
+        vlan: flow.key.vlan,
+        client_rtt_ns: flow.tcp.client_rtt_ns(),
     }
 }
 

@@ -133,7 +133,7 @@ fn a_complete_handshake_alerts_at_once_with_the_first_evidence_time() {
     );
     assert_eq!(a.ts, Ts::from_secs(11));
     assert_eq!(a.endpoint.to_string(), "192.0.2.10");
-    assert_eq!(a.peer.to_string(), S);
+    assert_eq!(a.peer.unwrap().to_string(), S);
     assert_eq!(a.evidence, ["client HELLO", "server WORLD"]);
     assert_eq!(a.contractor, None);
     assert_eq!(stats.packets, 4);
@@ -196,9 +196,9 @@ fn the_inventory_side_is_the_endpoint_even_when_it_is_the_responder() {
     let a = &h.sink.0[0];
     assert_eq!(a.endpoint.to_string(), "198.51.100.20");
     assert_eq!(a.contractor.as_deref(), Some("c-7"));
-    assert_eq!(a.peer.to_string(), C);
+    assert_eq!(a.peer.unwrap().to_string(), C);
     assert_eq!(
-        a.flow.src_ip.to_string(),
+        a.flow.as_ref().unwrap().src_ip.to_string(),
         "192.0.2.10",
         "the flow record keeps the initiator first"
     );
@@ -348,4 +348,41 @@ fn an_approved_tool_is_reported_at_info_with_the_approval_named() {
         Severity::High,
         "another contractor's approval does not apply"
     );
+}
+
+#[test]
+fn a_reported_session_open_for_a_day_is_reported_again_once() {
+    let mut h = Harness::new();
+    h.cfg.flow.idle_timeout_ns = 3 * 86_400 * Ts::NANOS_PER_SEC;
+    h.run(&[
+        (10, tcp(C, S, "S", 0, b"")),
+        (11, tcp(C, S, "PA", 1, b"HELLO")),
+        (12, tcp(S, C, "PA", 1, b"WORLD")),
+        (40_000, tcp(C, S, "PA", 6, b"still")),
+        (86_411, tcp(C, S, "PA", 11, b"there")),
+        (90_000, tcp(C, S, "PA", 16, b"and on")),
+    ]);
+    let kinds: Vec<Kind> = h.sink.0.iter().map(|a| a.kind).collect();
+    assert_eq!(kinds, [Kind::RemoteAccess, Kind::ContinuousSession]);
+    let a = &h.sink.0[1];
+    assert_eq!(a.ts, Ts::from_secs(86_411), "reported when the day is full");
+    assert_eq!(a.family, "remote_control");
+    assert!(
+        a.evidence[0].contains("has been open for 24.0 h"),
+        "{:?}",
+        a.evidence
+    );
+    assert_eq!(a.peer.unwrap().to_string(), S);
+}
+
+#[test]
+fn a_short_session_is_not_continuous() {
+    let mut h = Harness::new();
+    h.run(&[
+        (10, tcp(C, S, "S", 0, b"")),
+        (11, tcp(C, S, "PA", 1, b"HELLO")),
+        (12, tcp(S, C, "PA", 1, b"WORLD")),
+        (5_000, tcp(C, S, "PA", 6, b"bye")),
+    ]);
+    assert_eq!(h.sink.0.len(), 1);
 }

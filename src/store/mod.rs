@@ -222,6 +222,7 @@ struct Row<'a> {
     confidence: &'static str,
     endpoint: String,
     contractor: Option<&'a str>,
+    /// Empty for findings without a peer (the column predates them and is NOT NULL).
     peer: String,
     sensor: &'a str,
     record: String,
@@ -240,7 +241,7 @@ impl<'a> Row<'a> {
             confidence: a.confidence.as_str(),
             endpoint: a.endpoint.to_string(),
             contractor: a.contractor.as_deref(),
-            peer: a.peer.to_string(),
+            peer: a.peer.map(|p| p.to_string()).unwrap_or_default(),
             sensor,
             record: a.to_json(),
         }

@@ -20,6 +20,7 @@ fn alert(secs: u64, family: &'static str, contractor: Option<&str>, sev: Severit
         kind: Kind::RemoteAccess,
         family: Cow::Borrowed(family),
         peer: format!("198.51.100.1:{}", 1000 + secs).parse().unwrap(),
+        subject: None,
     };
     Alert {
         ts: Ts::from_secs(secs),
@@ -31,8 +32,13 @@ fn alert(secs: u64, family: &'static str, contractor: Option<&str>, sev: Severit
         confidence: Confidence::Handshake,
         endpoint: key.endpoint,
         contractor: contractor.map(str::to_owned),
-        peer: key.peer,
-        flow: FlowRecord::new(6, "192.0.2.10:5000".parse().unwrap(), key.peer, 0),
+        peer: Some(key.peer),
+        flow: Some(FlowRecord::new(
+            6,
+            "192.0.2.10:5000".parse().unwrap(),
+            key.peer,
+            0,
+        )),
         evidence: vec!["e".into()],
     }
 }

@@ -11,7 +11,7 @@ pub fn scenarios() -> Vec<Scenario> {
 
 /// X.224 Connection Request with a routing cookie and RDP_NEG_REQ for TLS + CredSSP
 /// (MS-RDPBCGR 2.2.1.1).
-fn rdp_request(user: &str) -> Vec<u8> {
+pub(super) fn rdp_request(user: &str) -> Vec<u8> {
     let cookie = format!("Cookie: mstshash={user}\r\n");
     let neg_req = [0x01, 0x00, 0x08, 0x00, 0x03, 0x00, 0x00, 0x00];
     let total = 4 + 7 + cookie.len() + neg_req.len();
@@ -34,7 +34,7 @@ fn rdp_request(user: &str) -> Vec<u8> {
 }
 
 /// X.224 Connection Confirm selecting CredSSP (HYBRID, 0x2) (MS-RDPBCGR 2.2.1.2).
-const RDP_CONFIRM: [u8; 19] = [
+pub(super) const RDP_CONFIRM: [u8; 19] = [
     0x03, 0x00, 0x00, 0x13, 0x0E, 0xD0, 0x00, 0x00, 0x12, 0x34, 0x00, 0x02, 0x00, 0x08, 0x00, 0x02,
     0x00, 0x00, 0x00,
 ];

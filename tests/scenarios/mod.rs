@@ -5,6 +5,7 @@ use crate::common::Scenario;
 
 mod anonymizers;
 mod demo;
+mod identity;
 mod products;
 mod remote_access;
 mod tunnels;
@@ -17,5 +18,6 @@ pub fn all() -> Vec<Scenario> {
     v.extend(tunnels::scenarios());
     v.extend(anonymizers::scenarios());
     v.extend(products::scenarios());
+    v.extend(identity::scenarios());
     v
 }

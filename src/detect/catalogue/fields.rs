@@ -44,7 +44,7 @@ pub(super) fn text(what: &str, s: &str, max: usize) -> Result<String, String> {
 
 /// `remote_access`, `vpn_tunnel` or `anonymizer` (the alert kinds).
 pub(super) fn kind(s: &str) -> Result<Kind, String> {
-    Kind::ALL
+    Kind::DETECTED
         .into_iter()
         .find(|k| k.as_str() == s)
         .ok_or_else(|| {

@@ -9,6 +9,7 @@ fn alert(secs: u64, contractor: Option<&str>, kind: Kind) -> Alert {
         kind,
         family: Cow::Borrowed("rdp"),
         peer: "198.51.100.1:3389".parse().unwrap(),
+        subject: None,
     };
     Alert {
         ts: Ts::from_secs(secs),
@@ -20,8 +21,13 @@ fn alert(secs: u64, contractor: Option<&str>, kind: Kind) -> Alert {
         confidence: Confidence::Handshake,
         endpoint: key.endpoint,
         contractor: contractor.map(str::to_owned),
-        peer: key.peer,
-        flow: FlowRecord::new(6, "192.0.2.10:5000".parse().unwrap(), key.peer, 0),
+        peer: Some(key.peer),
+        flow: Some(FlowRecord::new(
+            6,
+            "192.0.2.10:5000".parse().unwrap(),
+            key.peer,
+            0,
+        )),
         evidence: vec![],
     }
 }
