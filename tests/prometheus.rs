@@ -88,7 +88,23 @@ fn check_exposition(metrics: &str) {
     assert!(out.status.success(), "promtool check metrics: {report}");
     let allowed = |name: &str, value: &str| -> bool {
         match name {
-            "kind" => ["remote_access", "vpn_tunnel", "anonymizer"].contains(&value),
+            "kind" => [
+                "remote_access",
+                "vpn_tunnel",
+                "anonymizer",
+                "vpn_exit",
+                "tor_exit",
+                "hosting_egress",
+                "geo_mismatch",
+                "impossible_travel",
+                "laptop_farm",
+                "off_hours",
+                "continuous_session",
+                "rtt_implausible",
+                "contractor_risk",
+            ]
+            .contains(&value),
+            "result" => ["success", "failure"].contains(&value),
             "severity" => ["info", "low", "medium", "high", "critical"].contains(&value),
             "reason" => [
                 "link_header",
@@ -256,17 +272,29 @@ fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
         .unwrap();
     let stored = String::from_utf8(stored.stdout).unwrap();
     let logged = std::fs::read_to_string(data.join("alerts.jsonl")).unwrap();
-    assert_eq!(counted, 3.0);
-    assert_eq!(stored.lines().count(), 3);
-    assert_eq!(stored, logged);
+    // rdp, wireguard, ssh, and the contractor_risk alert their score of 65 (≥ 60) raised.
+    assert_eq!(counted, 4.0);
+    assert_eq!(stored.lines().count(), 4);
+    assert!(
+        metrics.contains(
+            "remotewatch_alerts_total{family=\"score\",kind=\"contractor_risk\",severity=\"high\"} 1"
+        ),
+        "{metrics}"
+    );
+    // The same records; the log in delivery order, the store by (time, id).
+    let mut stored_lines: Vec<&str> = stored.lines().collect();
+    let mut logged_lines: Vec<&str> = logged.lines().collect();
+    stored_lines.sort_unstable();
+    logged_lines.sort_unstable();
+    assert_eq!(stored_lines, logged_lines);
 
-    // The alert API: three alerts, paged two at a time.
-    let (status, body) = http_get(&addr, "/api/alerts?limit=2").unwrap();
+    // The alert API: four alerts, paged three at a time.
+    let (status, body) = http_get(&addr, "/api/alerts?limit=3").unwrap();
     assert_eq!(status, 200, "{body}");
     let page: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(page["alerts"].as_array().unwrap().len(), 2);
+    assert_eq!(page["alerts"].as_array().unwrap().len(), 3);
     let next = page["next"].as_str().unwrap().to_owned();
-    let (_, body) = http_get(&addr, &format!("/api/alerts?limit=2&after={next}")).unwrap();
+    let (_, body) = http_get(&addr, &format!("/api/alerts?limit=3&after={next}")).unwrap();
     let page2: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(page2["alerts"].as_array().unwrap().len(), 1);
     assert!(page2["next"].is_null());
@@ -277,7 +305,8 @@ fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
         .chain(page2["alerts"].as_array().unwrap())
         .map(|a| a["family"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(families, ["rdp", "wireguard", "ssh"]);
+    // By time, then id: the risk alert shares the WireGuard alert's time and sorts first.
+    assert_eq!(families, ["rdp", "score", "wireguard", "ssh"]);
     let (_, body) = http_get(&addr, "/api/alerts?kind=vpn_tunnel").unwrap();
     let vpn: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(vpn["alerts"].as_array().unwrap().len(), 1);
@@ -364,5 +393,5 @@ fn prometheus_scrapes_the_daemon_and_sees_its_alerts() {
     let status = wait_exit(&mut daemon.0, Duration::from_secs(15)).expect("daemon did not stop");
     assert!(status.success());
     let stored = std::fs::read_to_string(data.join("alerts.jsonl")).unwrap();
-    assert_eq!(stored.lines().count(), 3);
+    assert_eq!(stored.lines().count(), 4);
 }

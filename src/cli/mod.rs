@@ -5,6 +5,7 @@
 mod alerts;
 mod analyze;
 mod intel;
+mod reload;
 mod run;
 mod summary;
 

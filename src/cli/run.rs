@@ -7,11 +7,13 @@
 //! and flushes the alert outputs before the endpoints close and the process exits, so no alert the
 //! sensor had evidence for is lost.
 
+use super::reload::{Outcome, Reloader};
 use super::{fail, load_config, RunArgs, EXIT_INPUT, EXIT_RUNTIME};
 use crate::capture::{CaptureError, FileCapture, Frame, LiveCapture, LiveOptions, LiveStats, Step};
 use crate::config::Config;
 use crate::export::http::{self, HttpState};
 use crate::export::{JsonlSink, Metrics, ReportSink};
+use crate::identity::session::Tail;
 use crate::pipeline::Pipeline;
 use crate::store::Store;
 use crate::ts::Ts;
@@ -60,8 +62,20 @@ pub(super) fn run(a: &RunArgs) -> i32 {
     }
     let loading = Instant::now();
     let intel = match crate::intel::Intel::load(&cfg.intel) {
-        Ok(i) => i,
+        Ok(i) => Arc::new(i),
         Err(problems) => return fail(EXIT_INPUT, crate::config::ConfigError { problems }),
+    };
+    // The session log is followed from its start: logins of the past hours still bind
+    // addresses, and findings they make again keep their ids (the store has them already).
+    let tail = match &cfg.identity.session_log {
+        None => None,
+        Some(p) if p.is_file() => Some(Tail::new(p, true)),
+        Some(p) => {
+            return fail(
+                EXIT_INPUT,
+                format!("identity.session_log {}: no such file", p.display()),
+            )
+        }
     };
     let load_secs = loading.elapsed().as_secs_f64();
     let databases = intel.describe_databases();
@@ -93,11 +107,8 @@ pub(super) fn run(a: &RunArgs) -> i32 {
             Err(e) => return fail(EXIT_INPUT, e),
         },
     };
-    metrics.intel_loaded(
-        &intel,
-        load_secs,
-        wall_clock().0 as f64 / Ts::NANOS_PER_SEC as f64,
-    );
+    metrics.intel_loaded(&intel, load_secs, unix_now());
+    metrics.loaded_at(unix_now());
     if let Some(s) = &mut store {
         restore_active_alerts(s, &metrics, cfg.alerts.active_window_secs);
     }
@@ -121,22 +132,27 @@ pub(super) fn run(a: &RunArgs) -> i32 {
     };
     let stop = Arc::new(AtomicBool::new(false));
     let reopen = Arc::new(AtomicBool::new(false));
+    let reload_req = Arc::new(AtomicBool::new(false));
     let ready = Arc::new(AtomicBool::new(false));
     let http_state = Arc::new(HttpState {
         metrics: Arc::clone(&metrics),
         store: cfg.store.clone(),
         ready: Arc::clone(&ready),
     });
-    let side =
-        match SideRuntime::start(Arc::clone(&stop), Arc::clone(&reopen), listener, http_state) {
-            Ok(s) => s,
-            Err(e) => {
-                return fail(
-                    EXIT_RUNTIME,
-                    format!("cannot start the signal and HTTP thread: {e}"),
-                )
-            }
-        };
+    let side = match SideRuntime::start(
+        Arc::clone(&stop),
+        [Arc::clone(&reopen), Arc::clone(&reload_req)],
+        listener,
+        http_state,
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(
+                EXIT_RUNTIME,
+                format!("cannot start the signal and HTTP thread: {e}"),
+            )
+        }
+    };
     let link = match &source {
         Source::Live(l) => l.linktype(),
         Source::File(f) => f.linktype(),
@@ -155,6 +171,19 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         Err(e) => return fail(EXIT_RUNTIME, format!("delivering stored alerts: {e}")),
     }
     let mut pipe = Pipeline::new(&cfg, link, &mut sink);
+    pipe.set_intel(Arc::clone(&intel));
+    let reloader = match &a.config {
+        Some(path) => match Reloader::start(path.clone(), &cfg, Arc::clone(&reload_req)) {
+            Ok(r) => Some(r),
+            Err(e) => return fail(EXIT_RUNTIME, format!("cannot start the reload thread: {e}")),
+        },
+        None => None,
+    };
+    let mut extra = Extra {
+        reloader,
+        tail,
+        last_tail: None,
+    };
     ready.store(true, Ordering::Relaxed);
     let ctl = Control {
         stop: &stop,
@@ -165,7 +194,7 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         cfg: &cfg,
         databases: &databases,
     };
-    let code = packet_loop(&mut source, &mut pipe, &ctl);
+    let code = packet_loop(&mut source, &mut pipe, &ctl, &mut extra);
     if let Some(s) = &live_stats {
         tracing::info!(
             received = s.received.load(Ordering::Relaxed),
@@ -186,8 +215,18 @@ pub(super) fn run(a: &RunArgs) -> i32 {
     if code == 0 && finished.is_ok() && a.stay && !stop.load(Ordering::Relaxed) {
         tracing::info!("replay finished; serving until SIGINT/SIGTERM (--stay)");
         let mut last_audit = Instant::now();
+        let mut last_metrics_stay = Instant::now();
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
+            // Logins and reloads still apply: identity findings do not need packets.
+            if let Err(e) = extra.service(&mut pipe, &metrics) {
+                tracing::error!(error = %e, "writing alerts failed");
+                break;
+            }
+            if last_metrics_stay.elapsed() >= METRICS_EVERY {
+                last_metrics_stay = Instant::now();
+                metrics.observe(&pipe.stats(), None);
+            }
             if last_audit.elapsed() >= AUDIT_CHECK_EVERY {
                 last_audit = Instant::now();
                 scheduled_audit(&cfg, &databases);
@@ -252,6 +291,10 @@ fn restore_active_alerts(store: &mut Store, metrics: &Metrics, window_secs: u64)
     }
 }
 
+fn unix_now() -> f64 {
+    wall_clock().0 as f64 / Ts::NANOS_PER_SEC as f64
+}
+
 fn wall_clock() -> Ts {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -298,8 +341,70 @@ struct Control<'a> {
     databases: &'a [std::collections::BTreeMap<String, String>],
 }
 
+/// What the packet loop services between batches besides signals: reloads and the session log.
+struct Extra {
+    reloader: Option<Reloader>,
+    tail: Option<Tail>,
+    last_tail: Option<Instant>,
+}
+
+/// How often the session log is read for new lines.
+const TAIL_EVERY: Duration = Duration::from_millis(250);
+
+impl Extra {
+    /// Applies a finished reload and new session-log lines. Errors are the alert sink's.
+    fn service(&mut self, pipe: &mut Pipeline<'_>, metrics: &Metrics) -> std::io::Result<()> {
+        if let Some(outcome) = self.reloader.as_ref().and_then(Reloader::poll) {
+            match outcome {
+                Outcome::Loaded(cfg, intel, secs) => {
+                    pipe.reload(&cfg, Arc::clone(&intel));
+                    metrics.intel_loaded(&intel, secs, unix_now());
+                    let ids: Vec<&str> = cfg
+                        .inventory
+                        .contractors()
+                        .iter()
+                        .map(|c| c.id.as_str())
+                        .collect();
+                    metrics.reloaded(cfg.risk.clone(), &ids, unix_now());
+                    tracing::info!(
+                        contractors = ids.len(),
+                        databases = intel.databases().len(),
+                        lists = intel.feeds().len(),
+                        seconds = secs,
+                        "reloaded inventory, identity settings, lists and databases"
+                    );
+                }
+                Outcome::Failed(e) => {
+                    metrics.reload_failed();
+                    tracing::error!("reload refused, the previous configuration stays in use: {e}");
+                }
+            }
+        }
+        if self.last_tail.is_none_or(|t| t.elapsed() >= TAIL_EVERY) {
+            self.last_tail = Some(Instant::now());
+            if let Some(t) = &mut self.tail {
+                for line in t.poll() {
+                    match line {
+                        Ok(login) => pipe.login(&login)?,
+                        Err(problem) => {
+                            metrics.session_log_error();
+                            tracing::warn!("session log line skipped: {problem}");
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Feeds the pipeline until the source ends or `stop` is raised. Returns the exit code.
-fn packet_loop(source: &mut Source, pipe: &mut Pipeline<'_>, ctl: &Control<'_>) -> i32 {
+fn packet_loop(
+    source: &mut Source,
+    pipe: &mut Pipeline<'_>,
+    ctl: &Control<'_>,
+    extra: &mut Extra,
+) -> i32 {
     let mut stopping = false;
     let mut last_metrics = Instant::now();
     let mut last_audit: Option<Instant> = None;
@@ -342,7 +447,7 @@ fn packet_loop(source: &mut Source, pipe: &mut Pipeline<'_>, ctl: &Control<'_>) 
             }
             sink_err = pipe.frame(f).err();
         });
-        if let Some(e) = sink_err {
+        if let Some(e) = sink_err.or_else(|| extra.service(pipe, ctl.metrics).err()) {
             return fail(EXIT_RUNTIME, format!("writing alerts: {e}"));
         }
         if last_metrics.elapsed() >= METRICS_EVERY {
@@ -411,7 +516,7 @@ struct SideRuntime {
 impl SideRuntime {
     fn start(
         stop: Arc<AtomicBool>,
-        reopen: Arc<AtomicBool>,
+        hup: [Arc<AtomicBool>; 2],
         listener: Option<std::net::TcpListener>,
         state: Arc<HttpState>,
     ) -> std::io::Result<SideRuntime> {
@@ -422,9 +527,7 @@ impl SideRuntime {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("signals-http".into())
-            .spawn(move || {
-                rt.block_on(side_main(stop, reopen, listener, state, done_rx, ready_tx))
-            })?;
+            .spawn(move || rt.block_on(side_main(stop, hup, listener, state, done_rx, ready_tx)))?;
         ready_rx
             .recv()
             .unwrap_or_else(|_| Err(std::io::Error::other("side thread exited")))?;
@@ -440,7 +543,7 @@ impl SideRuntime {
 
 async fn side_main(
     stop: Arc<AtomicBool>,
-    reopen: Arc<AtomicBool>,
+    hup_flags: [Arc<AtomicBool>; 2],
     listener: Option<std::net::TcpListener>,
     state: Arc<HttpState>,
     mut done: tokio::sync::watch::Receiver<bool>,
@@ -474,9 +577,11 @@ async fn side_main(
         tokio::select! {
             _ = int.recv() => stop.store(true, Ordering::Relaxed),
             _ = term.recv() => stop.store(true, Ordering::Relaxed),
-            // logrotate: reopen the alert log on SIGHUP.
+            // SIGHUP: reopen the alert log (logrotate) and reload the configuration.
             _ = hup.recv() => {
-                reopen.store(true, Ordering::Relaxed);
+                for f in &hup_flags {
+                    f.store(true, Ordering::Relaxed);
+                }
                 continue;
             }
             _ = done.wait_for(|d| *d) => {}

@@ -186,9 +186,30 @@ pub struct Config {
     pub policy: Policy,
     /// Contractors.
     pub inventory: Inventory,
+    /// Files read besides the configuration itself (inventory CSV, catalogue), for reload.
+    pub read_files: Vec<PathBuf>,
 }
 
 impl Config {
+    /// Every file this configuration is made of: the file itself, the inventory and catalogue it
+    /// names, and the intel databases, lists and geofeeds. A change to any of them is a reason
+    /// to reload. (The session log is followed as it grows, not reloaded.)
+    pub fn input_files(&self) -> Vec<PathBuf> {
+        let i = &self.intel;
+        self.source
+            .iter()
+            .chain(&self.read_files)
+            .chain(i.dbs.country.iter())
+            .chain(i.dbs.city.iter())
+            .chain(i.dbs.asn.iter())
+            .chain(&i.dbs.anonymous)
+            .chain(i.feeds.iter().map(|f| &f.path))
+            .chain(i.asn_lists.iter().map(|f| &f.path))
+            .chain(&i.geofeeds)
+            .cloned()
+            .collect()
+    }
+
     /// Puts the store, the JSON Lines log and scheduled exports under `dir`
     /// (`alerts.db`, `alerts.jsonl`, `exports/`), as `--data-dir` asks.
     pub fn use_data_dir(&mut self, dir: &Path) {
@@ -231,12 +252,14 @@ impl Config {
         let mut contractors = inline_contractors(&raw, path, text, &mut problems);
         if let Some(csv) = &raw.inventory.csv {
             let csv_path = base.join(csv.get_ref());
+            cfg.read_files.push(csv_path.clone());
             match inventory_csv::load(&csv_path) {
                 Ok(mut more) => contractors.append(&mut more),
                 Err(mut e) => problems.append(&mut e),
             }
         }
         if let Some(c) = &raw.detect.catalogue {
+            cfg.read_files.push(base.join(c.get_ref()));
             match crate::detect::catalogue::Catalogue::load(&base.join(c.get_ref())) {
                 Ok(cat) => cfg.catalogue = Some(std::sync::Arc::new(cat)),
                 Err(mut e) => problems.append(&mut e),

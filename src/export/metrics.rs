@@ -43,8 +43,6 @@ pub struct Metrics {
     alerts_restored: IntCounter,
     active_alerts: IntGaugeVec,
     risk: prometheus::GaugeVec,
-    risk_weights: crate::alert::risk::RiskWeights,
-    contractors: Vec<String>,
     capture_received: IntCounter,
     capture_dropped: IntCounter,
     capture_if_dropped: IntCounter,
@@ -53,6 +51,14 @@ pub struct Metrics {
     intel_feed_entries: IntGaugeVec,
     intel_load_seconds: Gauge,
     intel_loaded: Gauge,
+    reloads: IntCounterVec,
+    reload_ok: IntGauge,
+    reload_ok_at: Gauge,
+    logins: IntCounter,
+    unknown_users: IntCounter,
+    session_log_errors: IntCounter,
+    egress: IntCounter,
+    intel_lookups: IntCounter,
     state: Mutex<State>,
     active_window_ns: u64,
 }
@@ -71,6 +77,9 @@ struct State {
     last: Stats,
     last_capture: [u64; 3],
     recent: VecDeque<Recent>,
+    /// Risk weights and the inventory's contractors: replaced on reload.
+    risk_weights: crate::alert::risk::RiskWeights,
+    contractors: Vec<String>,
 }
 
 fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
@@ -185,8 +194,6 @@ impl Metrics {
                 }
                 g
             },
-            risk_weights: weights,
-            contractors: contractors.iter().map(|c| (*c).to_owned()).collect(),
             capture_received: counter(r, "remotewatch_capture_received_packets_total", "Packets received by the capture filter (libpcap ps_recv)."),
             capture_dropped: counter(r, "remotewatch_capture_dropped_packets_total", "Packets dropped because the kernel buffer was full (libpcap ps_drop)."),
             capture_if_dropped: counter(r, "remotewatch_capture_interface_dropped_packets_total", "Packets dropped by the interface or driver (libpcap ps_ifdrop)."),
@@ -195,7 +202,28 @@ impl Metrics {
             intel_feed_entries: gauge_vec(r, "remotewatch_intel_feed_entries", "Entries of each address list in use.", &["feed"]),
             intel_load_seconds,
             intel_loaded,
-            state: Mutex::new(State::default()),
+            reloads: counter_vec(r, "remotewatch_reloads_total", "Reloads of configuration, inventory, lists and databases (SIGHUP or a changed file), by result (success, failure).", &["result"]),
+            reload_ok: {
+                let name = "remotewatch_reload_last_successful";
+                let g = IntGauge::new(name, "Whether the last reload succeeded (1) or failed and the previous state is still in use (0).")
+                    .unwrap_or_else(|e| unreachable_metric(name, &e));
+                let _ = r.register(Box::new(g.clone()));
+                g
+            },
+            reload_ok_at: gauge(
+                "remotewatch_reload_last_success_timestamp_seconds",
+                "When the configuration in use was loaded (Unix seconds).",
+            ),
+            logins: counter(r, "remotewatch_session_logins_total", "Session-log logins bound to an inventory contractor."),
+            unknown_users: counter(r, "remotewatch_session_unknown_users_total", "Session-log logins of users the inventory does not know."),
+            session_log_errors: counter(r, "remotewatch_session_log_errors_total", "Session-log lines that could not be read (logged with file and line)."),
+            egress: counter(r, "remotewatch_egress_observations_total", "Contractor egress addresses observed (gateway sessions and logins)."),
+            intel_lookups: counter(r, "remotewatch_intel_lookups_total", "IP-intelligence lookups made (cache misses)."),
+            state: Mutex::new(State {
+                risk_weights: weights,
+                contractors: contractors.iter().map(|c| (*c).to_owned()).collect(),
+                ..State::default()
+            }),
             active_window_ns: active_window_secs.saturating_mul(Ts::NANOS_PER_SEC),
             registry,
         };
@@ -206,7 +234,44 @@ impl Metrics {
         for reason in ["not_ip", "fragment"] {
             m.skipped.with_label_values(&[reason]);
         }
+        for result in ["success", "failure"] {
+            m.reloads.with_label_values(&[result]);
+        }
+        m.reload_ok.set(1);
         m
+    }
+
+    /// A reload succeeded at `now` (wall clock, Unix seconds): new weights and contractors.
+    pub fn reloaded(
+        &self,
+        weights: crate::alert::risk::RiskWeights,
+        contractors: &[&str],
+        now: f64,
+    ) {
+        self.reloads.with_label_values(&["success"]).inc();
+        self.reload_ok.set(1);
+        self.reload_ok_at.set(now);
+        if let Ok(mut st) = self.state.lock() {
+            st.risk_weights = weights;
+            st.contractors = contractors.iter().map(|c| (*c).to_owned()).collect();
+        }
+        self.risk.reset();
+    }
+
+    /// A reload failed: the previous state stays in use.
+    pub fn reload_failed(&self) {
+        self.reloads.with_label_values(&["failure"]).inc();
+        self.reload_ok.set(0);
+    }
+
+    /// Records when the configuration in use was loaded (start).
+    pub fn loaded_at(&self, now: f64) {
+        self.reload_ok_at.set(now);
+    }
+
+    /// Counts a session-log line that could not be read.
+    pub fn session_log_error(&self) {
+        self.session_log_errors.inc();
     }
 
     /// Copies the pipeline's counters (and libpcap's, for live capture) into the metrics.
@@ -243,6 +308,12 @@ impl Metrics {
             .inc_by(delta(s.flows.inspect_skipped, prev.flows.inspect_skipped));
         self.alerts_suppressed
             .inc_by(delta(s.suppressed, prev.suppressed));
+        let (i, pi) = (&s.identity, &prev.identity);
+        self.logins.inc_by(delta(i.logins, pi.logins));
+        self.unknown_users
+            .inc_by(delta(i.unknown_users, pi.unknown_users));
+        self.egress.inc_by(delta(i.egress, pi.egress));
+        self.intel_lookups.inc_by(delta(i.lookups, pi.lookups));
         self.flows_active
             .set(i64::try_from(s.flows_active).unwrap_or(i64::MAX));
         if let Some(t) = s.last_ts {
@@ -375,11 +446,11 @@ impl Metrics {
                 .set(n);
         }
         // Every inventory contractor keeps a series (0 when quiet), so dashboards list them all.
-        for c in &self.contractors {
+        for c in &st.contractors {
             self.risk.with_label_values(&[c.as_str()]).set(0.0);
         }
         for (c, findings) in by_contractor {
-            let (score, _) = self.risk_weights.score(findings);
+            let (score, _) = st.risk_weights.score(findings);
             self.risk.with_label_values(&[c]).set(score);
         }
     }
@@ -389,7 +460,7 @@ impl Metrics {
         let Ok(st) = self.state.lock() else {
             return (0.0, Vec::new());
         };
-        self.risk_weights.score(
+        st.risk_weights.score(
             st.recent
                 .iter()
                 .filter(|r| r.contractor == contractor)

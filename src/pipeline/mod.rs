@@ -182,12 +182,9 @@ impl<'s> Pipeline<'s> {
         let e = &mut self.emit;
         e.identity.login(l, &e.inventory);
         e.flush_findings();
-        self.take_error()
-    }
-
-    /// The identity stage's counters.
-    pub fn identity_stats(&self) -> crate::identity::IdentityStats {
-        self.emit.identity.stats()
+        self.take_error()?;
+        // Logins are rare and may arrive while no packet flows: make their alerts visible now.
+        self.emit.sink.flush()
     }
 
     /// Counters so far.
@@ -196,6 +193,7 @@ impl<'s> Pipeline<'s> {
         s.flows = self.flows.stats();
         s.flows_active = self.flows.len();
         s.suppressed = self.emit.dedup.suppressed();
+        s.identity = self.emit.identity.stats();
         s
     }
 

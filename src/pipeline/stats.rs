@@ -33,6 +33,8 @@ pub struct Stats {
     pub first_ts: Option<Ts>,
     /// Latest packet time seen.
     pub last_ts: Option<Ts>,
+    /// The identity stage's counters.
+    pub identity: crate::identity::IdentityStats,
 }
 
 impl Stats {
