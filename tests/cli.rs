@@ -518,3 +518,51 @@ fn a_keyboard_layout_from_another_country_than_the_claimed_home_raises_the_alert
     assert_eq!(a["severity"], expected["alerts"][0]["severity"]);
     assert!(!a["evidence"].to_string().contains("claims to live"));
 }
+
+#[test]
+fn a_bad_session_log_or_geofeed_is_refused_with_file_line_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("sessions.jsonl"),
+        "{\"ts\":\"2024-03-01T09:00:00Z\",\"user\":\"bob\",\"ip\":\"198.51.100.7\"}\n{\"ts\":\"soon\",\"user\":\"bob\",\"ip\":\"198.51.100.7\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("geofeed.csv"),
+        "198.51.100.0/24,US\n198.51.100.0/33,US\n",
+    )
+    .unwrap();
+    let cfg = d.join("rw.toml");
+    std::fs::write(
+        &cfg,
+        "[intel]\ngeofeed = [\"geofeed.csv\"]\nbuiltin_feeds = false\n[identity]\nsession_log = \"sessions.jsonl\"\n[[contractor]]\nid = \"bob\"\n",
+    )
+    .unwrap();
+    let pcap =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcap/ssh-identification/capture.pcap");
+    for args in [
+        vec![
+            "analyze",
+            "--config",
+            cfg.to_str().unwrap(),
+            pcap.to_str().unwrap(),
+        ],
+        vec!["check-config", "--config", cfg.to_str().unwrap()],
+    ] {
+        let out = remotewatch(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty());
+        // Both files' problems at once.
+        let err = text(&out.stderr);
+        assert!(err.contains("2 configuration problems"), "{err}");
+        assert!(
+            err.contains("geofeed.csv:2: \"198.51.100.0/33\" is not an IP prefix"),
+            "{err}"
+        );
+        assert!(
+            err.contains("sessions.jsonl:2: \"soon\" is not an RFC 3339 time"),
+            "{err}"
+        );
+    }
+}

@@ -119,6 +119,13 @@ country = "SE"
     })
     .expect("the login was not read");
     assert!(vpn_exits(&alerts).is_empty());
+    // A line the log cannot mean is skipped, named and counted; the next ones still count.
+    append(&sessions, "2024-03-04T10:05:00Z,bob");
+    poll(Duration::from_secs(20), || {
+        (metric(&addr, "remotewatch_session_log_errors_total")? >= 1.0).then_some(())
+    })
+    .expect("the bad line was not counted");
+    wait_log("sessions.log:2: expected time,user,ip", &mut log);
 
     // The provider's list now covers that network: swap the file and signal.
     replace(&feed, b"89.160.20.0/24\n");

@@ -264,14 +264,17 @@ fn check_config(a: &CheckConfigArgs) -> i32 {
     match load_config(Some(&a.config)) {
         Ok(cfg) => {
             // Databases, lists and the session log are part of the configuration: check they
-            // load too.
-            if let Err(problems) = crate::intel::Intel::load(&cfg.intel) {
-                return fail(EXIT_INPUT, crate::config::ConfigError { problems });
-            }
+            // load too, and report every problem of every file at once.
+            let mut problems = crate::intel::Intel::load(&cfg.intel)
+                .err()
+                .unwrap_or_default();
             if let Some(p) = &cfg.identity.session_log {
-                if let Err(problems) = crate::identity::session::read_all(p) {
-                    return fail(EXIT_INPUT, crate::config::ConfigError { problems });
+                if let Err(mut more) = crate::identity::session::read_all(p) {
+                    problems.append(&mut more);
                 }
+            }
+            if !problems.is_empty() {
+                return fail(EXIT_INPUT, crate::config::ConfigError { problems });
             }
             eprintln!(
                 "{}: ok ({} contractor{})",

@@ -150,3 +150,113 @@ fn missing_file_is_one_problem_naming_it() {
     assert_eq!(e.problems.len(), 1);
     assert!(e.to_string().contains("/nonexistent/rw.toml"));
 }
+
+#[test]
+fn identity_settings_are_read_and_their_problems_named_with_positions() {
+    let cfg = parse(
+        r#"
+[identity]
+session_log = "sessions.jsonl"
+session_ttl_secs = 3600
+sensor_latitude = 58.59
+sensor_longitude = 16.18
+watch_countries = ["kp", "ir"]
+farm_min = 2
+work_start = 9
+work_end = 17
+[[identity.gateway]]
+name = "vpn-gw"
+addresses = ["10.0.0.5", "2001:db8::/64"]
+ports = [443, 1194]
+[[identity.allow]]
+net = "198.51.100.0/28"
+reason = "corporate VPN egress"
+[risk]
+alert_at = 70
+laptop_farm = 60
+[intel]
+geofeed = ["geofeed.csv"]
+satellite_asns = [64500]
+
+[[contractor]]
+id = "bob"
+egress = ["203.0.113.7"]
+accounts = ["bob.k"]
+"#,
+    )
+    .unwrap();
+    let i = &cfg.identity;
+    assert_eq!(
+        i.session_log.as_deref(),
+        Some(Path::new("/etc/remotewatch/sessions.jsonl"))
+    );
+    assert_eq!(i.session_ttl_secs, 3600);
+    assert_eq!(i.sensor_location, Some((58.59, 16.18)));
+    assert_eq!(i.watch_countries, ["KP", "IR"]);
+    assert_eq!(
+        (i.farm_min, i.hours.work_start, i.hours.work_end),
+        (2, 9, 17)
+    );
+    assert_eq!(i.gateways[0].name, "vpn-gw");
+    assert_eq!(i.gateways[0].ports, [443, 1194]);
+    assert_eq!(i.gateways[0].nets.len(), 2);
+    assert_eq!(i.allow[0].reason, "corporate VPN egress");
+    assert_eq!(cfg.risk.alert_at, 70.0);
+    assert_eq!(cfg.risk.weight(crate::detect::Kind::LaptopFarm), 60.0);
+    assert_eq!(
+        cfg.intel.geofeeds,
+        [PathBuf::from("/etc/remotewatch/geofeed.csv")]
+    );
+    assert_eq!(cfg.intel.satellite_asns, [64500]);
+    let bob = cfg.inventory.by_account("BOB.K").unwrap();
+    assert_eq!(bob.id, "bob");
+    assert_eq!(
+        cfg.inventory
+            .lookup_egress("203.0.113.7".parse().unwrap())
+            .map(|c| c.id.as_str()),
+        Some("bob")
+    );
+    let files = cfg.input_files();
+    assert!(files.contains(&PathBuf::from("/etc/remotewatch/rw.toml")));
+    assert!(files.contains(&PathBuf::from("/etc/remotewatch/geofeed.csv")));
+
+    let err = parse(
+        r#"[identity]
+farm_min = 1
+sensor_latitude = 91.0
+sensor_longitude = 16.0
+watch_countries = ["XX"]
+work_start = 18
+work_end = 9
+[[identity.gateway]]
+name = "gw"
+ports = [0]
+[[identity.allow]]
+net = "10.0.0.1/8"
+reason = "x"
+[risk]
+alert_at = 0
+tor_exit = 101
+[[contractor]]
+id = "c"
+egress = ["nope"]
+"#,
+    )
+    .unwrap_err();
+    let l = lines(&err);
+    let want = [
+        "rw.toml:2:12: identity.farm_min = 1 is outside 2..=64",
+        "rw.toml:3:19: identity.sensor_latitude: latitude 91 is outside -90..90",
+        "rw.toml:5:20: identity.watch_countries: country \"XX\"",
+        "identity.work_end must be after identity.work_start",
+        "gateway \"gw\" needs addresses",
+        "identity.gateway.ports = 0 is outside 1..=65535",
+        "rw.toml:12:7: identity.allow.net: endpoint \"10.0.0.1/8\" has host bits set",
+        "risk.alert_at = 0 must be above 0 and at most 100",
+        "risk.tor_exit = 101 is outside 0..=100",
+        "egress: endpoint \"nope\" is not an IP address",
+    ];
+    for w in want {
+        assert!(l.iter().any(|x| x.contains(w)), "missing {w:?} in {l:#?}");
+    }
+}
