@@ -597,11 +597,7 @@ impl Identity {
         if !new || group.len() < self.cfg.farm_min.max(2) {
             return;
         }
-        let list = group
-            .iter()
-            .map(|m| format!("{} (from {})", m.who, m.first.rfc3339()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = members(&group);
         self.out.push(Finding {
             ts: a.ts,
             kind: Kind::LaptopFarm,
@@ -692,41 +688,31 @@ impl Identity {
             return;
         }
         let intel = self.intel(peer.ip());
-        for (kind, verdict) in [
-            (Kind::TorExit, "tor_exit"),
-            (Kind::VpnExit, "vpn_exit"),
-            (Kind::VpnExit, "proxy"),
-        ] {
-            let vs: Vec<&IntelVerdict> = intel
-                .verdicts
-                .iter()
-                .filter(|v| v.kind == verdict)
-                .collect();
-            let Some(first) = vs.first() else { continue };
-            let (severity, confidence) = strength(kind, &vs);
-            let mut evidence = vec![format!(
-                "contractor {} endpoint {endpoint} exchanged traffic with {}, {}",
-                c.id,
-                peer,
-                describe(verdict)
-            )];
-            evidence.extend(vs.iter().map(|v| cite(v)));
-            evidence.push(place(&intel));
-            self.out.push(Finding {
-                ts: f.ts,
-                kind,
-                family: family_of(verdict),
-                provider: first.provider.clone(),
-                severity,
-                confidence,
-                endpoint,
-                contractor: Some(c.id.clone()),
-                peer: Some(peer),
-                flow: Some(f.record()),
-                evidence,
-                subject: None,
-            });
-        }
+        let Some(x) = exit_of(&intel, false) else {
+            return;
+        };
+        let mut evidence = vec![format!(
+            "contractor {} endpoint {endpoint} exchanged traffic with {}, {}",
+            c.id,
+            peer,
+            describe(x.verdict)
+        )];
+        evidence.extend(x.sources.iter().map(|v| cite(v)));
+        evidence.push(place(&intel));
+        self.out.push(Finding {
+            ts: f.ts,
+            kind: x.kind,
+            family: family_of(x.verdict),
+            provider: x.provider(),
+            severity: x.severity,
+            confidence: x.confidence,
+            endpoint,
+            contractor: Some(c.id.clone()),
+            peer: Some(peer),
+            flow: Some(f.record()),
+            evidence,
+            subject: None,
+        });
     }
 
     fn allowed(&self, ip: IpAddr) -> Option<&NetNote> {
@@ -750,19 +736,7 @@ impl Identity {
             context.push(format!("bound by {b}"));
         }
         context.push(place(&intel));
-        for (kind, verdict) in [
-            (Kind::TorExit, "tor_exit"),
-            (Kind::VpnExit, "vpn_exit"),
-            (Kind::VpnExit, "proxy"),
-            (Kind::HostingEgress, "hosting_egress"),
-        ] {
-            let vs: Vec<&IntelVerdict> = intel
-                .verdicts
-                .iter()
-                .filter(|v| v.kind == verdict)
-                .collect();
-            let Some(first) = vs.first() else { continue };
-            let (severity, confidence) = strength(kind, &vs);
+        if let Some(x) = exit_of(&intel, true) {
             let who = id.as_deref().map_or_else(
                 || "an unidentified user".to_owned(),
                 |i| format!("contractor {i}"),
@@ -770,17 +744,17 @@ impl Identity {
             let mut evidence = vec![format!(
                 "{who} egresses from {}, {}",
                 e.ip,
-                describe(verdict)
+                describe(x.verdict)
             )];
-            evidence.extend(vs.iter().map(|v| cite(v)));
-            evidence.extend(context.iter().cloned());
+            evidence.extend(x.sources.iter().map(|v| cite(v)));
+            evidence.extend(context);
             self.out.push(Finding {
                 ts: e.ts,
-                kind,
-                family: family_of(verdict),
-                provider: first.provider.clone(),
-                severity,
-                confidence,
+                kind: x.kind,
+                family: family_of(x.verdict),
+                provider: x.provider(),
+                severity: x.severity,
+                confidence: x.confidence,
                 endpoint: e.ip,
                 contractor: id.clone(),
                 peer: e.peer,
@@ -788,10 +762,6 @@ impl Identity {
                 evidence,
                 subject: Some(format!("{} {}", id.as_deref().unwrap_or("-"), e.ip)),
             });
-            // Tor, VPN and proxy exits overlap with hosting ranges: one exit finding is enough.
-            if kind != Kind::HostingEgress {
-                break;
-            }
         }
         let Some(c) = e.contractor else { return };
         self.shared_egress(c, &e, &intel);
@@ -988,11 +958,7 @@ impl Identity {
         } else {
             return;
         };
-        let list = group
-            .iter()
-            .map(|m| format!("{} (first {})", m.who, m.first.rfc3339()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = members(&group);
         let mut severity = if family == "shared_egress" {
             Severity::High
         } else {
@@ -1114,30 +1080,68 @@ fn tz_offset(name: &str, ts: Ts) -> Option<i32> {
     Some(tz.to_offset(t).seconds())
 }
 
-/// Severity and confidence of exit verdicts: a listing or database flag is a signature; a
-/// neighbourhood, ASN or network-name match a heuristic. Two independent sources agreeing raise
-/// it one step. Tor exits are high: no business reason routes a contractor through Tor.
-fn strength(kind: Kind, vs: &[&IntelVerdict]) -> (Severity, Confidence) {
-    let direct = vs
+/// The strongest exit verdict on an address, with every source that says so.
+struct Exit<'a> {
+    kind: Kind,
+    verdict: &'static str,
+    sources: Vec<&'a IntelVerdict>,
+    severity: Severity,
+    confidence: Confidence,
+}
+
+impl Exit<'_> {
+    fn provider(&self) -> Option<String> {
+        self.sources.iter().find_map(|v| v.provider.clone())
+    }
+}
+
+/// Tor, then VPN, then proxy, then (with `hosting`) hosting: the first that any source names.
+/// One is enough: exits sit in hosting ranges, and a Tor exit is often on VPN lists too.
+///
+/// A listing or database flag is a signature; a neighbourhood, ASN or network-name match a
+/// heuristic. Two independent sources agreeing raise the severity one step. Tor exits are high:
+/// no business reason routes a contractor through Tor.
+fn exit_of(intel: &IpIntel, hosting: bool) -> Option<Exit<'_>> {
+    let order: &[(Kind, &'static str)] = &[
+        (Kind::TorExit, "tor_exit"),
+        (Kind::VpnExit, "vpn_exit"),
+        (Kind::VpnExit, "proxy"),
+        (Kind::HostingEgress, "hosting_egress"),
+    ];
+    let (kind, verdict, sources) = order
+        .iter()
+        .filter(|(k, _)| hosting || *k != Kind::HostingEgress)
+        .find_map(|(k, name)| {
+            let vs: Vec<&IntelVerdict> =
+                intel.verdicts.iter().filter(|v| v.kind == *name).collect();
+            (!vs.is_empty()).then_some((*k, *name, vs))
+        })?;
+    let direct = sources
         .iter()
         .any(|v| v.basis == "listed" || v.basis == "database");
-    let mut sources: Vec<&str> = vs.iter().map(|v| v.source.as_str()).collect();
-    sources.sort_unstable();
-    sources.dedup();
-    let mut sev = match (kind, direct) {
+    let mut names: Vec<&str> = sources.iter().map(|v| v.source.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut severity = match (kind, direct) {
         (Kind::TorExit, _) => Severity::High,
         (_, true) => Severity::Medium,
         (_, false) => Severity::Low,
     };
-    if sources.len() >= 2 && kind != Kind::TorExit {
-        sev = sev.raised();
+    if names.len() >= 2 && kind != Kind::TorExit {
+        severity = severity.raised();
     }
-    let conf = if direct {
+    let confidence = if direct {
         Confidence::Signature
     } else {
         Confidence::Heuristic
     };
-    (sev, conf)
+    Some(Exit {
+        kind,
+        verdict,
+        sources,
+        severity,
+        confidence,
+    })
 }
 
 fn family_of(verdict: &str) -> &'static str {
@@ -1166,6 +1170,15 @@ fn cite(v: &IntelVerdict) -> String {
         .map(|p| format!(" (provider {p})"))
         .unwrap_or_default();
     format!("{}: {} [{}]{provider}", v.source, v.entry, v.basis)
+}
+
+/// A group's members, each with when it was first seen in the window.
+fn members<V: std::fmt::Display>(group: &[farm::Member<V>]) -> String {
+    group
+        .iter()
+        .map(|m| format!("{} (first {})", m.who, m.first.rfc3339()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Where an address is, by which source.

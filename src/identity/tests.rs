@@ -106,6 +106,10 @@ fn kinds(fs: &[Finding]) -> Vec<(Kind, &'static str, Severity)> {
     fs.iter().map(|f| (f.kind, f.family, f.severity)).collect()
 }
 
+fn only(fs: &[Finding], kind: Kind) -> Vec<&Finding> {
+    fs.iter().filter(|f| f.kind == kind).collect()
+}
+
 fn has(f: &Finding, frag: &str) -> bool {
     f.evidence.iter().any(|e| e.contains(frag))
 }
@@ -167,10 +171,7 @@ fn travel_faster_than_a_plane_is_impossible() {
     assert!(t.login(MONDAY, "bob", "216.160.83.56").is_empty());
     // Linköping, one hour later: ~7,900 km.
     let fs = t.login(MONDAY + 3_600, "bob", "89.160.20.112");
-    let travel: Vec<&Finding> = fs
-        .iter()
-        .filter(|f| f.kind == Kind::ImpossibleTravel)
-        .collect();
+    let travel = only(&fs, Kind::ImpossibleTravel);
     assert_eq!(travel.len(), 1, "{fs:?}");
     assert_eq!(
         (travel[0].family, travel[0].severity),
@@ -199,10 +200,7 @@ fn without_coordinates_two_countries_inside_the_window_are_impossible_travel() {
     );
     t.login(MONDAY, "bob", "216.160.83.56");
     let fs = t.login(MONDAY + 2 * 3_600, "bob", "89.160.20.112");
-    let travel: Vec<&Finding> = fs
-        .iter()
-        .filter(|f| f.kind == Kind::ImpossibleTravel)
-        .collect();
+    let travel = only(&fs, Kind::ImpossibleTravel);
     assert_eq!(travel.len(), 1, "{fs:?}");
     assert_eq!(
         (travel[0].family, travel[0].severity),
@@ -431,7 +429,7 @@ fn several_contractors_on_one_line_or_network_are_a_farm_and_known_shared_egress
     // Known shared egress (geo mismatch aside: the contractors claim US).
     t.login(MONDAY, "a", "89.160.20.112");
     let fs = t.login(MONDAY + 60, "b", "89.160.20.112");
-    let farm: Vec<&Finding> = fs.iter().filter(|f| f.kind == Kind::LaptopFarm).collect();
+    let farm = only(&fs, Kind::LaptopFarm);
     assert_eq!(farm.len(), 2);
     assert!(farm
         .iter()
