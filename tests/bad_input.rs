@@ -286,3 +286,36 @@ fn problems_in_the_configuration_and_every_file_it_names_come_in_one_error() {
     ]);
     assert!(err.contains("2 configuration problems"), "{err}");
 }
+
+#[test]
+fn run_as_must_be_a_user_name_and_the_user_must_exist() {
+    let c = Case::new("[sensor]\nrun_as = \"no body\"\n");
+    c.fails_with(&[
+        &format!("{}:2:10: ", c.path("rw.toml")),
+        "sensor.run_as \"no body\" is not a user name",
+    ]);
+    // A well-formed name that is not in the user database stops `run` before anything opens.
+    let c = Case::new("[sensor]\nrun_as = \"remotewatch-no-such-user\"\n");
+    let replay =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcap/ssh-identification/capture.pcap");
+    let data = c.path("data");
+    let out = remotewatch(&[
+        "run",
+        "--config",
+        &c.path("rw.toml"),
+        "--data-dir",
+        &data,
+        "--replay",
+        replay.to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("run_as \"remotewatch-no-such-user\": no such user"),
+        "{err}"
+    );
+    assert!(
+        !Path::new(&data).exists(),
+        "nothing created before the check"
+    );
+}

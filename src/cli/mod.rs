@@ -5,6 +5,7 @@
 mod alerts;
 mod analyze;
 mod intel;
+mod privilege;
 mod run;
 mod summary;
 
@@ -169,6 +170,10 @@ struct RunArgs {
     /// After a replay, keep serving the HTTP endpoints until SIGINT/SIGTERM.
     #[arg(long, requires = "replay")]
     stay: bool,
+    /// Switch to this unprivileged user once the capture and files are open (overrides
+    /// `sensor.run_as`).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -226,8 +231,13 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, i32> {
 fn check_config(a: &CheckConfigArgs) -> i32 {
     match load_config(Some(&a.config)) {
         Ok(cfg) => {
-            // Databases and lists are part of the configuration: check they load too.
-            if let Err(problems) = crate::intel::Intel::load(&cfg.intel) {
+            // Databases, lists and the HTTP token and certificate are part of the configuration:
+            // check they load too.
+            let mut problems = crate::intel::Intel::load(&cfg.intel)
+                .err()
+                .unwrap_or_default();
+            problems.extend(run::http_secrets(&cfg).err().unwrap_or_default());
+            if !problems.is_empty() {
                 return fail(EXIT_INPUT, crate::config::ConfigError { problems });
             }
             eprintln!(
