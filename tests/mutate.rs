@@ -405,9 +405,19 @@ fn hundreds_of_mutated_captures_through_the_binary_exit_0_or_2() {
     );
 }
 
+/// What a run of [`frames_through_every_link_type`] saw.
+#[derive(Debug, Default)]
+struct Tallies {
+    frames: u64,
+    packets: u64,
+    malformed: u64,
+    flows: u64,
+    alerts: u64,
+}
+
 /// Frames (not files) straight into the pipeline for every link type: fixture frames with
 /// structural mutations, re-framed for each link type, and purely random frames.
-fn frames_through_every_link_type(total: u64, seed: u64) -> u64 {
+fn frames_through_every_link_type(total: u64, seed: u64) -> Tallies {
     let fixtures = fixture_captures();
     let frames: Vec<Vec<u8>> = fixtures
         .iter()
@@ -436,7 +446,7 @@ fn frames_through_every_link_type(total: u64, seed: u64) -> u64 {
     cfg.flow.max_flows = 4096;
     cfg.flow.max_inspecting = 1024;
     let mut rng = Rng::new(seed);
-    let mut done = 0u64;
+    let mut t = Tallies::default();
     let per_link = total.div_ceil(links.len() as u64);
     for link in links {
         let mut sink = CountSink(0);
@@ -468,11 +478,17 @@ fn frames_through_every_link_type(total: u64, seed: u64) -> u64 {
             if n % 65_536 == 0 {
                 pipe.finish().unwrap();
             }
-            done += 1;
         }
         pipe.finish().unwrap();
+        let st = pipe.stats();
+        t.frames += st.frames;
+        t.packets += st.packets;
+        t.malformed += st.malformed_total();
+        t.flows += st.flows.created;
+        drop(pipe);
+        t.alerts += sink.0;
     }
-    done
+    t
 }
 
 /// Counts alerts without keeping them: the long run would otherwise hold millions.
@@ -520,7 +536,10 @@ fn reframe(frame: &mut Vec<u8>, link: LinkType, rng: &mut Rng) {
 
 #[test]
 fn random_and_mutated_frames_of_every_link_type_never_panic() {
-    assert_eq!(frames_through_every_link_type(60_000, 0x5eed_f4a3), 60_000);
+    let t = frames_through_every_link_type(60_000, 0x5eed_f4a3);
+    assert_eq!(t.frames, 60_000);
+    // Both paths are exercised: frames that decode into flows that alert, and malformed ones.
+    assert!(t.packets > 0 && t.malformed > 0 && t.alerts > 0, "{t:?}");
 }
 
 #[test]
@@ -531,10 +550,16 @@ fn ten_million_frames_through_decode_and_detectors() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000_000u64);
     let started = std::time::Instant::now();
-    let done = frames_through_every_link_type(total, 0x5eed_1000);
+    let t = frames_through_every_link_type(total, 0x5eed_1000);
     println!(
-        "{done} frames through decode and the detector cascade without a panic in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "{} frames through decode and the detector cascade without a panic in {:.1} s: \
+         {} decoded to IP packets, {} malformed, {} flows, {} alerts",
+        t.frames,
+        started.elapsed().as_secs_f64(),
+        t.packets,
+        t.malformed,
+        t.flows,
+        t.alerts
     );
-    assert!(done >= total);
+    assert!(t.frames >= total);
 }

@@ -52,6 +52,10 @@ impl Target {
 
     /// Switches the whole process to the target user and checks that it cannot switch back.
     pub(super) fn switch(&self) -> Result<(), String> {
+        if nix::unistd::geteuid() == self.uid && nix::unistd::getegid() == self.gid {
+            // Already that user (a service manager started it so): nothing to give up.
+            return Ok(());
+        }
         let fail = |what: &str, e: nix::Error| format!("switching to {}: {what}: {e}", self.name);
         nix::unistd::setgroups(&[self.gid]).map_err(|e| fail("setgroups", e))?;
         nix::unistd::setgid(self.gid).map_err(|e| fail("setgid", e))?;
