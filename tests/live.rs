@@ -137,3 +137,152 @@ fn live_capture_on_loopback_reports_an_rdp_connection_request() {
     assert!(evidence.contains("mstshash=livetest"), "{evidence}");
     assert!(log.iter().any(|l| l.contains("sensor stopped")), "{log:#?}");
 }
+
+/// The `Uid:`/`Gid:` lines of a process: real, effective, saved and filesystem ids.
+fn ids_of(pid: u32) -> (Vec<u32>, Vec<u32>, String) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> Vec<u32> {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(1)
+                    .filter_map(|v| v.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let groups = status
+        .lines()
+        .find(|l| l.starts_with("Groups:"))
+        .unwrap_or_default()
+        .to_owned();
+    (field("Uid:"), field("Gid:"), groups)
+}
+
+#[test]
+fn live_capture_goes_on_after_dropping_to_nobody() {
+    if effective_uid() != Some(0) {
+        eprintln!("skipped: dropping privileges needs to start as root; run the tests as root");
+        return;
+    }
+    let Some((nobody_uid, nobody_gid)) = passwd_entry("nobody") else {
+        eprintln!("skipped: no user nobody on this system");
+        return;
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    // The user must be able to reach its data directory by path (SIGHUP reopens the log there,
+    // `/api/alerts` opens the store there).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join("data");
+    let cfg = dir.path().join("rw.toml");
+    let http = format!("127.0.0.1:{}", common::free_port());
+    std::fs::write(
+        &cfg,
+        format!("[sensor]\nrun_as = \"nobody\"\n[capture]\nbpf = \"tcp port {port}\"\n[http]\nlisten = \"{http}\"\n"),
+    )
+    .unwrap();
+    let mut daemon = common::Killed(
+        Command::new(env!("CARGO_BIN_EXE_remotewatch"))
+            .args([
+                "run",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--interface",
+                "lo",
+            ])
+            .arg("--data-dir")
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let rx = stderr_lines(&mut daemon.0);
+    let mut log = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log
+        .iter()
+        .any(|l: &String| l.contains("privileges dropped"))
+    {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) => log.push(l),
+            Err(_) => panic!("daemon did not drop privileges: {log:#?}"),
+        }
+    }
+    let (uid, gid, groups) = ids_of(daemon.0.id());
+    assert_eq!(uid, vec![nobody_uid; 4], "real, effective, saved, fs uid");
+    assert_eq!(gid, vec![nobody_gid; 4], "real, effective, saved, fs gid");
+    assert_eq!(
+        groups.split_whitespace().skip(1).collect::<Vec<_>>(),
+        [nobody_gid.to_string()]
+    );
+
+    // The capture opened as root still delivers after the switch.
+    rdp_exchange(listener, port);
+    let alert = common::poll(Duration::from_secs(20), || {
+        let out = std::fs::read_to_string(data.join("alerts.jsonl")).ok()?;
+        out.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|a| a["family"] == "rdp")
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no RDP alert after the switch: {:#?}",
+            rx.try_iter().collect::<Vec<_>>()
+        )
+    });
+    assert_eq!(alert["peer"], format!("127.0.0.1:{port}"));
+    // The store it now writes as nobody is readable through the API (opened by path).
+    let (status, body) = common::http_get(&http, "/api/alerts").unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("mstshash=livetest"), "{body}");
+    // Files the daemon made are private to it: data directory 0750, store and log 0640.
+    for (p, mode) in [
+        (data.clone(), 0o750),
+        (data.join("alerts.db"), 0o640),
+        (data.join("alerts.jsonl"), 0o640),
+    ] {
+        let m = std::fs::metadata(&p).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((m.mode() & 0o777, m.uid()), (mode, nobody_uid), "{p:?}");
+    }
+
+    assert!(Command::new("kill")
+        .args(["-TERM", &daemon.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = wait_exit(&mut daemon.0, Duration::from_secs(15)).expect("stops on SIGTERM");
+    log.extend(rx.try_iter());
+    assert!(status.success(), "{log:#?}");
+}
+
+/// Uid and gid of `user` from /etc/passwd.
+fn passwd_entry(user: &str) -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    let line = passwd.lines().find(|l| l.split(':').next() == Some(user))?;
+    let f: Vec<&str> = line.split(':').collect();
+    Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
+}
+
+/// One RDP connection request and confirm over loopback to `listener`.
+fn rdp_exchange(listener: TcpListener, port: u16) {
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let n = s.read(&mut buf).unwrap();
+        s.write_all(&CONNECTION_CONFIRM).unwrap();
+        n
+    });
+    let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    client.write_all(&connection_request()).unwrap();
+    let mut reply = [0u8; 19];
+    client.read_exact(&mut reply).unwrap();
+    drop(client);
+    assert_eq!(server.join().unwrap(), connection_request().len());
+}

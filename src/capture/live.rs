@@ -5,6 +5,12 @@
 //! bandwhich use). Batches come back through a second channel, so steady-state capture allocates
 //! nothing per packet. When the processing side falls behind, the capture thread blocks, the
 //! kernel ring fills and the kernel counts drops: those appear in [`LiveStats`], never silently.
+//!
+//! The handle is read non-blocking and the thread waits for it with `poll(2)` up to the read
+//! timeout: in immediate mode a blocking read may sit in libpcap's own poll until the next packet
+//! whatever the timeout, which on a quiet link would hold the last packets (and their alerts) in
+//! a partial batch indefinitely. Non-blocking, a partial batch is handed over as soon as nothing
+//! more is waiting.
 
 use super::{
     file::pcap_reason, libc_timeval::Timeval, ts_from_timeval, CaptureError, Frame, LinkType, Step,
@@ -22,9 +28,9 @@ const BATCH_FRAMES: usize = 512;
 const BATCH_BYTES: usize = 1 << 20;
 /// Batches in flight between the capture thread and the pipeline.
 const BATCHES_IN_FLIGHT: usize = 8;
-/// libpcap read timeout: bounds the delay between a packet's arrival and its processing on a
-/// quiet link, and how often the thread checks for shutdown.
-const READ_TIMEOUT_MS: i32 = 100;
+/// libpcap read timeout, and the longest the capture thread waits for the handle to become
+/// readable: how often it checks for shutdown on a quiet link.
+const READ_TIMEOUT_MS: u16 = 100;
 /// How often kernel drop counters are read.
 const STATS_EVERY: Duration = Duration::from_secs(1);
 
@@ -92,7 +98,7 @@ impl LiveCapture {
             .map_err(err)?
             .promisc(opts.promiscuous)
             .snaplen(opts.snaplen)
-            .timeout(READ_TIMEOUT_MS)
+            .timeout(i32::from(READ_TIMEOUT_MS))
             .immediate_mode(true)
             .precision(pcap::Precision::Nano);
         if let Some(b) = opts.buffer_bytes {
@@ -107,6 +113,7 @@ impl LiveCapture {
                 })?;
         }
         let linktype = LinkType::from_dlt(cap.get_datalink().0)?;
+        let mut cap = cap.setnonblock().map_err(err)?;
         // In immediate mode libpcap may block in poll() until a packet arrives, whatever the read
         // timeout; pcap_breakloop (libpcap ≥ 1.10 wakes the poll) is what ends a quiet capture.
         let breaker = cap.breakloop_handle();
@@ -159,7 +166,7 @@ impl LiveCapture {
 
     /// Waits up to the read timeout for a batch and hands its frames to `sink`.
     pub fn pump<F: FnMut(&Frame<'_>)>(&mut self, mut sink: F) -> Result<Step, CaptureError> {
-        let wait = Duration::from_millis(u64::from(READ_TIMEOUT_MS.unsigned_abs()) * 2);
+        let wait = Duration::from_millis(u64::from(READ_TIMEOUT_MS) * 2);
         match self.full.recv_timeout(wait) {
             Ok(mut batch) => {
                 let n = batch.recs.len();
@@ -210,6 +217,15 @@ fn wall_clock() -> Ts {
     Ts::from_parts(i64::try_from(d.as_secs()).unwrap_or(0), d.subsec_nanos())
 }
 
+/// Waits until the handle has packets to read, at most [`READ_TIMEOUT_MS`].
+fn wait_readable(cap: &pcap::Capture<pcap::Active>) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+    // An error (EINTR) only ends the wait early: the loop reads again either way.
+    let _ = poll(&mut fds, PollTimeout::from(READ_TIMEOUT_MS));
+}
+
 fn capture_loop(
     mut cap: pcap::Capture<pcap::Active>,
     interface: String,
@@ -221,6 +237,7 @@ fn capture_loop(
     let mut batch = Batch::new();
     let mut last_stats = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        let mut idle = false;
         let flush = match cap.next_packet() {
             Ok(p) => {
                 let off = batch.buf.len();
@@ -230,7 +247,11 @@ fn capture_loop(
                 stats.frames.fetch_add(1, Ordering::Relaxed);
                 batch.recs.len() >= BATCH_FRAMES || batch.buf.len() >= BATCH_BYTES
             }
-            Err(pcap::Error::TimeoutExpired) => !batch.recs.is_empty(),
+            // Non-blocking: nothing is waiting. Hand over what the batch holds now, then wait.
+            Err(pcap::Error::TimeoutExpired) => {
+                idle = true;
+                !batch.recs.is_empty()
+            }
             // pcap_breakloop makes pcap_next_ex return PCAP_ERROR_BREAK, which the crate reports
             // as the end of packets.
             Err(pcap::Error::NoMorePackets) if stop.load(Ordering::Relaxed) => break,
@@ -253,6 +274,9 @@ fn capture_loop(
             if full.send(std::mem::replace(&mut batch, next)).is_err() {
                 return Ok(());
             }
+        }
+        if idle {
+            wait_readable(&cap);
         }
         if last_stats.elapsed() >= STATS_EVERY {
             last_stats = std::time::Instant::now();

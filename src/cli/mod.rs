@@ -5,6 +5,7 @@
 mod alerts;
 mod analyze;
 mod intel;
+mod privilege;
 mod reload;
 mod run;
 mod summary;
@@ -170,6 +171,10 @@ struct RunArgs {
     /// After a replay, keep serving the HTTP endpoints until SIGINT/SIGTERM.
     #[arg(long, requires = "replay")]
     stay: bool,
+    /// Switch to this unprivileged user once the capture and files are open (overrides
+    /// `sensor.run_as`).
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -263,8 +268,8 @@ pub(crate) fn identity_inputs(
 fn check_config(a: &CheckConfigArgs) -> i32 {
     match load_config(Some(&a.config)) {
         Ok(cfg) => {
-            // Databases, lists and the session log are part of the configuration: check they
-            // load too, and report every problem of every file at once.
+            // Databases, lists, the session log and the HTTP token and certificate are part of
+            // the configuration: check they load too, and report every problem at once.
             let mut problems = crate::intel::Intel::load(&cfg.intel)
                 .err()
                 .unwrap_or_default();
@@ -273,6 +278,7 @@ fn check_config(a: &CheckConfigArgs) -> i32 {
                     problems.append(&mut more);
                 }
             }
+            problems.extend(run::http_secrets(&cfg).err().unwrap_or_default());
             if !problems.is_empty() {
                 return fail(EXIT_INPUT, crate::config::ConfigError { problems });
             }

@@ -8,10 +8,10 @@
 //! sensor had evidence for is lost.
 
 use super::reload::{Outcome, Reloader};
-use super::{fail, load_config, RunArgs, EXIT_INPUT, EXIT_RUNTIME};
+use super::{fail, load_config, privilege, RunArgs, EXIT_INPUT, EXIT_RUNTIME};
 use crate::capture::{CaptureError, FileCapture, Frame, LiveCapture, LiveOptions, LiveStats, Step};
-use crate::config::Config;
-use crate::export::http::{self, HttpState};
+use crate::config::{Config, Problem};
+use crate::export::http::{self, HttpState, Token};
 use crate::export::{JsonlSink, Metrics, ReportSink};
 use crate::identity::session::Tail;
 use crate::pipeline::Pipeline;
@@ -45,6 +45,17 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // The account is looked up first, so that a typo fails before anything is created or opened.
+    let run_as = match a
+        .user
+        .as_ref()
+        .or(cfg.run_as.as_ref())
+        .map(|u| privilege::lookup(u))
+    {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => return fail(EXIT_INPUT, e),
+    };
     if let Some(d) = &a.data_dir {
         if let Err(e) = create_private_dir(d) {
             return fail(EXIT_INPUT, format!("--data-dir {}: {e}", d.display()));
@@ -61,9 +72,13 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         );
     }
     let loading = Instant::now();
-    let intel = match crate::intel::Intel::load(&cfg.intel) {
-        Ok(i) => Arc::new(i),
-        Err(problems) => return fail(EXIT_INPUT, crate::config::ConfigError { problems }),
+    let (intel, (token, tls)) = match (crate::intel::Intel::load(&cfg.intel), http_secrets(&cfg)) {
+        (Ok(i), Ok(h)) => (Arc::new(i), h),
+        (i, h) => {
+            let mut problems = i.err().unwrap_or_default();
+            problems.extend(h.err().unwrap_or_default());
+            return fail(EXIT_INPUT, crate::config::ConfigError { problems });
+        }
     };
     // The session log is followed from its start: logins of the past hours still bind
     // addresses, and findings they make again keep their ids (the store has them already).
@@ -130,6 +145,11 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if let Some(target) = &run_as {
+        if let Err(e) = drop_privileges(target, a, &cfg) {
+            return fail(EXIT_RUNTIME, e);
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let reopen = Arc::new(AtomicBool::new(false));
     let reload_req = Arc::new(AtomicBool::new(false));
@@ -138,11 +158,12 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         metrics: Arc::clone(&metrics),
         store: cfg.store.clone(),
         ready: Arc::clone(&ready),
+        token,
     });
     let side = match SideRuntime::start(
         Arc::clone(&stop),
         [Arc::clone(&reopen), Arc::clone(&reload_req)],
-        listener,
+        (listener, tls),
         http_state,
     ) {
         Ok(s) => s,
@@ -239,6 +260,59 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         (0, Err(e)) => fail(EXIT_RUNTIME, format!("writing alerts: {e}")),
         (code, _) => code,
     }
+}
+
+/// The bearer token and TLS identity of the HTTP endpoints, read from the files the
+/// configuration names (before privileges are dropped: they may be readable by root only).
+pub(super) fn http_secrets(
+    cfg: &Config,
+) -> Result<(Option<Token>, Option<TlsConfig>), Vec<Problem>> {
+    let mut problems = Vec::new();
+    let token = match cfg.http.token_file.as_deref().map(Token::load) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(p)) => {
+            problems.push(p);
+            None
+        }
+    };
+    let tls = match cfg.http.tls.as_ref().map(http::tls_config) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(mut p)) => {
+            problems.append(&mut p);
+            None
+        }
+    };
+    if problems.is_empty() {
+        Ok((token, tls))
+    } else {
+        Err(problems)
+    }
+}
+
+/// Hands the files the daemon keeps writing to `target`, then switches to it.
+fn drop_privileges(target: &privilege::Target, a: &RunArgs, cfg: &Config) -> Result<(), String> {
+    let mut owned: Vec<std::path::PathBuf> = a.data_dir.iter().cloned().collect();
+    if let Some(crate::store::Location::Sqlite(db)) = &cfg.store {
+        // SQLite's write-ahead log and shared-memory index live next to the database.
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = db.clone().into_os_string();
+            p.push(suffix);
+            owned.push(p.into());
+        }
+    }
+    owned.extend(cfg.alerts.jsonl.iter().cloned());
+    owned.extend(cfg.audit.dir.iter().cloned());
+    let paths: Vec<&std::path::Path> = owned.iter().map(|p| p.as_path()).collect();
+    target.adopt(&paths)?;
+    target.switch()?;
+    tracing::info!(
+        uid = nix::unistd::getuid().as_raw(),
+        gid = nix::unistd::getgid().as_raw(),
+        "privileges dropped"
+    );
+    Ok(())
 }
 
 /// Creates `dir` (owner and group only) if it does not exist.
@@ -517,7 +591,7 @@ impl SideRuntime {
     fn start(
         stop: Arc<AtomicBool>,
         hup: [Arc<AtomicBool>; 2],
-        listener: Option<std::net::TcpListener>,
+        listener: (Option<std::net::TcpListener>, Option<TlsConfig>),
         state: Arc<HttpState>,
     ) -> std::io::Result<SideRuntime> {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -541,10 +615,13 @@ impl SideRuntime {
     }
 }
 
+/// The HTTPS server configuration, when the endpoints are served over TLS.
+type TlsConfig = Arc<tokio_rustls::rustls::ServerConfig>;
+
 async fn side_main(
     stop: Arc<AtomicBool>,
     hup_flags: [Arc<AtomicBool>; 2],
-    listener: Option<std::net::TcpListener>,
+    (listener, tls): (Option<std::net::TcpListener>, Option<TlsConfig>),
     state: Arc<HttpState>,
     mut done: tokio::sync::watch::Receiver<bool>,
     ready: std::sync::mpsc::Sender<std::io::Result<()>>,
@@ -569,8 +646,9 @@ async fn side_main(
         let shutdown = async move {
             let _ = rx.wait_for(|d| *d).await;
         };
-        tracing::info!(listen = %addr, "HTTP endpoints up: /metrics /healthz /readyz /api/alerts");
-        tokio::spawn(http::serve(l, state, shutdown))
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(listen = %addr, scheme, "HTTP endpoints up: /metrics /healthz /readyz /api/alerts");
+        tokio::spawn(http::serve(l, state, tls, shutdown))
     });
     let _ = ready.send(Ok(()));
     loop {

@@ -32,7 +32,7 @@ fn render(
     );
     let _ = writeln!(
         o,
-        "  flows      {} (peak {} in table, {} evicted, {} not inspected for lack of buffers)",
+        "  flows      {} (peak {} in table, {} evicted, {} inspections cut short for lack of buffers)",
         s.flows.created, s.flows.peak, s.flows.evicted, s.flows.inspect_skipped
     );
     // The detection kinds always; identity kinds only when they occurred.

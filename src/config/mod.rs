@@ -111,12 +111,27 @@ pub const HTTP_LISTEN_DEFAULT: &str = "127.0.0.1:9753";
 pub struct HttpConfig {
     /// Address to listen on; `None` disables the endpoints.
     pub listen: Option<std::net::SocketAddr>,
+    /// A file holding the bearer token `/api/alerts` requires (`None`: no token).
+    pub token_file: Option<PathBuf>,
+    /// PEM certificate chain and private key: serve HTTPS instead of HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// The certificate chain and key of the HTTPS endpoints (PEM files).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: HTTP_LISTEN_DEFAULT.parse().ok(),
+            token_file: None,
+            tls: None,
         }
     }
 }
@@ -160,6 +175,8 @@ pub struct Config {
     pub source: Option<PathBuf>,
     /// Sensor name reported with alerts and metrics.
     pub sensor_name: String,
+    /// The unprivileged user `run` switches to once the capture and its files are open.
+    pub run_as: Option<String>,
     /// Live capture.
     pub capture: CaptureConfig,
     /// Flow table limits.
@@ -274,6 +291,36 @@ impl Config {
     }
 }
 
+/// `http.token_file`, `http.tls_cert` and `http.tls_key`: paths relative to the configuration.
+/// The files are read when the daemon starts (and by `check-config`), never kept in [`Config`].
+fn http_files(raw: &raw::RawHttp, base: &Path, cfg: &mut Config, pr: &mut Problems<'_>) {
+    let path = |v: &Spanned<String>, what: &str, pr: &mut Problems<'_>| {
+        if v.get_ref().trim().is_empty() {
+            pr.at(Some(v.span().start), format!("{what} is empty"));
+            None
+        } else {
+            Some(base.join(v.get_ref()))
+        }
+    };
+    if let Some(t) = &raw.token_file {
+        cfg.http.token_file = path(t, "http.token_file", pr);
+    }
+    match (&raw.tls_cert, &raw.tls_key) {
+        (None, None) => {}
+        (Some(c), Some(k)) => {
+            if let (Some(cert), Some(key)) =
+                (path(c, "http.tls_cert", pr), path(k, "http.tls_key", pr))
+            {
+                cfg.http.tls = Some(TlsFiles { cert, key });
+            }
+        }
+        (Some(v), None) | (None, Some(v)) => pr.at(
+            Some(v.span().start),
+            "http.tls_cert and http.tls_key go together: set both to serve HTTPS",
+        ),
+    }
+}
+
 /// `v` in `lo..=hi`, or a problem at its span.
 fn ranged(pr: &mut Problems<'_>, v: &Spanned<i64>, what: &str, lo: i64, hi: i64) -> Option<i64> {
     let x = *v.get_ref();
@@ -293,6 +340,23 @@ fn validate(raw: &RawConfig, base: &Path, cfg: &mut Config, pr: &mut Problems<'_
         match inventory::parse_id(n.get_ref()) {
             Ok(v) => cfg.sensor_name = v,
             Err(e) => pr.at(Some(n.span().start), format!("sensor.name: {e}")),
+        }
+    }
+    if let Some(u) = &raw.sensor.run_as {
+        let name = u.get_ref();
+        // POSIX portable user names (IEEE 1003.1 §3.437), as useradd accepts them.
+        let portable = !name.is_empty()
+            && !name.starts_with('-')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if portable {
+            cfg.run_as = Some(name.clone());
+        } else {
+            pr.at(
+                Some(u.span().start),
+                format!("sensor.run_as {name:?} is not a user name"),
+            );
         }
     }
     let c = &raw.capture;
@@ -407,6 +471,7 @@ fn validate(raw: &RawConfig, base: &Path, cfg: &mut Config, pr: &mut Problems<'_
             }
         }
     }
+    http_files(&raw.http, base, cfg, pr);
     intel(&raw.intel, base, cfg, pr);
     cfg.identity = std::sync::Arc::new(identity::validate(&raw.identity, base, pr));
     for (kind, v) in raw.risk.weights() {

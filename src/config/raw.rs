@@ -42,6 +42,7 @@ pub(crate) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSensor {
     pub name: Option<S<String>>,
+    pub run_as: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -208,6 +209,9 @@ pub(crate) struct RawAudit {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHttp {
     pub listen: Option<S<String>>,
+    pub token_file: Option<S<String>>,
+    pub tls_cert: Option<S<String>>,
+    pub tls_key: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -68,7 +68,7 @@ fn from_ether_type(proto: u16, rest: &[u8]) -> Option<LaxSlicedPacket<'_>> {
     Some(LaxSlicedPacket::from_ether_type(EtherType(proto), rest))
 }
 
-fn be16(data: &[u8], off: usize) -> Option<u16> {
+pub(super) fn be16(data: &[u8], off: usize) -> Option<u16> {
     let b = data.get(off..off + 2)?;
     Some(u16::from_be_bytes([*b.first()?, *b.get(1)?]))
 }

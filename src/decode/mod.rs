@@ -18,8 +18,8 @@ pub use malformed::Malformed;
 use crate::capture::{Frame, LinkType};
 use crate::ts::Ts;
 use etherparse::{
-    err::packet::SliceError, IpNumber, Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxNetSlice,
-    LaxSlicedPacket, TcpOptionElement, TcpSlice, TransportSlice, UdpSlice,
+    err::packet::SliceError, IpNumber, LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket,
+    TcpOptionElement, TcpSlice, TransportSlice, UdpSlice,
 };
 use std::net::IpAddr;
 
@@ -166,17 +166,7 @@ fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
             let h = v6.header();
-            let mut ah = None;
-            let mut first = true;
-            for ext in v6.extensions().clone() {
-                match ext {
-                    Ipv6ExtensionSlice::Authentication(a) => ah = Some(a.spi()),
-                    Ipv6ExtensionSlice::Fragment(f) => {
-                        first = f.fragment_offset().value() == 0;
-                    }
-                    _ => {}
-                }
-            }
+            let (ah, first) = ipv6_extension_facts(h.next_header().0, v6.extensions().slice());
             (
                 IpAddr::V6(h.source_addr()),
                 IpAddr::V6(h.destination_addr()),
@@ -239,6 +229,59 @@ fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
         .unwrap_or(u32::MAX)
         .saturating_add(cut);
     Decoded::Packet(p)
+}
+
+/// IPv6 extension headers walked at most. RFC 8200 §4.1 has each type appear once (destination
+/// options twice); a longer chain is malformed or an evasion attempt, and what the sensor needs
+/// from it (AH, fragment) comes early.
+const IPV6_EXTENSIONS_MAX: usize = 8;
+
+/// The AH SPI (RFC 4302 §2.4) and whether this is the first fragment (RFC 8200 §4.5), read from
+/// the IPv6 extension headers the lax slicer kept (`exts`, starting with header type `first`).
+///
+/// Walked here with bounds checks instead of with etherparse's extension iterator: when the
+/// lax slicer stops inside a chain (a second hop-by-hop header, say), the kept slice ends while
+/// the last kept header still names a next extension, and that iterator then reads it past the
+/// end of the slice without a check (etherparse 0.21 `Ipv6ExtensionSliceIter::next`; found by
+/// the `decode` fuzz target).
+fn ipv6_extension_facts(first: u8, exts: &[u8]) -> (Option<u32>, bool) {
+    // IANA protocol numbers of the IPv6 extension headers etherparse slices.
+    const HOP_BY_HOP: u8 = 0;
+    const ROUTING: u8 = 43;
+    const FRAGMENT: u8 = 44;
+    const DEST_OPTIONS: u8 = 60;
+    let (mut ah, mut first_fragment) = (None, true);
+    let (mut next, mut rest) = (first, exts);
+    for _ in 0..IPV6_EXTENSIONS_MAX {
+        let (Some(&following), Some(&len_field)) = (rest.first(), rest.get(1)) else {
+            break;
+        };
+        let len = match next {
+            // Length in 8-octet units, not counting the first 8 (RFC 8200 §4.3-4.6).
+            HOP_BY_HOP | ROUTING | DEST_OPTIONS => (usize::from(len_field) + 1) * 8,
+            FRAGMENT => {
+                // Fragment offset: the upper 13 bits of bytes 2-3 (RFC 8200 §4.5).
+                if let Some(off) = link::be16(rest, 2) {
+                    first_fragment = off >> 3 == 0;
+                }
+                8
+            }
+            ip_proto::AH => {
+                // Length in 4-octet units minus 2 (RFC 4302 §2.2); the SPI follows 4 bytes in.
+                if let Some(spi) = rest.get(4..8).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
+                    ah = Some(u32::from_be_bytes(spi));
+                }
+                (usize::from(len_field) + 2) * 4
+            }
+            _ => break,
+        };
+        next = following;
+        match rest.get(len..) {
+            Some(r) => rest = r,
+            None => break,
+        }
+    }
+    (ah, first_fragment)
 }
 
 fn is_transport(n: IpNumber) -> bool {

@@ -298,3 +298,66 @@ fn a_snaplen_cut_payload_keeps_its_wire_length() {
     let whole = packet(LinkType::Ethernet, &out);
     assert_eq!(whole.payload_wire_len, 148);
 }
+
+/// An IPv6 packet (raw IP framing): the fixed header with first next-header `next`, then `rest`.
+fn ipv6(next: u8, rest: &[u8]) -> Vec<u8> {
+    let mut v = vec![0x60, 0, 0, 0];
+    v.extend_from_slice(&(rest.len() as u16).to_be_bytes());
+    v.extend_from_slice(&[next, 64]);
+    v.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    v.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    v.extend_from_slice(rest);
+    v
+}
+
+/// UDP header 40000 → 500, length 8, no payload.
+const UDP_EMPTY: [u8; 8] = [0x9c, 0x40, 0x01, 0xf4, 0, 8, 0, 0];
+
+#[test]
+fn ipv6_authentication_header_and_fragment_are_read() {
+    // AH (RFC 4302 §2.2): next UDP, length 4 (24 bytes), SPI 0x01020304, sequence, 12-byte ICV.
+    let mut ah = vec![17, 4, 0, 0, 1, 2, 3, 4, 0, 0, 0, 1];
+    ah.extend_from_slice(&[0; 12]);
+    ah.extend_from_slice(&UDP_EMPTY);
+    let with_ah = ipv6(51, &ah);
+    let p = packet(LinkType::RawIp, &with_ah);
+    assert_eq!(p.ah_spi, Some(0x0102_0304));
+    assert_eq!((p.proto, p.dst_port), (ip_proto::UDP, 500));
+
+    // Fragment header (RFC 8200 §4.5): offset 0 with more-fragments set is the first fragment.
+    let mut first = vec![17, 0, 0x00, 0x01, 0, 0, 0, 9];
+    first.extend_from_slice(&UDP_EMPTY);
+    let first = ipv6(44, &first);
+    assert_eq!(packet(LinkType::RawIp, &first).dst_port, 500);
+    // Offset 3 (24 bytes): a later fragment.
+    let later = [17, 0, 0x00, 0x18, 0, 0, 0, 9, 1, 2, 3, 4, 5, 6, 7, 8];
+    assert!(matches!(
+        decode(LinkType::RawIp, &frame(&ipv6(44, &later))),
+        Decoded::Fragment
+    ));
+}
+
+#[test]
+fn an_ipv6_extension_chain_cut_short_is_read_within_its_bounds() {
+    // A hop-by-hop header naming a second hop-by-hop header (only allowed first, RFC 8200
+    // §4.1), then AH naming one more: the lax slicer keeps part of the chain whose last kept
+    // header names an extension that is not there. Found by the `decode` fuzz target.
+    let chain = [
+        0u8, 0, 1, 4, 0, 0, 0, 0, 0, 0, 1, 4, 0, 0, 0, 0, 51, 0, 0, 0,
+    ];
+    for next in [0u8, 43, 44, 51, 60] {
+        let _ = decode(LinkType::RawIp, &frame(&ipv6(next, &chain)));
+    }
+    // The fuzzer's input: Ethernet, IPv6 with AH whose chain runs into the next header.
+    let crash: [u8; 116] = [
+        0x02, 0x00, 0x00, 0x00, 0x04, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x86, 0xdd, 0x60,
+        0x00, 0x00, 0x00, 0x00, 0x64, 0x33, 0x40, 0x20, 0x02, 0x10, 0x00, 0x00, 0xc0, 0x02, 0x00,
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x32, 0x40, 0x20, 0x02, 0x10,
+        0x00, 0x00, 0xc0, 0x02, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00,
+        0x00, 0x01, 0x08, 0x00, 0x45, 0x00, 0x00, 0x28, 0x00, 0x00, 0x40, 0x00, 0x40, 0x06, 0x4e,
+        0x7e, 0xc0, 0x00, 0x02, 0x0a, 0xc6, 0x33, 0x00, 0x01, 0x08, 0x00, 0x45, 0x00, 0x00, 0x28,
+        0x00, 0x00, 0x40, 0x00, 0x40, 0x06, 0x4e, 0x7e, 0xc0, 0x00, 0x02, 0x0a, 0xc6, 0x33, 0x64,
+        0x14, 0xc3, 0xb4, 0x0d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+    let _ = decode(LinkType::Ethernet, &frame(&crash));
+}

@@ -172,7 +172,7 @@ impl Metrics {
             flows: counter(r, "remotewatch_flows_total", "Flows created."),
             flows_expired: counter(r, "remotewatch_flows_expired_total", "Flows ended by the idle timeout."),
             flows_evicted: counter(r, "remotewatch_flows_evicted_total", "Flows evicted because the flow table was full."),
-            flows_not_inspected: counter(r, "remotewatch_flows_not_inspected_total", "Flows not inspected because every payload buffer was in use."),
+            flows_not_inspected: counter(r, "remotewatch_flows_not_inspected_total", "Flows whose inspection was cut short because every payload buffer was in use (the idlest holder gave its buffer up)."),
             flows_active: IntGauge::new("remotewatch_flows_active", "Flows in the flow table.")
                 .unwrap_or_else(|e| unreachable_metric("remotewatch_flows_active", &e)),
             alerts: counter_vec(r, "remotewatch_alerts_total", "Alerts reported, by kind, family and severity.", &["kind", "family", "severity"]),

@@ -7,8 +7,9 @@
 //!
 //! Failure policy: every size is bounded. The table holds at most `max_flows` entries and evicts
 //! the least recently active one when full; payload retention is capped per flow and by the
-//! number of flows under inspection at once. Evictions and skipped inspections are counted, never
-//! silent. Time comes only from packets (`ingest_at`) or from the caller (`expire`).
+//! number of flows under inspection at once, and when every buffer is taken the least recently
+//! active holder gives its own up (so a flood of new flows cannot starve a live session of
+//! inspection). Evictions and inspections cut short are counted, never silent. Time comes only from packets (`ingest_at`) or from the caller (`expire`).
 
 mod key;
 mod payload;

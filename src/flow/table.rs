@@ -8,7 +8,8 @@ use super::key::{Dir, FlowKey};
 use super::payload::Payloads;
 use crate::decode::{Packet, TcpInfo};
 use crate::ts::Ts;
-use std::collections::HashMap;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
 const NIL: u32 = u32::MAX;
@@ -124,6 +125,9 @@ pub struct Flow<S> {
     pub state: S,
     prev: u32,
     next: u32,
+    // Links in the list of flows holding payload buffers, by last activity.
+    iprev: u32,
+    inext: u32,
 }
 
 impl<S> Flow<S> {
@@ -168,14 +172,19 @@ pub struct FlowStats {
     pub evicted: u64,
     /// Highest number of flows tracked at once.
     pub peak: usize,
-    /// Flows that could not get a payload buffer because `max_inspecting` were in use.
+    /// Flows whose inspection was cut short because `max_inspecting` buffers were in use: each
+    /// gave its buffer to a more recently active flow and was concluded on what it had shown.
     pub inspect_skipped: u64,
 }
 
 /// The flow table.
 pub struct FlowTable<S> {
     cfg: FlowConfig,
-    index: HashMap<FlowKey, FlowId, foldhash::fast::RandomState>,
+    // Flow ids hashed by their flow's key (which lives in the slot): four bytes per bucket, so
+    // that the index stays small next to the flows even when churn makes it grow once (the
+    // hash table grows rather than rehashes in place when deleted entries fill it past half).
+    index: HashTable<FlowId>,
+    hasher: foldhash::fast::RandomState,
     slots: Vec<Option<Flow<S>>>,
     free: Vec<FlowId>,
     head: u32,
@@ -184,6 +193,9 @@ pub struct FlowTable<S> {
     #[allow(clippy::vec_box)]
     pool: Vec<Box<Payloads>>,
     inspecting: usize,
+    // The list of flows holding buffers, least recently active first.
+    ihead: u32,
+    itail: u32,
     stats: FlowStats,
 }
 
@@ -194,16 +206,16 @@ impl<S: Default> FlowTable<S> {
         let initial = cfg.max_flows.min(1 << 16);
         FlowTable {
             cfg,
-            index: HashMap::with_capacity_and_hasher(
-                initial,
-                foldhash::fast::RandomState::default(),
-            ),
+            index: HashTable::with_capacity(initial),
+            hasher: foldhash::fast::RandomState::default(),
             slots: Vec::with_capacity(initial),
             free: Vec::new(),
             head: NIL,
             tail: NIL,
             pool: Vec::new(),
             inspecting: 0,
+            ihead: NIL,
+            itail: NIL,
             stats: FlowStats::default(),
         }
     }
@@ -241,17 +253,24 @@ impl<S: Default> FlowTable<S> {
         mut ended: F,
     ) -> Ingest {
         let (key, src_is_lo) = FlowKey::of(p);
-        let (id, new) = match self.index.get(&key) {
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        let found = self.index.find(hash, |&id| key_of(slots, id) == Some(&key));
+        let (id, new) = match found {
             Some(&id) => (id, false),
             None => {
                 if self.index.len() >= self.cfg.max_flows.max(1) {
                     self.stats.evicted += 1;
                     self.end_head(EndReason::Evicted, &mut ended);
                 }
-                (self.insert(key, initiator_is_src(p), src_is_lo, p.ts), true)
+                (
+                    self.insert(key, hash, initiator_is_src(p), src_is_lo, p.ts),
+                    true,
+                )
             }
         };
         self.touch(id);
+        self.itouch(id);
         let Some(flow) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {
             // Unreachable: `id` was just looked up or inserted.
             return Ingest {
@@ -269,16 +288,26 @@ impl<S: Default> FlowTable<S> {
         Ingest { id, dir, new }
     }
 
-    /// Keeps `p`'s payload on flow `id` for inspection. Returns false when no buffer could be
-    /// given (too many flows under inspection).
-    pub fn record_payload(&mut self, id: FlowId, dir: Dir, p: &Packet<'_>) -> bool {
+    /// Keeps `p`'s payload on flow `id` for inspection. When `max_inspecting` flows already hold
+    /// buffers, the least recently active of them gives its buffer up: `lost` sees that flow
+    /// first (to conclude its detection on what it has shown), and it is counted. Taking from the
+    /// idlest rather than refusing the newcomer means a flood of junk flows cannot keep a live
+    /// session from being inspected, just as the table itself evicts the idlest flow. Returns
+    /// false when no buffer could be given.
+    pub fn record_payload<F: FnMut(&mut Flow<S>)>(
+        &mut self,
+        id: FlowId,
+        dir: Dir,
+        p: &Packet<'_>,
+        mut lost: F,
+    ) -> bool {
         let needs_buffer = matches!(self.get(id), Some(f) if f.payloads.is_none());
         let fresh = if needs_buffer {
-            if self.inspecting >= self.cfg.max_inspecting {
-                self.stats.inspect_skipped += 1;
+            if self.inspecting >= self.cfg.max_inspecting && !self.reclaim_idlest(id, &mut lost) {
                 return false;
             }
             self.inspecting += 1;
+            self.ilink_tail(id);
             Some(self.pool.pop().unwrap_or_default())
         } else {
             None
@@ -310,7 +339,28 @@ impl<S: Default> FlowTable<S> {
         let Some(buf) = self.get_mut(id).and_then(|f| f.payloads.take()) else {
             return;
         };
+        self.iunlink(id);
         self.recycle(buf);
+    }
+
+    /// Takes the buffer of the least recently active flow holding one (never `taker`'s), after
+    /// `lost` has seen that flow. Returns false when there is none to take.
+    fn reclaim_idlest<F: FnMut(&mut Flow<S>)>(&mut self, taker: FlowId, lost: &mut F) -> bool {
+        let victim = self.ihead;
+        if victim == NIL || victim == taker {
+            return false;
+        }
+        let Some(flow) = self.link_mut(victim) else {
+            return false;
+        };
+        lost(flow);
+        let buf = flow.payloads.take();
+        self.iunlink(victim);
+        self.stats.inspect_skipped += 1;
+        if let Some(buf) = buf {
+            self.recycle(buf);
+        }
+        true
     }
 
     /// Ends every flow idle for longer than the timeout at time `now`, oldest first.
@@ -331,7 +381,14 @@ impl<S: Default> FlowTable<S> {
         }
     }
 
-    fn insert(&mut self, key: FlowKey, src_is_client: bool, src_is_lo: bool, ts: Ts) -> FlowId {
+    fn insert(
+        &mut self,
+        key: FlowKey,
+        hash: u64,
+        src_is_client: bool,
+        src_is_lo: bool,
+        ts: Ts,
+    ) -> FlowId {
         let flow = Flow {
             key,
             client_is_lo: src_is_client == src_is_lo,
@@ -346,6 +403,8 @@ impl<S: Default> FlowTable<S> {
             state: S::default(),
             prev: NIL,
             next: NIL,
+            iprev: NIL,
+            inext: NIL,
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -359,7 +418,10 @@ impl<S: Default> FlowTable<S> {
                 u32::try_from(self.slots.len() - 1).unwrap_or(NIL)
             }
         };
-        self.index.insert(key, id);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, id, |&other| {
+            key_of(slots, other).map_or(0, |k| hasher.hash_one(k))
+        });
         self.stats.created += 1;
         self.stats.peak = self.stats.peak.max(self.index.len());
         id
@@ -372,8 +434,13 @@ impl<S: Default> FlowTable<S> {
             return;
         };
         ended(&mut flow, why);
-        self.index.remove(&flow.key);
+        let hash = self.hasher.hash_one(flow.key);
+        if let Ok(entry) = self.index.find_entry(hash, |&other| other == id) {
+            entry.remove();
+        }
         if let Some(buf) = flow.payloads.take() {
+            // The flow is out of its slot: unlink it from the buffer list by its neighbours.
+            self.iunlink_links(id, flow.iprev, flow.inext);
             self.recycle(buf);
         }
         self.free.push(id);
@@ -410,6 +477,54 @@ impl<S: Default> FlowTable<S> {
         }
     }
 
+    /// Appends `id` to the list of flows holding buffers.
+    fn ilink_tail(&mut self, id: u32) {
+        let tail = self.itail;
+        if let Some(f) = self.link_mut(id) {
+            f.iprev = tail;
+            f.inext = NIL;
+        }
+        match self.link_mut(tail) {
+            Some(t) => t.inext = id,
+            None => self.ihead = id,
+        }
+        self.itail = id;
+    }
+
+    /// Removes `id` from the list of flows holding buffers.
+    fn iunlink(&mut self, id: u32) {
+        let Some(f) = self.link_mut(id) else { return };
+        let (prev, next) = (f.iprev, f.inext);
+        f.iprev = NIL;
+        f.inext = NIL;
+        self.iunlink_links(id, prev, next);
+    }
+
+    fn iunlink_links(&mut self, id: u32, prev: u32, next: u32) {
+        if prev == NIL && self.ihead != id {
+            return; // not on the list
+        }
+        match self.link_mut(prev) {
+            Some(p) => p.inext = next,
+            None => self.ihead = next,
+        }
+        match self.link_mut(next) {
+            Some(n) => n.iprev = prev,
+            None => self.itail = prev,
+        }
+    }
+
+    /// Moves `id` to the most recently active end of the buffer list, if it holds a buffer.
+    fn itouch(&mut self, id: u32) {
+        if self.itail == id {
+            return;
+        }
+        if matches!(self.get(id), Some(f) if f.payloads.is_some()) {
+            self.iunlink(id);
+            self.ilink_tail(id);
+        }
+    }
+
     fn touch(&mut self, id: u32) {
         if self.tail == id {
             return;
@@ -426,6 +541,11 @@ impl<S: Default> FlowTable<S> {
         }
         self.tail = id;
     }
+}
+
+/// The key of the flow in slot `id`.
+fn key_of<S>(slots: &[Option<Flow<S>>], id: FlowId) -> Option<&FlowKey> {
+    slots.get(id as usize)?.as_ref().map(|f| &f.key)
 }
 
 /// Whether the sender of the first packet of a flow is its initiator.

@@ -290,7 +290,14 @@ impl<'s> Pipeline<'s> {
             }
             return;
         }
-        if !p.payload.is_empty() && !self.flows.record_payload(ing.id, ing.dir, p) {
+        let emit = &mut self.emit;
+        let recorded = p.payload.is_empty()
+            || self.flows.record_payload(ing.id, ing.dir, p, |idlest| {
+                // Gives its buffer to this flow: it is concluded on what it has shown.
+                emit.conclude(idlest);
+                emit.report(idlest);
+            });
+        if !recorded {
             // No buffer to spare: the flow is not inspected rather than inspected blind.
             if let Some(f) = self.flows.get_mut(ing.id) {
                 f.state.det.done = true;

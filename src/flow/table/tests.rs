@@ -192,6 +192,7 @@ fn a_full_table_evicts_the_least_recently_active() {
 fn payload_buffers_are_capped_pooled_and_released() {
     let mut t = table(10);
     let mut ids = Vec::new();
+    let mut lost = Vec::new();
     for i in 1..=3u8 {
         let p = pkt(
             &format!("192.0.2.{i}"),
@@ -199,30 +200,88 @@ fn payload_buffers_are_capped_pooled_and_released() {
             "192.0.2.9",
             22,
             0,
-            1,
+            u64::from(i),
             b"SSH-2.0-x\r\n",
         );
         let id = t.ingest_at(&p, |_, _| {}).id;
-        ids.push((id, t.record_payload(id, Dir::ToServer, &p)));
+        let ok = t.record_payload(id, Dir::ToServer, &p, |f| {
+            // The flow giving its buffer up is seen with its payload still there.
+            assert!(f.payloads.is_some());
+            lost.push(f.client());
+        });
+        assert!(ok);
+        ids.push(id);
     }
-    assert_eq!(
-        ids.iter().map(|x| x.1).collect::<Vec<_>>(),
-        [true, true, false]
-    );
+    // Two buffers (max_inspecting): the third flow took the idlest holder's, the first flow's.
+    assert_eq!(lost, [sa("192.0.2.1:1000")]);
     assert_eq!(t.stats().inspect_skipped, 1);
+    assert!(t.get(ids[0]).unwrap().payloads.is_none());
     assert_eq!(
-        t.get(ids[0].0).unwrap().payloads.as_ref().unwrap().dirs[0].data(),
+        t.get(ids[2]).unwrap().payloads.as_ref().unwrap().dirs[0].data(),
         b"SSH-2.0-x\r\n"
     );
-    t.release_payload(ids[0].0);
-    assert!(t.get(ids[0].0).unwrap().payloads.is_none());
-    let p = pkt("192.0.2.3", 1000, "192.0.2.9", 22, 0, 2, b"SSH-2.0-y\r\n");
-    assert!(t.record_payload(ids[2].0, Dir::ToServer, &p));
+    t.release_payload(ids[1]);
+    assert!(t.get(ids[1]).unwrap().payloads.is_none());
+    let p = pkt("192.0.2.1", 1000, "192.0.2.9", 22, 0, 4, b"SSH-2.0-y\r\n");
+    let never = |_: &mut Flow<()>| panic!("a buffer is free");
+    assert!(t.record_payload(ids[0], Dir::ToServer, &p, never));
     // The recycled buffer starts empty.
     assert_eq!(
-        t.get(ids[2].0).unwrap().payloads.as_ref().unwrap().dirs[0].data(),
+        t.get(ids[0]).unwrap().payloads.as_ref().unwrap().dirs[0].data(),
         b"SSH-2.0-y\r\n"
     );
+}
+
+#[test]
+fn the_idlest_buffer_holder_gives_way_not_the_active_one() {
+    let mut t = table(10);
+    let p = |host: u8, secs: u64| {
+        pkt(
+            &format!("192.0.2.{host}"),
+            50000,
+            "192.0.2.9",
+            3389,
+            0,
+            secs,
+            b"\x03\x00\x00\x0b",
+        )
+    };
+    let a = t.ingest_at(&p(1, 1), |_, _| {}).id;
+    assert!(t.record_payload(a, Dir::ToServer, &p(1, 1), |_| {}));
+    let b = t.ingest_at(&p(2, 2), |_, _| {}).id;
+    assert!(t.record_payload(b, Dir::ToServer, &p(2, 2), |_| {}));
+    // Activity on `a` (even without payload) makes `b` the idlest holder.
+    t.ingest_at(&ack_from(1, 3), |_, _| {});
+    let c = t.ingest_at(&p(3, 4), |_, _| {}).id;
+    let mut lost = Vec::new();
+    assert!(t.record_payload(c, Dir::ToServer, &p(3, 4), |f| lost.push(f.client())));
+    assert_eq!(lost, [sa("192.0.2.2:50000")]);
+    assert!(t.get(a).unwrap().payloads.is_some());
+    // An evicted holder leaves the list too: evict everything, then buffers are free again.
+    let mut small = table(1);
+    let x = small.ingest_at(&p(1, 1), |_, _| {}).id;
+    assert!(small.record_payload(x, Dir::ToServer, &p(1, 1), |_| {}));
+    let y = small.ingest_at(&p(2, 2), |_, _| {}).id;
+    let never = |_: &mut Flow<()>| panic!("the evicted flow's buffer came back");
+    assert!(small.record_payload(y, Dir::ToServer, &p(2, 2), never));
+    assert_eq!(small.stats().inspect_skipped, 0);
+}
+
+/// A segment without payload from 192.0.2.`host`:50000 to the RDP port, at `secs`.
+fn ack_from<'a>(host: u8, secs: u64) -> Packet<'a> {
+    pkt(
+        &format!("192.0.2.{host}"),
+        50000,
+        "192.0.2.9",
+        3389,
+        0,
+        secs,
+        b"",
+    )
+}
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
 }
 
 #[test]
