@@ -5,7 +5,10 @@
 //! a [`Verdict`] with the evidence that proves it, or nothing. The pipeline calls the cascade on
 //! every payload-bearing packet while the flow is under inspection, keeps the strongest verdict,
 //! and stops inspecting as soon as a verdict is [`Verdict::complete`] or the inspection budget is
-//! spent; [`Detector::conclude`] then gets a last look (port hints live there).
+//! spent; [`Detector::conclude`] then gets a last look (port hints live there). Handshake
+//! messages several detectors read (ClientHello, ServerHello, certificate, QUIC Initials) are
+//! parsed once per flow and per growth of the kept bytes, through [`FlowView::client_hello`]
+//! and its siblings (`tls/memo.rs`), never by each detector on each call.
 //!
 //! Order of the cascade ([`Cascade::standard`]): detectors whose gate is a fixed IP protocol
 //! number (ESP, AH, GRE) first, then fixed leading magic or banners that cost one comparison
@@ -66,6 +69,7 @@ use catalogue::Catalogue;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
+pub use tls::HandshakeMemo;
 
 /// What kind of activity an alert reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -244,6 +248,9 @@ pub struct FlowView<'a> {
     /// The DNS name the responder's address was resolved from, when the sensor saw the answer
     /// before the flow started (lower case, no trailing dot).
     pub server_name: Option<&'a str>,
+    /// The flow's handshake messages parsed so far, shared by every detector: read them
+    /// through [`FlowView::client_hello`] and its siblings.
+    pub(crate) memo: &'a HandshakeMemo,
 }
 
 impl FlowView<'_> {

@@ -22,7 +22,7 @@ use crate::capture::{Frame, LinkType};
 use crate::config::{Config, DetectConfig, Inventory};
 use crate::decode::{decode, ip_proto, Decoded, Packet};
 use crate::detect::dns::{self, DNS_PORT};
-use crate::detect::{Cascade, FlowView, Side, Verdict};
+use crate::detect::{Cascade, FlowView, HandshakeMemo, Side, Verdict};
 use crate::flow::{Dir, EndReason, Flow, FlowTable};
 use crate::ts::Ts;
 use std::io;
@@ -66,6 +66,8 @@ pub struct FlowState {
     /// The DNS name the responder's address was resolved from, if a response was seen.
     name: Option<Arc<str>>,
     det: Detection,
+    /// Handshake parses shared by the detectors; only while the flow is under inspection.
+    memo: Option<Box<HandshakeMemo>>,
 }
 
 /// Detection progress of one flow.
@@ -87,6 +89,8 @@ struct Emitter<'s> {
     sink: &'s mut dyn AlertSink,
     stats: Stats,
     error: Option<io::Error>,
+    /// Stands in for the memo of a flow that was never inspected when it is concluded.
+    spare_memo: HandshakeMemo,
 }
 
 /// The decode-to-alert pipeline for one source.
@@ -128,6 +132,7 @@ impl<'s> Pipeline<'s> {
                 sink,
                 stats: Stats::default(),
                 error: None,
+                spare_memo: HandshakeMemo::default(),
             },
             next_expire: Ts(0),
         }
@@ -238,8 +243,16 @@ impl<'s> Pipeline<'s> {
         };
         let finished = self.emit.inspect(flow, p, budget);
         if finished {
-            self.flows.release_payload(ing.id);
+            self.release(ing.id);
         }
+    }
+
+    /// Inspection of flow `id` is over: its payload and handshake parses are let go.
+    fn release(&mut self, id: crate::flow::FlowId) {
+        if let Some(f) = self.flows.get_mut(id) {
+            f.state.memo = None;
+        }
+        self.flows.release_payload(id);
     }
 
     fn conclude_now(&mut self, id: crate::flow::FlowId) {
@@ -248,7 +261,7 @@ impl<'s> Pipeline<'s> {
         };
         self.emit.conclude(flow);
         self.emit.report(flow);
-        self.flows.release_payload(id);
+        self.release(id);
     }
 }
 
@@ -256,7 +269,7 @@ impl Emitter<'_> {
     /// Runs the cascade after a payload packet. Returns true when inspection of the flow is over.
     fn inspect(&mut self, flow: &mut Flow<FlowState>, p: &Packet<'_>, budget: u32) -> bool {
         let complete = {
-            let (view, st) = split_view(flow, Some(p));
+            let (view, st) = split_view(flow, Some(p), &mut self.spare_memo);
             // The alert's time is when the evidence first appeared, not when it became conclusive.
             let since = st.best.as_ref().map(|b| b.1);
             let mut best = st.best.take().map(|b| b.0);
@@ -281,7 +294,7 @@ impl Emitter<'_> {
             return;
         }
         let first_ts = flow.first_ts;
-        let (view, st) = split_view(flow, None);
+        let (view, st) = split_view(flow, None, &mut self.spare_memo);
         let since = st.best.as_ref().map(|b| b.1);
         let mut best = st.best.take().map(|b| b.0);
         self.cascade.conclude(&view, &mut best);
@@ -396,10 +409,12 @@ impl Emitter<'_> {
 }
 
 /// The detectors' view of `flow`, and its detection state (borrowed apart so the cascade can
-/// read one while the pipeline updates the other).
+/// read one while the pipeline updates the other). An inspected flow (`p` given) gets a memo of
+/// its own; otherwise `spare` stands in, emptied.
 fn split_view<'a>(
     flow: &'a mut Flow<FlowState>,
     p: Option<&'a Packet<'a>>,
+    spare: &'a mut HandshakeMemo,
 ) -> (FlowView<'a>, &'a mut Detection) {
     let (client, server) = (flow.client(), flow.server());
     let Flow {
@@ -413,6 +428,22 @@ fn split_view<'a>(
         state,
         ..
     } = flow;
+    let FlowState { name, det, memo } = state;
+    let memo: &mut HandshakeMemo = match (p, memo) {
+        (Some(_), memo) => memo.get_or_insert_with(Box::default),
+        (None, Some(memo)) => memo,
+        (None, None) => {
+            spare.clear();
+            spare
+        }
+    };
+    let kept = |d: Dir| {
+        payloads
+            .as_ref()
+            .and_then(|b| b.dirs.get(d.idx()))
+            .map_or((0, 0), |k| (k.data().len(), k.segments().len()))
+    };
+    memo.sync(kept(Dir::ToServer), kept(Dir::ToClient));
     let side = |d: Dir| {
         let mut s = Side::new(
             payloads.as_ref().and_then(|b| b.dirs.get(d.idx())),
@@ -431,9 +462,10 @@ fn split_view<'a>(
         to_client: side(Dir::ToClient),
         tcp,
         packet: p,
-        server_name: state.name.as_deref(),
+        server_name: name.as_deref(),
+        memo,
     };
-    (view, &mut state.det)
+    (view, det)
 }
 
 #[cfg(test)]
