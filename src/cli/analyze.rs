@@ -3,7 +3,7 @@
 use super::{fail, load_config, summary, AnalyzeArgs, EXIT_INPUT, EXIT_RUNTIME};
 use crate::capture::{FileCapture, Step};
 use crate::export::JsonlSink;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{PacketPath, Pipeline, Workers};
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -29,7 +29,14 @@ pub(super) fn run(a: &AnalyzeArgs) -> i32 {
         let started = Instant::now();
         let bar =
             (show_progress && cap.size() >= PROGRESS_MIN_BYTES).then(|| progress_bar(cap.size()));
-        let mut pipe = Pipeline::new(&cfg, cap.linktype(), &mut sink);
+        let mut pipe: Box<dyn PacketPath> = if a.workers > 1 {
+            match Workers::start(&cfg, cap.linktype(), a.workers, &mut sink) {
+                Ok(w) => Box::new(w),
+                Err(e) => return fail(EXIT_RUNTIME, format!("starting workers: {e}")),
+            }
+        } else {
+            Box::new(Pipeline::new(&cfg, cap.linktype(), &mut sink))
+        };
         let mut sink_err = None;
         let truncated = loop {
             let step = cap.pump(|f| {

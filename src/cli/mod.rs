@@ -140,6 +140,9 @@ struct AnalyzeArgs {
     /// Never draw a progress bar, even on a terminal.
     #[arg(long)]
     no_progress: bool,
+    /// Analyse with N worker threads, flows sharded by their address pair (same alerts as one).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = workers_arg)]
+    workers: usize,
     /// Capture files to read.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -169,6 +172,20 @@ struct RunArgs {
     /// After a replay, keep serving the HTTP endpoints until SIGINT/SIGTERM.
     #[arg(long, requires = "replay")]
     stay: bool,
+    /// Analyse with N worker threads, flows sharded by their address pair (same alerts as one).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = workers_arg)]
+    workers: usize,
+}
+
+/// `--workers`: 1 to [`crate::pipeline::WORKERS_MAX`].
+fn workers_arg(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=crate::pipeline::WORKERS_MAX).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number of workers from 1 to {}",
+            crate::pipeline::WORKERS_MAX
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

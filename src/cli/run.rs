@@ -12,7 +12,7 @@ use crate::capture::{CaptureError, FileCapture, Frame, LiveCapture, LiveOptions,
 use crate::config::Config;
 use crate::export::http::{self, HttpState};
 use crate::export::{JsonlSink, Metrics, ReportSink};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{PacketPath, Pipeline, Workers};
 use crate::store::Store;
 use crate::ts::Ts;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -154,7 +154,14 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         ),
         Err(e) => return fail(EXIT_RUNTIME, format!("delivering stored alerts: {e}")),
     }
-    let mut pipe = Pipeline::new(&cfg, link, &mut sink);
+    let mut pipe: Box<dyn PacketPath> = if a.workers > 1 {
+        match Workers::start(&cfg, link, a.workers, &mut sink) {
+            Ok(w) => Box::new(w),
+            Err(e) => return fail(EXIT_RUNTIME, format!("starting workers: {e}")),
+        }
+    } else {
+        Box::new(Pipeline::new(&cfg, link, &mut sink))
+    };
     ready.store(true, Ordering::Relaxed);
     let ctl = Control {
         stop: &stop,
@@ -165,7 +172,7 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         cfg: &cfg,
         databases: &databases,
     };
-    let code = packet_loop(&mut source, &mut pipe, &ctl);
+    let code = packet_loop(&mut source, pipe.as_mut(), &ctl);
     if let Some(s) = &live_stats {
         tracing::info!(
             received = s.received.load(Ordering::Relaxed),
@@ -299,7 +306,7 @@ struct Control<'a> {
 }
 
 /// Feeds the pipeline until the source ends or `stop` is raised. Returns the exit code.
-fn packet_loop(source: &mut Source, pipe: &mut Pipeline<'_>, ctl: &Control<'_>) -> i32 {
+fn packet_loop(source: &mut Source, pipe: &mut dyn PacketPath, ctl: &Control<'_>) -> i32 {
     let mut stopping = false;
     let mut last_metrics = Instant::now();
     let mut last_audit: Option<Instant> = None;

@@ -13,9 +13,11 @@
 
 mod names;
 mod stats;
+mod workers;
 
 pub use names::NameCache;
 pub use stats::Stats;
+pub use workers::{PacketPath, Workers, WORKERS_MAX};
 
 use crate::alert::{Alert, AlertKey, Dedup, FlowRecord, Policy};
 use crate::capture::{Frame, LinkType};
@@ -138,6 +140,30 @@ impl<'s> Pipeline<'s> {
         }
     }
 
+    /// Hands every alert on without deduplication: for a worker of [`Workers`], whose alerts
+    /// are deduplicated once, in a deterministic order, where all workers' alerts meet.
+    pub fn without_dedup(mut self) -> Pipeline<'s> {
+        self.emit.dedup = Dedup::keep_all(self.emit.dedup.window_secs());
+        self
+    }
+
+    /// Learns the DNS names a response in `f` carries, as [`Pipeline::frame`] does, without
+    /// accounting the frame: a worker of [`Workers`] sees every DNS response so the names
+    /// cache matches one pipeline's whatever shard the response belongs to.
+    pub fn learn_names(&mut self, f: &Frame<'_>) {
+        if let Decoded::Packet(p) = decode(self.link, f) {
+            self.learn_names_from(&p);
+        }
+    }
+
+    fn learn_names_from(&mut self, p: &Packet<'_>) {
+        if is_dns_response(p) {
+            if let Some(m) = dns::parse(p.payload) {
+                self.names.learn(&m);
+            }
+        }
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> Stats {
         let mut s = self.emit.stats.clone();
@@ -149,11 +175,16 @@ impl<'s> Pipeline<'s> {
 
     /// Processes one captured frame. Returns the sink's error if delivering an alert failed.
     pub fn frame(&mut self, f: &Frame<'_>) -> io::Result<()> {
+        self.decoded(f, decode(self.link, f))
+    }
+
+    /// As [`Pipeline::frame`], for a frame already decoded (`d` is `decode` of `f`).
+    pub fn decoded(&mut self, f: &Frame<'_>, d: Decoded<'_>) -> io::Result<()> {
         let st = &mut self.emit.stats;
         st.frames += 1;
         st.bytes += u64::from(f.wire_len);
         st.see_time(f.ts);
-        match decode(self.link, f) {
+        match d {
             Decoded::Packet(p) => self.packet(&p),
             Decoded::NotIp => st.not_ip += 1,
             Decoded::Fragment => st.fragments += 1,
@@ -203,11 +234,7 @@ impl<'s> Pipeline<'s> {
     fn packet(&mut self, p: &Packet<'_>) {
         self.emit.stats.packets += 1;
         self.expire(p.ts);
-        if p.src_port == DNS_PORT && p.proto == ip_proto::UDP && !p.payload.is_empty() {
-            if let Some(m) = dns::parse(p.payload) {
-                self.names.learn(&m);
-            }
-        }
+        self.learn_names_from(p);
         let emit = &mut self.emit;
         let ing = self
             .flows
@@ -406,6 +433,11 @@ impl Emitter<'_> {
             evidence,
         })
     }
+}
+
+/// Whether `p` may be a DNS response whose names the cache learns.
+fn is_dns_response(p: &Packet<'_>) -> bool {
+    p.src_port == DNS_PORT && p.proto == ip_proto::UDP && !p.payload.is_empty()
 }
 
 /// The detectors' view of `flow`, and its detection state (borrowed apart so the cascade can
