@@ -8,10 +8,14 @@ use super::key::{Dir, FlowKey};
 use super::payload::Payloads;
 use crate::decode::{Packet, TcpInfo};
 use crate::ts::Ts;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::SocketAddr;
 
 const NIL: u32 = u32::MAX;
+/// Flows the table makes room for when it is created (or `max_flows` if smaller): the default
+/// cap, so a table within it never rehashes or moves its slots while traffic grows. Beyond,
+/// it grows on demand.
+const PRESIZE_MAX: usize = 1 << 20;
 /// Recycled payload buffers kept for reuse; beyond this they are freed.
 const PAYLOAD_POOL_MAX: usize = 1024;
 /// Below this port a service is "well known" (IANA system ports, RFC 6335 §6): used to guess the
@@ -173,9 +177,15 @@ pub struct FlowStats {
 }
 
 /// The flow table.
+///
+/// Memory per tracked flow: its slot (`size_of::<Option<Flow<S>>>()`, 240 bytes with the
+/// pipeline's state) and its index entry, a 4-byte flow id plus one control byte in a table
+/// at most 7/8 full (hashbrown), whose key is the slot's own: 250 bytes or so at the default
+/// one million flows (the pipeline's tests pin the figure).
 pub struct FlowTable<S> {
     cfg: FlowConfig,
-    index: HashMap<FlowKey, FlowId, foldhash::fast::RandomState>,
+    index: hashbrown::HashTable<FlowId>,
+    hasher: foldhash::fast::RandomState,
     slots: Vec<Option<Flow<S>>>,
     free: Vec<FlowId>,
     head: u32,
@@ -190,14 +200,13 @@ pub struct FlowTable<S> {
 impl<S: Default> FlowTable<S> {
     /// An empty table with limits `cfg`.
     pub fn new(cfg: FlowConfig) -> FlowTable<S> {
-        // Pre-size for a typical working set; the index grows (amortised) up to `max_flows`.
-        let initial = cfg.max_flows.min(1 << 16);
+        // Allocated up front (pages are only touched as flows arrive): no rehash or move while
+        // the table fills, so memory grows in step with the flows and stays flat at the cap.
+        let initial = cfg.max_flows.clamp(1, PRESIZE_MAX);
         FlowTable {
             cfg,
-            index: HashMap::with_capacity_and_hasher(
-                initial,
-                foldhash::fast::RandomState::default(),
-            ),
+            index: hashbrown::HashTable::with_capacity(initial),
+            hasher: foldhash::fast::RandomState::default(),
             slots: Vec::with_capacity(initial),
             free: Vec::new(),
             head: NIL,
@@ -216,6 +225,16 @@ impl<S: Default> FlowTable<S> {
     /// Whether no flow is tracked.
     pub fn is_empty(&self) -> bool {
         self.index.is_empty()
+    }
+
+    /// Bytes the index has allocated (ids and control bytes; the keys live in the slots).
+    pub fn index_bytes(&self) -> usize {
+        self.index.allocation_size()
+    }
+
+    /// Flows the slots and the index have room for before either grows.
+    pub fn capacity(&self) -> usize {
+        self.slots.capacity().min(self.index.capacity())
     }
 
     /// Counters so far.
@@ -241,14 +260,20 @@ impl<S: Default> FlowTable<S> {
         mut ended: F,
     ) -> Ingest {
         let (key, src_is_lo) = FlowKey::of(p);
-        let (id, new) = match self.index.get(&key) {
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        let found = self.index.find(hash, |&id| key_at(slots, id) == Some(&key));
+        let (id, new) = match found {
             Some(&id) => (id, false),
             None => {
                 if self.index.len() >= self.cfg.max_flows.max(1) {
                     self.stats.evicted += 1;
                     self.end_head(EndReason::Evicted, &mut ended);
                 }
-                (self.insert(key, initiator_is_src(p), src_is_lo, p.ts), true)
+                (
+                    self.insert(key, hash, initiator_is_src(p), src_is_lo, p.ts),
+                    true,
+                )
             }
         };
         self.touch(id);
@@ -331,7 +356,14 @@ impl<S: Default> FlowTable<S> {
         }
     }
 
-    fn insert(&mut self, key: FlowKey, src_is_client: bool, src_is_lo: bool, ts: Ts) -> FlowId {
+    fn insert(
+        &mut self,
+        key: FlowKey,
+        hash: u64,
+        src_is_client: bool,
+        src_is_lo: bool,
+        ts: Ts,
+    ) -> FlowId {
         let flow = Flow {
             key,
             client_is_lo: src_is_client == src_is_lo,
@@ -359,7 +391,10 @@ impl<S: Default> FlowTable<S> {
                 u32::try_from(self.slots.len() - 1).unwrap_or(NIL)
             }
         };
-        self.index.insert(key, id);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, id, |&i| {
+            key_at(slots, i).map_or(0, |k| hasher.hash_one(k))
+        });
         self.stats.created += 1;
         self.stats.peak = self.stats.peak.max(self.index.len());
         id
@@ -372,7 +407,10 @@ impl<S: Default> FlowTable<S> {
             return;
         };
         ended(&mut flow, why);
-        self.index.remove(&flow.key);
+        let hash = self.hasher.hash_one(flow.key);
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i == id) {
+            entry.remove();
+        }
         if let Some(buf) = flow.payloads.take() {
             self.recycle(buf);
         }
@@ -426,6 +464,11 @@ impl<S: Default> FlowTable<S> {
         }
         self.tail = id;
     }
+}
+
+/// The key of the flow in slot `id`.
+fn key_at<S>(slots: &[Option<Flow<S>>], id: FlowId) -> Option<&FlowKey> {
+    slots.get(id as usize)?.as_ref().map(|f| &f.key)
 }
 
 /// Whether the sender of the first packet of a flow is its initiator.
