@@ -336,6 +336,17 @@ impl Cascade {
         }
     }
 
+    /// The detectors' names, in cascade order.
+    pub fn detector_names(&self) -> Vec<&'static str> {
+        self.detectors.iter().map(|d| d.name()).collect()
+    }
+
+    /// This cascade with only the detectors `keep` accepts by name (benches, diagnosis).
+    pub fn retain(mut self, keep: impl Fn(&str) -> bool) -> Cascade {
+        self.detectors.retain(|d| keep(d.name()));
+        self
+    }
+
     /// A cascade of exactly these detectors and no enricher (tests, benches).
     pub fn of(detectors: Vec<Box<dyn Detector>>) -> Cascade {
         Cascade {
@@ -397,6 +408,13 @@ fn stronger(v: &Verdict, best: Option<&Verdict>) -> bool {
         || (v.kind == b.kind
             && v.family == b.family
             && (v.confidence, v.complete) >= (b.confidence, b.complete))
+}
+
+/// The server name a TLS ClientHello at the start of a client→server TCP stream asks for
+/// (RFC 6066 §3), lower-cased; `None` when the stream does not open with a whole ClientHello or
+/// it names no valid host.
+pub fn server_name_indication(stream: &[u8]) -> Option<String> {
+    tls::client_hello(stream).done()?.sni
 }
 
 /// Reads a big-endian u16 at `off`.
