@@ -69,7 +69,7 @@ use catalogue::Catalogue;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
-pub use tls::HandshakeMemo;
+pub use tls::{HandshakeMemo, KeptState};
 
 /// What kind of activity an alert reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -274,6 +274,15 @@ pub trait Detector: Send + Sync {
     fn conclude(&self, _view: &FlowView<'_>) -> Option<Verdict> {
         None
     }
+
+    /// Whether [`Detector::inspect`] reads the triggering packet's own bytes
+    /// ([`FlowView::packet`]), not only the kept payload, its counters and the packet's
+    /// direction. Other detectors are not called again on a packet that left the flow's kept
+    /// payload as it was when they last ran on a packet in the same direction: they would see
+    /// what they saw then, with packet counts that only ever make detectors stricter.
+    fn reads_each_packet(&self) -> bool {
+        false
+    }
 }
 
 /// A step run on the cascade's best verdict after the detectors: it may add facts (a provider,
@@ -358,8 +367,23 @@ impl Cascade {
     /// Runs every detector on `view`, replacing `best` with any stronger verdict, then the
     /// enrichers on `best`. Returns true when `best` is complete.
     pub fn inspect(&self, view: &FlowView<'_>, best: &mut Option<Verdict>) -> bool {
+        self.inspect_packet(view, best, true)
+    }
+
+    /// As [`Cascade::inspect`] after a payload packet; `fresh` is false when the packet left
+    /// the kept payload as it was when the cascade last ran on a packet in the same direction,
+    /// and then only the detectors that [read each packet](Detector::reads_each_packet) run.
+    pub fn inspect_packet(
+        &self,
+        view: &FlowView<'_>,
+        best: &mut Option<Verdict>,
+        fresh: bool,
+    ) -> bool {
         let mut complete = false;
         for d in &self.detectors {
+            if !fresh && !d.reads_each_packet() {
+                continue;
+            }
             if let Some(v) = d.inspect(view) {
                 complete = v.complete;
                 if stronger(&v, best.as_ref()) {
@@ -472,6 +496,69 @@ pub(crate) fn printable(b: &[u8], max: usize) -> String {
 #[cfg(test)]
 mod cascade_tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts its calls; reads each packet when `each` is set.
+    struct Counting {
+        each: bool,
+        calls: AtomicUsize,
+    }
+
+    impl Detector for Counting {
+        fn name(&self) -> &'static str {
+            if self.each {
+                "each"
+            } else {
+                "kept"
+            }
+        }
+
+        fn inspect(&self, _view: &FlowView<'_>) -> Option<Verdict> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+
+        fn reads_each_packet(&self) -> bool {
+            self.each
+        }
+    }
+
+    #[test]
+    fn a_stale_packet_reaches_only_detectors_that_read_each_packet() {
+        let kept = Arc::new(Counting {
+            each: false,
+            calls: AtomicUsize::new(0),
+        });
+        let each = Arc::new(Counting {
+            each: true,
+            calls: AtomicUsize::new(0),
+        });
+        struct Shared(Arc<Counting>);
+        impl Detector for Shared {
+            fn name(&self) -> &'static str {
+                self.0.name()
+            }
+            fn inspect(&self, view: &FlowView<'_>) -> Option<Verdict> {
+                self.0.inspect(view)
+            }
+            fn reads_each_packet(&self) -> bool {
+                self.0.reads_each_packet()
+            }
+        }
+        let cascade = Cascade::of(vec![
+            Box::new(Shared(Arc::clone(&kept))),
+            Box::new(Shared(Arc::clone(&each))),
+        ]);
+        let b = testing::ViewBuilder::tcp(40000, 443).to_server(b"x");
+        let mut best = None;
+        cascade.inspect_packet(&b.view(), &mut best, true);
+        cascade.inspect_packet(&b.view(), &mut best, false);
+        cascade.inspect(&b.view(), &mut best);
+        assert_eq!(kept.calls.load(Ordering::Relaxed), 2);
+        assert_eq!(each.calls.load(Ordering::Relaxed), 3);
+        assert_eq!(cascade.detector_names(), ["kept", "each"]);
+        assert_eq!(cascade.retain(|n| n == "each").detector_names(), ["each"]);
+    }
 
     #[test]
     fn stronger_prefers_confidence_then_refreshes_the_same_family() {

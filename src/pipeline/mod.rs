@@ -268,7 +268,7 @@ impl<'s> Pipeline<'s> {
         let Some(flow) = self.flows.get_mut(ing.id) else {
             return;
         };
-        let finished = self.emit.inspect(flow, p, budget);
+        let finished = self.emit.inspect(flow, p, ing.dir, budget);
         if finished {
             self.release(ing.id);
         }
@@ -293,14 +293,21 @@ impl<'s> Pipeline<'s> {
 }
 
 impl Emitter<'_> {
-    /// Runs the cascade after a payload packet. Returns true when inspection of the flow is over.
-    fn inspect(&mut self, flow: &mut Flow<FlowState>, p: &Packet<'_>, budget: u32) -> bool {
+    /// Runs the cascade after a payload packet travelling in `dir`. Returns true when
+    /// inspection of the flow is over.
+    fn inspect(
+        &mut self,
+        flow: &mut Flow<FlowState>,
+        p: &Packet<'_>,
+        dir: Dir,
+        budget: u32,
+    ) -> bool {
         let complete = {
-            let (view, st) = split_view(flow, Some(p), &mut self.spare_memo);
+            let (view, st, fresh) = split_view(flow, Some((p, dir)), &mut self.spare_memo);
             // The alert's time is when the evidence first appeared, not when it became conclusive.
             let since = st.best.as_ref().map(|b| b.1);
             let mut best = st.best.take().map(|b| b.0);
-            let complete = self.cascade.inspect(&view, &mut best);
+            let complete = self.cascade.inspect_packet(&view, &mut best, fresh);
             st.best = best.map(|v| Box::new((v, since.unwrap_or(p.ts))));
             st.inspected += 1;
             complete
@@ -321,7 +328,7 @@ impl Emitter<'_> {
             return;
         }
         let first_ts = flow.first_ts;
-        let (view, st) = split_view(flow, None, &mut self.spare_memo);
+        let (view, st, _) = split_view(flow, None, &mut self.spare_memo);
         let since = st.best.as_ref().map(|b| b.1);
         let mut best = st.best.take().map(|b| b.0);
         self.cascade.conclude(&view, &mut best);
@@ -441,13 +448,14 @@ fn is_dns_response(p: &Packet<'_>) -> bool {
 }
 
 /// The detectors' view of `flow`, and its detection state (borrowed apart so the cascade can
-/// read one while the pipeline updates the other). An inspected flow (`p` given) gets a memo of
-/// its own; otherwise `spare` stands in, emptied.
+/// read one while the pipeline updates the other). An inspected flow (packet `p` given with its
+/// direction) gets a memo of its own; otherwise `spare` stands in, emptied. The flag says
+/// whether `p` shows the detectors anything new ([`HandshakeMemo::fresh`]).
 fn split_view<'a>(
     flow: &'a mut Flow<FlowState>,
-    p: Option<&'a Packet<'a>>,
+    p: Option<(&'a Packet<'a>, Dir)>,
     spare: &'a mut HandshakeMemo,
-) -> (FlowView<'a>, &'a mut Detection) {
+) -> (FlowView<'a>, &'a mut Detection, bool) {
     let (client, server) = (flow.client(), flow.server());
     let Flow {
         key,
@@ -475,7 +483,16 @@ fn split_view<'a>(
             .and_then(|b| b.dirs.get(d.idx()))
             .map_or((0, 0), |k| (k.data().len(), k.segments().len()))
     };
-    memo.sync(kept(Dir::ToServer), kept(Dir::ToClient));
+    let (to_server, to_client) = (kept(Dir::ToServer), kept(Dir::ToClient));
+    memo.sync(to_server, to_client);
+    let fresh = p.is_none_or(|(_, dir)| {
+        let ah = |d: Dir| ah_spi.get(d.idx()).copied().flatten().is_some();
+        let state = [
+            (to_server.0, to_server.1, ah(Dir::ToServer)),
+            (to_client.0, to_client.1, ah(Dir::ToClient)),
+        ];
+        memo.fresh(dir.idx(), state)
+    });
     let side = |d: Dir| {
         let mut s = Side::new(
             payloads.as_ref().and_then(|b| b.dirs.get(d.idx())),
@@ -493,11 +510,11 @@ fn split_view<'a>(
         to_server: side(Dir::ToServer),
         to_client: side(Dir::ToClient),
         tcp,
-        packet: p,
+        packet: p.map(|(p, _)| p),
         server_name: name.as_deref(),
         memo,
     };
-    (view, det)
+    (view, det, fresh)
 }
 
 #[cfg(test)]

@@ -35,13 +35,20 @@ impl<T> Slot<T> {
     }
 }
 
-/// The parsed handshake messages of one flow (see the module documentation).
+/// What the detectors see of a flow's kept payload: each direction's kept bytes and segments,
+/// and whether it carried an IPsec AH (the counters aside, everything a detector reads that a
+/// packet can change).
+pub type KeptState = [(usize, usize, bool); 2];
+
+/// The parsed handshake messages of one flow (see the module documentation), and the kept state
+/// the cascade last ran on for each packet direction.
 #[derive(Debug, Default)]
 pub struct HandshakeMemo {
     client_hello: Slot<ClientHello>,
     quic_hello: Slot<ClientHello>,
     server_hello: Slot<ServerHello>,
     certificate: Slot<Certificate>,
+    last_run: [Option<KeptState>; 2],
 }
 
 impl HandshakeMemo {
@@ -52,6 +59,20 @@ impl HandshakeMemo {
         self.quic_hello.sync(to_server);
         self.server_hello.sync(to_client);
         self.certificate.sync(to_client);
+    }
+
+    /// Records that the cascade runs on a packet in direction `dir` (0 to the server, 1 to the
+    /// client) with the flow's payload kept as `state`; false when it already ran on a packet in
+    /// that direction with exactly this state.
+    pub fn fresh(&mut self, dir: usize, state: KeptState) -> bool {
+        match self.last_run.get_mut(dir) {
+            Some(last) if *last == Some(state) => false,
+            Some(last) => {
+                *last = Some(state);
+                true
+            }
+            None => true,
+        }
     }
 
     /// Forgets every parse (the memo is about to serve another flow).
@@ -144,5 +165,20 @@ mod tests {
         assert!(v.server_hello().is_incomplete());
         memo.clear();
         assert!(memo.client_hello.cell.get().is_none());
+    }
+
+    /// A packet is stale only when its own direction already ran on exactly this kept state.
+    #[test]
+    fn fresh_tracks_each_direction_and_every_part_of_the_kept_state() {
+        let mut memo = HandshakeMemo::default();
+        let s = [(10, 1, false), (0, 0, false)];
+        assert!(memo.fresh(0, s));
+        assert!(!memo.fresh(0, s));
+        assert!(memo.fresh(1, s), "the other direction has not run on it");
+        assert!(!memo.fresh(1, s));
+        assert!(memo.fresh(0, [(11, 1, false), (0, 0, false)]));
+        assert!(memo.fresh(0, [(11, 2, false), (0, 0, false)]));
+        assert!(memo.fresh(0, [(11, 2, false), (0, 0, true)]));
+        assert!(!memo.fresh(0, [(11, 2, false), (0, 0, true)]));
     }
 }

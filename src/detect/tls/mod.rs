@@ -60,7 +60,7 @@ pub(crate) fn testdata_client_hello() -> Vec<u8> {
     testdata::ja4_example_stream()
 }
 
-pub use memo::HandshakeMemo;
+pub use memo::{HandshakeMemo, KeptState};
 pub(crate) use quic::{quic_initial, quic_initials, QuicVersion};
 pub(crate) use record::{CONTENT_HANDSHAKE, RECORD_HEADER_LEN, VERSION_MAJOR};
 
