@@ -126,6 +126,35 @@ fn analyze_prints_a_summary_with_counts() {
 }
 
 #[test]
+fn analyze_with_workers_prints_what_one_pipeline_prints() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcap/demo-mixed/capture.pcap");
+    let demo = demo.to_str().unwrap();
+    let one = remotewatch(&["analyze", demo]);
+    assert_eq!(one.status.code(), Some(0));
+    assert!(text(&one.stdout).lines().count() >= 3);
+    for n in ["2", "4"] {
+        let many = remotewatch(&["analyze", "--workers", n, demo]);
+        assert_eq!(many.status.code(), Some(0), "{}", text(&many.stderr));
+        assert_eq!(text(&many.stdout), text(&one.stdout), "--workers {n}");
+        let summary = |o: &Output| {
+            text(&o.stderr)
+                .lines()
+                .filter(|l| l.contains("alerts ") || l.contains("frames"))
+                .map(|l| l.split(" bytes").next().unwrap_or(l).to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(summary(&many), summary(&one));
+    }
+    let zero = remotewatch(&["analyze", "--workers", "0", demo]);
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(
+        text(&zero.stderr).contains("workers"),
+        "{}",
+        text(&zero.stderr)
+    );
+}
+
+#[test]
 fn check_config_lists_every_problem_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.toml");

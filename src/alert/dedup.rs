@@ -17,6 +17,8 @@ pub const DEDUP_KEYS_MAX: usize = 100_000;
 #[derive(Debug)]
 pub struct Dedup {
     window_ns: u64,
+    /// Admits every alert (the deduplication happens elsewhere).
+    keep_all: bool,
     seen: HashMap<AlertKey, u64>,
     suppressed: u64,
 }
@@ -26,9 +28,24 @@ impl Dedup {
     pub fn new(window_secs: u64) -> Dedup {
         Dedup {
             window_ns: window_secs.max(1).saturating_mul(Ts::NANOS_PER_SEC),
+            keep_all: false,
             seen: HashMap::new(),
             suppressed: 0,
         }
+    }
+
+    /// A table that admits every alert but numbers windows like [`Dedup::new`]: for a stage
+    /// whose alerts are deduplicated by a later one.
+    pub fn keep_all(window_secs: u64) -> Dedup {
+        Dedup {
+            keep_all: true,
+            ..Dedup::new(window_secs)
+        }
+    }
+
+    /// The window length in seconds.
+    pub fn window_secs(&self) -> u64 {
+        self.window_ns / Ts::NANOS_PER_SEC
     }
 
     /// The window number of `ts`.
@@ -38,6 +55,9 @@ impl Dedup {
 
     /// Whether an alert for `key` at `ts` is the first of its window (and remembers it if so).
     pub fn admit(&mut self, key: &AlertKey, ts: Ts) -> bool {
+        if self.keep_all {
+            return true;
+        }
         let w = self.window_of(ts);
         if self.seen.get(key) == Some(&w) {
             self.suppressed += 1;

@@ -128,6 +128,29 @@ impl AlertKey {
 }
 
 impl Alert {
+    /// The identity this alert is deduplicated on, as the pipeline formed it: the endpoint,
+    /// kind, family and peer, the peer's port left out when the peer is the initiator (its
+    /// port is ephemeral). The peer is the initiator exactly when the endpoint is not the
+    /// flow's source: the endpoint is the responder only when the inventory lists it and not
+    /// the initiator, which two different addresses are needed for.
+    pub fn key(&self) -> AlertKey {
+        // Only flow alerts pass through here (findings with a subject are deduplicated where
+        // the identity stage makes them), so a missing peer or flow does not occur in practice.
+        let unspecified = SocketAddr::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0);
+        let peer = self.peer.unwrap_or(unspecified);
+        let peer = match &self.flow {
+            Some(f) if self.endpoint != f.src_ip => SocketAddr::new(peer.ip(), 0),
+            _ => peer,
+        };
+        AlertKey {
+            endpoint: self.endpoint,
+            kind: self.kind,
+            family: self.family.clone(),
+            peer,
+            subject: None,
+        }
+    }
+
     /// The alert as one JSON line (no trailing newline).
     pub fn to_json(&self) -> String {
         // Serialising plain data with string keys cannot fail.
@@ -178,6 +201,42 @@ mod tests {
         // The id of a flow alert is pinned: stored ids and audit trails depend on it.
         // (SHA-256 of the rendering, computed independently with Python's hashlib.)
         assert_eq!(a, "24d2ef4e14c98a7bf6e26e45fb00bc71");
+    }
+
+    /// The dedup identity read back from an alert is the one the pipeline formed: the full
+    /// peer when the endpoint initiated, the peer's address alone when the peer did.
+    #[test]
+    fn key_leaves_out_an_initiating_peers_port() {
+        let client: SocketAddr = "198.51.100.20:50123".parse().unwrap();
+        let server: SocketAddr = "192.0.2.10:3389".parse().unwrap();
+        let mut a = Alert {
+            ts: Ts::from_secs(1),
+            id: String::new(),
+            kind: Kind::RemoteAccess,
+            family: Cow::Borrowed("rdp"),
+            provider: None,
+            severity: Severity::High,
+            confidence: Confidence::Handshake,
+            endpoint: server.ip(),
+            contractor: None,
+            peer: Some(client),
+            flow: Some(FlowRecord::new(6, client, server, 0)),
+            evidence: Vec::new(),
+        };
+        assert_eq!(a.key().peer, "198.51.100.20:0".parse().unwrap());
+        assert_eq!(a.key().endpoint, server.ip());
+        a.endpoint = client.ip();
+        a.peer = Some(server);
+        assert_eq!(a.key().peer, server);
+        // A host talking to itself: the endpoint is the initiator's address, the peer whole.
+        a.flow = Some(FlowRecord::new(
+            6,
+            "192.0.2.10:50000".parse().unwrap(),
+            server,
+            0,
+        ));
+        a.endpoint = server.ip();
+        assert_eq!(a.key().peer, server);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use super::{fail, load_config, summary, AnalyzeArgs, EXIT_INPUT, EXIT_RUNTIME};
 use crate::capture::{FileCapture, Step};
 use crate::export::JsonlSink;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{PacketPath, Pipeline, Workers};
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -27,15 +27,24 @@ pub(super) fn run(a: &AnalyzeArgs) -> i32 {
         Ok(x) => x,
         Err(e) => return fail(EXIT_INPUT, e),
     };
+    let workers = super::workers_for(a.workers, &cfg);
     let mut sink = JsonlSink::stdout();
     let show_progress = !a.no_progress && std::io::stderr().is_terminal();
     for (path, mut cap) in a.paths.iter().zip(captures) {
         let started = Instant::now();
         let bar =
             (show_progress && cap.size() >= PROGRESS_MIN_BYTES).then(|| progress_bar(cap.size()));
-        let mut pipe = Pipeline::new(&cfg, cap.linktype(), &mut sink);
-        pipe.set_intel(std::sync::Arc::clone(&intel));
-        pipe.queue_logins(logins.clone());
+        let mut pipe: Box<dyn PacketPath> = if workers > 1 {
+            match Workers::start(&cfg, cap.linktype(), workers, &mut sink) {
+                Ok(w) => Box::new(w),
+                Err(e) => return fail(EXIT_RUNTIME, format!("starting workers: {e}")),
+            }
+        } else {
+            let mut p = Pipeline::new(&cfg, cap.linktype(), &mut sink);
+            p.set_intel(std::sync::Arc::clone(&intel));
+            p.queue_logins(logins.clone());
+            Box::new(p)
+        };
         let mut sink_err = None;
         let truncated = loop {
             let step = cap.pump(|f| {

@@ -142,6 +142,9 @@ struct AnalyzeArgs {
     /// Never draw a progress bar, even on a terminal.
     #[arg(long)]
     no_progress: bool,
+    /// Analyse with N worker threads, flows sharded by their address pair (same alerts as one).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = workers_arg)]
+    workers: usize,
     /// Capture files to read.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
@@ -175,6 +178,20 @@ struct RunArgs {
     /// `sensor.run_as`).
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
+    /// Analyse with N worker threads, flows sharded by their address pair (same alerts as one).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = workers_arg)]
+    workers: usize,
+}
+
+/// `--workers`: 1 to [`crate::pipeline::WORKERS_MAX`].
+fn workers_arg(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=crate::pipeline::WORKERS_MAX).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number of workers from 1 to {}",
+            crate::pipeline::WORKERS_MAX
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -227,6 +244,24 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, i32> {
         None => Ok(Config::defaults()),
         Some(p) => Config::load(p).map_err(|e| fail(EXIT_INPUT, e)),
     }
+}
+
+/// The number of worker pipelines to run: `asked`, or one when the identity stage has work
+/// (an inventory, gateways or a session log). Identity findings rest on every flow, login and
+/// alert of a contractor seen in order, which sharded workers cannot give; one pipeline applies
+/// them, with hot reload. Said in the log, never silently.
+pub(crate) fn workers_for(asked: usize, cfg: &Config) -> usize {
+    let identity = !cfg.inventory.is_empty()
+        || !cfg.identity.gateways.is_empty()
+        || cfg.identity.session_log.is_some();
+    if asked > 1 && identity {
+        tracing::warn!(
+            workers = asked,
+            "identity checks (inventory, gateways, session log) and reload run on one pipeline: using --workers 1"
+        );
+        return 1;
+    }
+    asked
 }
 
 /// What the identity stage reads besides the configuration: the intel databases and lists (only

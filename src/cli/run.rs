@@ -14,7 +14,7 @@ use crate::config::{Config, Problem};
 use crate::export::http::{self, HttpState, Token};
 use crate::export::{JsonlSink, Metrics, ReportSink};
 use crate::identity::session::Tail;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{PacketPath, Pipeline, Workers};
 use crate::store::Store;
 use crate::ts::Ts;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -191,14 +191,24 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         ),
         Err(e) => return fail(EXIT_RUNTIME, format!("delivering stored alerts: {e}")),
     }
-    let mut pipe = Pipeline::new(&cfg, link, &mut sink);
-    pipe.set_intel(Arc::clone(&intel));
-    let reloader = match &a.config {
-        Some(path) => match Reloader::start(path.clone(), &cfg, Arc::clone(&reload_req)) {
+    let workers = super::workers_for(a.workers, &cfg);
+    let mut pipe: Box<dyn PacketPath> = if workers > 1 {
+        match Workers::start(&cfg, link, workers, &mut sink) {
+            Ok(w) => Box::new(w),
+            Err(e) => return fail(EXIT_RUNTIME, format!("starting workers: {e}")),
+        }
+    } else {
+        let mut p = Pipeline::new(&cfg, link, &mut sink);
+        p.set_intel(Arc::clone(&intel));
+        Box::new(p)
+    };
+    // Reloads apply to one pipeline in line (see `workers_for`).
+    let reloader = match (&a.config, workers) {
+        (Some(path), 1) => match Reloader::start(path.clone(), &cfg, Arc::clone(&reload_req)) {
             Ok(r) => Some(r),
             Err(e) => return fail(EXIT_RUNTIME, format!("cannot start the reload thread: {e}")),
         },
-        None => None,
+        _ => None,
     };
     let mut extra = Extra {
         reloader,
@@ -215,7 +225,7 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         cfg: &cfg,
         databases: &databases,
     };
-    let code = packet_loop(&mut source, &mut pipe, &ctl, &mut extra);
+    let code = packet_loop(&mut source, pipe.as_mut(), &ctl, &mut extra);
     if let Some(s) = &live_stats {
         tracing::info!(
             received = s.received.load(Ordering::Relaxed),
@@ -240,7 +250,7 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
             // Logins and reloads still apply: identity findings do not need packets.
-            if let Err(e) = extra.service(&mut pipe, &metrics) {
+            if let Err(e) = extra.service(pipe.as_mut(), &metrics) {
                 tracing::error!(error = %e, "writing alerts failed");
                 break;
             }
@@ -427,7 +437,7 @@ const TAIL_EVERY: Duration = Duration::from_millis(250);
 
 impl Extra {
     /// Applies a finished reload and new session-log lines. Errors are the alert sink's.
-    fn service(&mut self, pipe: &mut Pipeline<'_>, metrics: &Metrics) -> std::io::Result<()> {
+    fn service(&mut self, pipe: &mut dyn PacketPath, metrics: &Metrics) -> std::io::Result<()> {
         if let Some(outcome) = self.reloader.as_ref().and_then(Reloader::poll) {
             match outcome {
                 Outcome::Loaded(cfg, intel, secs) => {
@@ -475,7 +485,7 @@ impl Extra {
 /// Feeds the pipeline until the source ends or `stop` is raised. Returns the exit code.
 fn packet_loop(
     source: &mut Source,
-    pipe: &mut Pipeline<'_>,
+    pipe: &mut dyn PacketPath,
     ctl: &Control<'_>,
     extra: &mut Extra,
 ) -> i32 {

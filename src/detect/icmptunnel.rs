@@ -112,6 +112,11 @@ impl Detector for IcmpTunnel {
         "icmp-tunnel"
     }
 
+    /// Whether replies echo the request is judged on each echo message as it passes.
+    fn reads_each_packet(&self) -> bool {
+        true
+    }
+
     fn inspect(&self, view: &FlowView<'_>) -> Option<Verdict> {
         let p = view.packet?;
         let (ty, _) = p.icmp?;

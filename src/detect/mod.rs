@@ -5,7 +5,10 @@
 //! a [`Verdict`] with the evidence that proves it, or nothing. The pipeline calls the cascade on
 //! every payload-bearing packet while the flow is under inspection, keeps the strongest verdict,
 //! and stops inspecting as soon as a verdict is [`Verdict::complete`] or the inspection budget is
-//! spent; [`Detector::conclude`] then gets a last look (port hints live there).
+//! spent; [`Detector::conclude`] then gets a last look (port hints live there). Handshake
+//! messages several detectors read (ClientHello, ServerHello, certificate, QUIC Initials) are
+//! parsed once per flow and per growth of the kept bytes, through [`FlowView::client_hello`]
+//! and its siblings (`tls/memo.rs`), never by each detector on each call.
 //!
 //! Order of the cascade ([`Cascade::standard`]): detectors whose gate is a fixed IP protocol
 //! number (ESP, AH, GRE) first, then fixed leading magic or banners that cost one comparison
@@ -66,6 +69,7 @@ use catalogue::Catalogue;
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
+pub use tls::{HandshakeMemo, KeptState};
 
 /// What kind of activity an alert reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -296,6 +300,9 @@ pub struct FlowView<'a> {
     /// The DNS name the responder's address was resolved from, when the sensor saw the answer
     /// before the flow started (lower case, no trailing dot).
     pub server_name: Option<&'a str>,
+    /// The flow's handshake messages parsed so far, shared by every detector: read them
+    /// through [`FlowView::client_hello`] and its siblings.
+    pub(crate) memo: &'a HandshakeMemo,
 }
 
 impl FlowView<'_> {
@@ -318,6 +325,15 @@ pub trait Detector: Send + Sync {
     /// A last look when inspection ends without a complete verdict.
     fn conclude(&self, _view: &FlowView<'_>) -> Option<Verdict> {
         None
+    }
+
+    /// Whether [`Detector::inspect`] reads the triggering packet's own bytes
+    /// ([`FlowView::packet`]), not only the kept payload, its counters and the packet's
+    /// direction. Other detectors are not called again on a packet that left the flow's kept
+    /// payload as it was when they last ran on a packet in the same direction: they would see
+    /// what they saw then, with packet counts that only ever make detectors stricter.
+    fn reads_each_packet(&self) -> bool {
+        false
     }
 }
 
@@ -381,6 +397,17 @@ impl Cascade {
         }
     }
 
+    /// The detectors' names, in cascade order.
+    pub fn detector_names(&self) -> Vec<&'static str> {
+        self.detectors.iter().map(|d| d.name()).collect()
+    }
+
+    /// This cascade with only the detectors `keep` accepts by name (benches, diagnosis).
+    pub fn retain(mut self, keep: impl Fn(&str) -> bool) -> Cascade {
+        self.detectors.retain(|d| keep(d.name()));
+        self
+    }
+
     /// A cascade of exactly these detectors and no enricher (tests, benches).
     pub fn of(detectors: Vec<Box<dyn Detector>>) -> Cascade {
         Cascade {
@@ -392,8 +419,23 @@ impl Cascade {
     /// Runs every detector on `view`, replacing `best` with any stronger verdict, then the
     /// enrichers on `best`. Returns true when `best` is complete.
     pub fn inspect(&self, view: &FlowView<'_>, best: &mut Option<Verdict>) -> bool {
+        self.inspect_packet(view, best, true)
+    }
+
+    /// As [`Cascade::inspect`] after a payload packet; `fresh` is false when the packet left
+    /// the kept payload as it was when the cascade last ran on a packet in the same direction,
+    /// and then only the detectors that [read each packet](Detector::reads_each_packet) run.
+    pub fn inspect_packet(
+        &self,
+        view: &FlowView<'_>,
+        best: &mut Option<Verdict>,
+        fresh: bool,
+    ) -> bool {
         let mut complete = false;
         for d in &self.detectors {
+            if !fresh && !d.reads_each_packet() {
+                continue;
+            }
             if let Some(v) = d.inspect(view) {
                 complete = v.complete;
                 if stronger(&v, best.as_ref()) {
@@ -442,6 +484,13 @@ fn stronger(v: &Verdict, best: Option<&Verdict>) -> bool {
         || (v.kind == b.kind
             && v.family == b.family
             && (v.confidence, v.complete) >= (b.confidence, b.complete))
+}
+
+/// The server name a TLS ClientHello at the start of a client→server TCP stream asks for
+/// (RFC 6066 §3), lower-cased; `None` when the stream does not open with a whole ClientHello or
+/// it names no valid host.
+pub fn server_name_indication(stream: &[u8]) -> Option<String> {
+    tls::client_hello(stream).done()?.sni
 }
 
 /// Reads a big-endian u16 at `off`.
@@ -499,6 +548,69 @@ pub(crate) fn printable(b: &[u8], max: usize) -> String {
 #[cfg(test)]
 mod cascade_tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts its calls; reads each packet when `each` is set.
+    struct Counting {
+        each: bool,
+        calls: AtomicUsize,
+    }
+
+    impl Detector for Counting {
+        fn name(&self) -> &'static str {
+            if self.each {
+                "each"
+            } else {
+                "kept"
+            }
+        }
+
+        fn inspect(&self, _view: &FlowView<'_>) -> Option<Verdict> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+
+        fn reads_each_packet(&self) -> bool {
+            self.each
+        }
+    }
+
+    #[test]
+    fn a_stale_packet_reaches_only_detectors_that_read_each_packet() {
+        let kept = Arc::new(Counting {
+            each: false,
+            calls: AtomicUsize::new(0),
+        });
+        let each = Arc::new(Counting {
+            each: true,
+            calls: AtomicUsize::new(0),
+        });
+        struct Shared(Arc<Counting>);
+        impl Detector for Shared {
+            fn name(&self) -> &'static str {
+                self.0.name()
+            }
+            fn inspect(&self, view: &FlowView<'_>) -> Option<Verdict> {
+                self.0.inspect(view)
+            }
+            fn reads_each_packet(&self) -> bool {
+                self.0.reads_each_packet()
+            }
+        }
+        let cascade = Cascade::of(vec![
+            Box::new(Shared(Arc::clone(&kept))),
+            Box::new(Shared(Arc::clone(&each))),
+        ]);
+        let b = testing::ViewBuilder::tcp(40000, 443).to_server(b"x");
+        let mut best = None;
+        cascade.inspect_packet(&b.view(), &mut best, true);
+        cascade.inspect_packet(&b.view(), &mut best, false);
+        cascade.inspect(&b.view(), &mut best);
+        assert_eq!(kept.calls.load(Ordering::Relaxed), 2);
+        assert_eq!(each.calls.load(Ordering::Relaxed), 3);
+        assert_eq!(cascade.detector_names(), ["kept", "each"]);
+        assert_eq!(cascade.retain(|n| n == "each").detector_names(), ["each"]);
+    }
 
     #[test]
     fn stronger_prefers_confidence_then_refreshes_the_same_family() {

@@ -61,7 +61,7 @@ impl Detector for Psiphon {
         let s = view.to_client.data();
         if c.first() == Some(&tls::CONTENT_HANDSHAKE) || s.first() == Some(&tls::CONTENT_HANDSHAKE)
         {
-            return from_tls(c, s);
+            return from_tls(view);
         }
         from_http(c)
     }
@@ -83,14 +83,14 @@ impl Detector for Psiphon {
 /// name, not the address's last DNS name (shared by every site on a CDN address), decides.
 fn names_itself(view: &FlowView<'_>) -> bool {
     let c = view.to_server.data();
-    tls::client_hello(c).done().is_some_and(|h| h.sni_present) || http_host(c).is_some()
+    view.client_hello().done().is_some_and(|h| h.sni_present) || http_host(c).is_some()
 }
 
 /// Names in a TLS handshake: the client's server name, or, when the client sent none, the
 /// server's certificate. A certificate is not read when the client named a server: CDN
 /// certificates list many unrelated customers' names, and the client's own choice decides.
-fn from_tls(c: &[u8], s: &[u8]) -> Option<Verdict> {
-    let hello = tls::client_hello(c).done()?;
+fn from_tls(view: &FlowView<'_>) -> Option<Verdict> {
+    let hello = view.client_hello().done()?;
     if let Some(sni) = &hello.sni {
         return psiphon_name(sni).then(|| {
             Verdict::new(Kind::Anonymizer, "psiphon", Confidence::Signature)
@@ -104,7 +104,7 @@ fn from_tls(c: &[u8], s: &[u8]) -> Option<Verdict> {
     if hello.sni_present {
         return None;
     }
-    let cert = tls::certificate(s).done()?;
+    let cert = view.certificate().done()?;
     let names = cert.subject_cn.iter().chain(cert.san_dns.iter());
     let n = names.map(String::as_str).find(|n| psiphon_name(n))?;
     Some(

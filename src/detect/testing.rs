@@ -1,6 +1,6 @@
 //! Builds [`FlowView`]s from byte strings for detector unit tests.
 
-use super::{FlowView, Side};
+use super::{FlowView, HandshakeMemo, Side};
 use crate::decode::ip_proto;
 use crate::flow::{Dir, Handshake, Payloads};
 use crate::ts::Ts;
@@ -18,6 +18,7 @@ pub(crate) struct ViewBuilder {
     hs: Handshake,
     ah_spi: [Option<u32>; 2],
     server_name: Option<String>,
+    memo: HandshakeMemo,
 }
 
 // `to_server`/`to_client` read as "a packet to the server/client", like the wire.
@@ -35,6 +36,7 @@ impl ViewBuilder {
             hs: Handshake::default(),
             ah_spi: [None; 2],
             server_name: None,
+            memo: HandshakeMemo::default(),
         }
     }
 
@@ -70,6 +72,7 @@ impl ViewBuilder {
 
     fn push(mut self, dir: Dir, payload: &[u8]) -> ViewBuilder {
         let d = dir.idx();
+        self.memo.clear();
         self.pkts[d] += 1;
         self.bytes[d] += payload.len() as u64 + 40;
         let side = &mut self.payloads.dirs[d];
@@ -119,6 +122,7 @@ impl ViewBuilder {
             tcp: &self.hs,
             packet: None,
             server_name: self.server_name.as_deref(),
+            memo: &self.memo,
         }
     }
 }

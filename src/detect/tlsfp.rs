@@ -7,7 +7,7 @@
 //! added once, to a final verdict (complete, or at the flow's last look): a line on every
 //! intermediate verdict would change which of two equally sure verdicts the cascade keeps.
 
-use super::tls::{self, ClientHello};
+use super::tls::ClientHello;
 use super::{Enricher, FlowView, Verdict};
 use crate::decode::ip_proto;
 
@@ -30,16 +30,12 @@ impl Enricher for TlsFingerprint {
             return;
         }
         let (hello, quic) = match view.proto {
-            ip_proto::TCP => (tls::client_hello(view.to_server.data()).done(), false),
-            ip_proto::UDP => {
-                let datagrams =
-                    (0..view.to_server.segments().len()).filter_map(|i| view.to_server.segment(i));
-                (tls::quic_initials(datagrams).done(), true)
-            }
+            ip_proto::TCP => (view.client_hello().done(), false),
+            ip_proto::UDP => (view.quic_hello().done(), true),
             _ => (None, false),
         };
         if let Some(h) = hello {
-            verdict.evidence.push(line(&h, quic));
+            verdict.evidence.push(line(h, quic));
         }
     }
 }

@@ -88,13 +88,13 @@ impl Detector for TlsInTls {
         }
         // Cheap record walk first: most TLS flows fail here without any hello being parsed.
         let apps = app_records(c)?;
-        let sh = match tls::server_hello(view.to_client.data()) {
+        let sh = match view.server_hello() {
             Parse::Done(sh) => sh,
             _ => return None,
         };
         let overhead = overhead(sh.version, sh.cipher_suite)?;
         let (r1, r2) = inner_records(&apps, sh.version >= TLS13)?;
-        let ch = tls::client_hello(c).done()?;
+        let ch = view.client_hello().done()?;
         let (i1, i2) = (r1.checked_sub(overhead)?, r2.checked_sub(overhead)?);
         if !INNER_HELLO.contains(&i1) || !INNER_SECOND_FLIGHT.contains(&i2) {
             return None;

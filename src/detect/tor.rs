@@ -48,61 +48,61 @@ impl Detector for Tor {
     }
 
     fn inspect(&self, view: &FlowView<'_>) -> Option<Verdict> {
-        let (c, s) = gate(view)?;
-        let hello = tls::client_hello(c).done();
-        let Some(name) = hello.as_ref().and_then(tor_sni) else {
+        gate(view)?;
+        let hello = view.client_hello().done();
+        let Some(name) = hello.and_then(tor_sni) else {
             // A client that named some other server is not Tor's (its certificate is not parsed:
             // the miss path of every ordinary TLS flow). Without a client name in view (a
             // capture that missed the hello, or no name sent) the certificate speaks alone.
-            if hello.as_ref().is_some_and(|h| h.sni_present) {
+            if hello.is_some_and(|h| h.sni_present) {
                 return None;
             }
-            let cert = tls::certificate(s).done()?;
+            let cert = view.certificate().done()?;
             return Some(
                 Verdict::new(Kind::Anonymizer, "tor", Confidence::Heuristic)
-                    .with(tor_cert(&cert)?)
+                    .with(tor_cert(cert)?)
                     .with("client server name not seen"),
             );
         };
-        match tls::certificate(s) {
+        match view.certificate() {
             Parse::Done(cert) => Some(
                 Verdict::new(Kind::Anonymizer, "tor", Confidence::Handshake)
                     .with(sni_fact(name))
-                    .with(tor_cert(&cert)?)
+                    .with(tor_cert(cert)?)
                     .done(),
             ),
             Parse::Incomplete => None,
             Parse::NotTls => {
                 // Only TLS 1.3 hides the certificate; anything else that is not a certificate
                 // (a resumed session, another protocol) leaves the name unconfirmed.
-                let sh = tls::server_hello(s).done()?;
+                let sh = view.server_hello().done()?;
                 if sh.version < TLS13 {
                     return None;
                 }
-                name_only(view, hello.as_ref()?, name)
+                name_only(view, hello?, name)
             }
         }
     }
 
     fn conclude(&self, view: &FlowView<'_>) -> Option<Verdict> {
-        let (c, s) = gate(view)?;
-        let hello = tls::client_hello(c).done()?;
-        let name = tor_sni(&hello)?;
+        gate(view)?;
+        let hello = view.client_hello().done()?;
+        let name = tor_sni(hello)?;
         // Unanswered, or the answer was cut before the certificate: nothing contradicts the name.
-        if !tls::certificate(s).is_incomplete() {
+        if !view.certificate().is_incomplete() {
             return None;
         }
-        name_only(view, &hello, name).map(|v| v.with("server certificate not seen"))
+        name_only(view, hello, name).map(|v| v.with("server certificate not seen"))
     }
 }
 
-/// TCP with a TLS handshake record opening either direction: both streams.
-fn gate<'a>(view: &FlowView<'a>) -> Option<(&'a [u8], &'a [u8])> {
+/// TCP with a TLS handshake record opening either direction.
+fn gate(view: &FlowView<'_>) -> Option<()> {
     let (c, s) = (view.to_server.data(), view.to_client.data());
     (view.proto == ip_proto::TCP
         && (c.first() == Some(&tls::CONTENT_HANDSHAKE)
             || s.first() == Some(&tls::CONTENT_HANDSHAKE)))
-    .then_some((c, s))
+    .then_some(())
 }
 
 /// The client's server name when it has Tor's shape.

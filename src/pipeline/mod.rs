@@ -13,16 +13,18 @@
 
 mod names;
 mod stats;
+mod workers;
 
 pub use names::NameCache;
 pub use stats::Stats;
+pub use workers::{PacketPath, Workers, WORKERS_MAX};
 
 use crate::alert::{Alert, AlertKey, Dedup, FlowRecord, Policy};
 use crate::capture::{Frame, LinkType};
 use crate::config::{Config, DetectConfig, Inventory};
 use crate::decode::{decode, ip_proto, Decoded, Packet};
 use crate::detect::dns::{self, DNS_PORT};
-use crate::detect::{Cascade, FlowView, Side, Verdict};
+use crate::detect::{Cascade, FlowView, HandshakeMemo, Side, Verdict};
 use crate::flow::{Dir, EndReason, Flow, FlowTable};
 use crate::identity::{FlowFacts, Identity};
 use crate::intel::Intel;
@@ -67,11 +69,10 @@ impl AlertSink for VecSink {
 #[derive(Debug, Default)]
 pub struct FlowState {
     /// The DNS name the responder's address was resolved from, if a response was seen.
-    name: Option<Arc<str>>,
+    name: Option<names::Name>,
     det: Detection,
-    /// Set when the flow was reported as remote access, a tunnel or an anonymizer: it is then
-    /// watched for a session that never ends.
-    session: Option<Box<Session>>,
+    /// Handshake parses shared by the detectors; only while the flow is under inspection.
+    memo: Option<Box<HandshakeMemo>>,
 }
 
 /// A reported remote-control or tunnel flow, watched for its length.
@@ -88,7 +89,46 @@ struct Session {
 struct Detection {
     done: bool,
     inspected: u32,
-    best: Option<Box<(Verdict, Ts)>>,
+    /// While inspecting: the best verdict so far. Once reported as remote access, a tunnel or
+    /// an anonymizer: the session, watched for one that never ends. One box for both keeps a
+    /// tracked flow within its memory budget.
+    held: Option<Box<Held>>,
+}
+
+#[derive(Debug)]
+enum Held {
+    /// The best verdict so far and when its evidence first appeared.
+    Best(Verdict, Ts),
+    /// A reported session.
+    Session(Session),
+}
+
+impl Detection {
+    /// Takes the best verdict so far out, with the time its evidence first appeared.
+    fn take_best(&mut self) -> (Option<Verdict>, Option<Ts>) {
+        match self.held.take().map(|b| *b) {
+            Some(Held::Best(v, t)) => (Some(v), Some(t)),
+            Some(other) => {
+                self.held = Some(Box::new(other));
+                (None, None)
+            }
+            None => (None, None),
+        }
+    }
+
+    /// Puts back the best verdict (`since`: when its evidence first appeared).
+    fn put_best(&mut self, v: Option<Verdict>, since: Ts) {
+        if let Some(v) = v {
+            self.held = Some(Box::new(Held::Best(v, since)));
+        }
+    }
+
+    fn session_mut(&mut self) -> Option<&mut Session> {
+        match self.held.as_deref_mut() {
+            Some(Held::Session(s)) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 /// Everything downstream of the flow table, split from it so flow-end callbacks can use it while
@@ -103,6 +143,8 @@ struct Emitter<'s> {
     sink: &'s mut dyn AlertSink,
     stats: Stats,
     error: Option<io::Error>,
+    /// Stands in for the memo of a flow that was never inspected when it is concluded.
+    spare_memo: HandshakeMemo,
 }
 
 /// The decode-to-alert pipeline for one source.
@@ -150,6 +192,7 @@ impl<'s> Pipeline<'s> {
                 sink,
                 stats: Stats::default(),
                 error: None,
+                spare_memo: HandshakeMemo::default(),
             },
             next_expire: Ts(0),
         }
@@ -187,6 +230,30 @@ impl<'s> Pipeline<'s> {
         self.emit.sink.flush()
     }
 
+    /// Hands every alert on without deduplication: for a worker of [`Workers`], whose alerts
+    /// are deduplicated once, in a deterministic order, where all workers' alerts meet.
+    pub fn without_dedup(mut self) -> Pipeline<'s> {
+        self.emit.dedup = Dedup::keep_all(self.emit.dedup.window_secs());
+        self
+    }
+
+    /// Learns the DNS names a response in `f` carries, as [`Pipeline::frame`] does, without
+    /// accounting the frame: a worker of [`Workers`] sees every DNS response so the names
+    /// cache matches one pipeline's whatever shard the response belongs to.
+    pub fn learn_names(&mut self, f: &Frame<'_>) {
+        if let Decoded::Packet(p) = decode(self.link, f) {
+            self.learn_names_from(&p);
+        }
+    }
+
+    fn learn_names_from(&mut self, p: &Packet<'_>) {
+        if is_dns_response(p) {
+            if let Some(m) = dns::parse(p.payload) {
+                self.names.learn(&m);
+            }
+        }
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> Stats {
         let mut s = self.emit.stats.clone();
@@ -199,11 +266,16 @@ impl<'s> Pipeline<'s> {
 
     /// Processes one captured frame. Returns the sink's error if delivering an alert failed.
     pub fn frame(&mut self, f: &Frame<'_>) -> io::Result<()> {
+        self.decoded(f, decode(self.link, f))
+    }
+
+    /// As [`Pipeline::frame`], for a frame already decoded (`d` is `decode` of `f`).
+    pub fn decoded(&mut self, f: &Frame<'_>, d: Decoded<'_>) -> io::Result<()> {
         let st = &mut self.emit.stats;
         st.frames += 1;
         st.bytes += u64::from(f.wire_len);
         st.see_time(f.ts);
-        match decode(self.link, f) {
+        match d {
             Decoded::Packet(p) => self.packet(&p),
             Decoded::NotIp => st.not_ip += 1,
             Decoded::Fragment => st.fragments += 1,
@@ -260,11 +332,7 @@ impl<'s> Pipeline<'s> {
             e.identity.advance(p.ts, &e.inventory);
             e.flush_findings();
         }
-        if p.src_port == DNS_PORT && p.proto == ip_proto::UDP && !p.payload.is_empty() {
-            if let Some(m) = dns::parse(p.payload) {
-                self.names.learn(&m);
-            }
-        }
+        self.learn_names_from(p);
         let emit = &mut self.emit;
         let ing = self
             .flows
@@ -278,7 +346,7 @@ impl<'s> Pipeline<'s> {
             return;
         };
         if flow.state.det.done {
-            if flow.state.session.is_some() {
+            if flow.state.det.held.is_some() {
                 self.emit.check_long(flow);
             }
             return;
@@ -308,10 +376,18 @@ impl<'s> Pipeline<'s> {
         let Some(flow) = self.flows.get_mut(ing.id) else {
             return;
         };
-        let finished = self.emit.inspect(flow, p, budget);
+        let finished = self.emit.inspect(flow, p, ing.dir, budget);
         if finished {
-            self.flows.release_payload(ing.id);
+            self.release(ing.id);
         }
+    }
+
+    /// Inspection of flow `id` is over: its payload and handshake parses are let go.
+    fn release(&mut self, id: crate::flow::FlowId) {
+        if let Some(f) = self.flows.get_mut(id) {
+            f.state.memo = None;
+        }
+        self.flows.release_payload(id);
     }
 
     fn conclude_now(&mut self, id: crate::flow::FlowId) {
@@ -320,20 +396,26 @@ impl<'s> Pipeline<'s> {
         };
         self.emit.conclude(flow);
         self.emit.report(flow);
-        self.flows.release_payload(id);
+        self.release(id);
     }
 }
 
 impl Emitter<'_> {
-    /// Runs the cascade after a payload packet. Returns true when inspection of the flow is over.
-    fn inspect(&mut self, flow: &mut Flow<FlowState>, p: &Packet<'_>, budget: u32) -> bool {
+    /// Runs the cascade after a payload packet travelling in `dir`. Returns true when
+    /// inspection of the flow is over.
+    fn inspect(
+        &mut self,
+        flow: &mut Flow<FlowState>,
+        p: &Packet<'_>,
+        dir: Dir,
+        budget: u32,
+    ) -> bool {
         let complete = {
-            let (view, st) = split_view(flow, Some(p));
+            let (view, st, fresh) = split_view(flow, Some((p, dir)), &mut self.spare_memo);
             // The alert's time is when the evidence first appeared, not when it became conclusive.
-            let since = st.best.as_ref().map(|b| b.1);
-            let mut best = st.best.take().map(|b| b.0);
-            let complete = self.cascade.inspect(&view, &mut best);
-            st.best = best.map(|v| Box::new((v, since.unwrap_or(p.ts))));
+            let (mut best, since) = st.take_best();
+            let complete = self.cascade.inspect_packet(&view, &mut best, fresh);
+            st.put_best(best, since.unwrap_or(p.ts));
             st.inspected += 1;
             complete
         };
@@ -353,17 +435,16 @@ impl Emitter<'_> {
             return;
         }
         let first_ts = flow.first_ts;
-        let (view, st) = split_view(flow, None);
-        let since = st.best.as_ref().map(|b| b.1);
-        let mut best = st.best.take().map(|b| b.0);
+        let (view, st, _) = split_view(flow, None, &mut self.spare_memo);
+        let (mut best, since) = st.take_best();
         self.cascade.conclude(&view, &mut best);
-        st.best = best.map(|v| Box::new((v, since.unwrap_or(first_ts))));
+        st.put_best(best, since.unwrap_or(first_ts));
     }
 
     fn flow_ended(&mut self, flow: &mut Flow<FlowState>, _why: EndReason) {
         self.conclude(flow);
         self.report(flow);
-        if flow.state.session.is_some() {
+        if flow.state.det.held.is_some() {
             self.check_long(flow);
         }
     }
@@ -379,7 +460,7 @@ impl Emitter<'_> {
             return;
         }
         let facts = facts_of(flow);
-        let Some(s) = flow.state.session.as_deref_mut() else {
+        let Some(s) = flow.state.det.session_mut() else {
             return;
         };
         if s.reported_long {
@@ -492,19 +573,23 @@ impl Emitter<'_> {
             return;
         }
         st.done = true;
-        let best = st.best.take();
-        if let Some(v) = best.and_then(|b| self.detect_filter(b.0).map(|v| (v, b.1))) {
-            let (kind, family) = (v.0.kind, v.0.family.clone());
-            let alert = self.alert_for(flow, v.0, v.1);
+        let (best, since) = st.take_best();
+        st.held = None;
+        let reported = best
+            .and_then(|b| self.detect_filter(b))
+            .zip(since.or(Some(flow.first_ts)));
+        if let Some((v, since)) = reported {
+            let (kind, family) = (v.kind, v.family.clone());
+            let alert = self.alert_for(flow, v, since);
             if let Some(a) = &alert {
                 self.deliver(a);
             }
-            flow.state.session = Some(Box::new(Session {
+            flow.state.det.held = Some(Box::new(Held::Session(Session {
                 kind,
                 family,
                 contractor: alert.and_then(|a| a.contractor),
                 reported_long: false,
-            }));
+            })));
         }
         let facts = facts_of(flow);
         self.identity.flow(&facts, &self.inventory);
@@ -618,12 +703,20 @@ fn facts_of(flow: &Flow<FlowState>) -> FlowFacts {
     }
 }
 
+/// Whether `p` may be a DNS response whose names the cache learns.
+fn is_dns_response(p: &Packet<'_>) -> bool {
+    p.src_port == DNS_PORT && p.proto == ip_proto::UDP && !p.payload.is_empty()
+}
+
 /// The detectors' view of `flow`, and its detection state (borrowed apart so the cascade can
-/// read one while the pipeline updates the other).
+/// read one while the pipeline updates the other). An inspected flow (packet `p` given with its
+/// direction) gets a memo of its own; otherwise `spare` stands in, emptied. The flag says
+/// whether `p` shows the detectors anything new ([`HandshakeMemo::fresh`]).
 fn split_view<'a>(
     flow: &'a mut Flow<FlowState>,
-    p: Option<&'a Packet<'a>>,
-) -> (FlowView<'a>, &'a mut Detection) {
+    p: Option<(&'a Packet<'a>, Dir)>,
+    spare: &'a mut HandshakeMemo,
+) -> (FlowView<'a>, &'a mut Detection, bool) {
     let (client, server) = (flow.client(), flow.server());
     let Flow {
         key,
@@ -636,6 +729,31 @@ fn split_view<'a>(
         state,
         ..
     } = flow;
+    let FlowState { name, det, memo } = state;
+    let memo: &mut HandshakeMemo = match (p, memo) {
+        (Some(_), memo) => memo.get_or_insert_with(Box::default),
+        (None, Some(memo)) => memo,
+        (None, None) => {
+            spare.clear();
+            spare
+        }
+    };
+    let kept = |d: Dir| {
+        payloads
+            .as_ref()
+            .and_then(|b| b.dirs.get(d.idx()))
+            .map_or((0, 0), |k| (k.data().len(), k.segments().len()))
+    };
+    let (to_server, to_client) = (kept(Dir::ToServer), kept(Dir::ToClient));
+    memo.sync(to_server, to_client);
+    let fresh = p.is_none_or(|(_, dir)| {
+        let ah = |d: Dir| ah_spi.get(d.idx()).copied().flatten().is_some();
+        let state = [
+            (to_server.0, to_server.1, ah(Dir::ToServer)),
+            (to_client.0, to_client.1, ah(Dir::ToClient)),
+        ];
+        memo.fresh(dir.idx(), state)
+    });
     let side = |d: Dir| {
         let mut s = Side::new(
             payloads.as_ref().and_then(|b| b.dirs.get(d.idx())),
@@ -653,10 +771,11 @@ fn split_view<'a>(
         to_server: side(Dir::ToServer),
         to_client: side(Dir::ToClient),
         tcp,
-        packet: p,
-        server_name: state.name.as_deref(),
+        packet: p.map(|(p, _)| p),
+        server_name: name.as_deref().map(|n| &**n),
+        memo,
     };
-    (view, &mut state.det)
+    (view, det, fresh)
 }
 
 #[cfg(test)]

@@ -57,6 +57,33 @@ impl Stats {
         }
     }
 
+    /// Adds another pipeline's counters (a worker's, for [`super::Workers`]): sums, with the
+    /// peak table size summed too (an upper bound of the workers' joint peak) and the time
+    /// range widened.
+    pub(super) fn absorb(&mut self, o: &Stats) {
+        self.frames += o.frames;
+        self.bytes += o.bytes;
+        self.packets += o.packets;
+        self.not_ip += o.not_ip;
+        self.fragments += o.fragments;
+        for (a, b) in self.malformed.iter_mut().zip(o.malformed) {
+            *a += b;
+        }
+        for (a, b) in self.alerts.iter_mut().zip(o.alerts) {
+            *a += b;
+        }
+        self.suppressed += o.suppressed;
+        self.flows.created += o.flows.created;
+        self.flows.expired += o.flows.expired;
+        self.flows.evicted += o.flows.evicted;
+        self.flows.peak += o.flows.peak;
+        self.flows.inspect_skipped += o.flows.inspect_skipped;
+        self.flows_active += o.flows_active;
+        for t in [o.first_ts, o.last_ts].into_iter().flatten() {
+            self.see_time(t);
+        }
+    }
+
     /// Malformed frames in all.
     pub fn malformed_total(&self) -> u64 {
         self.malformed.iter().sum()

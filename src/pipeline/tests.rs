@@ -386,3 +386,26 @@ fn a_short_session_is_not_continuous() {
     ]);
     assert_eq!(h.sink.0.len(), 1);
 }
+
+/// Memory per tracked flow stays within 256 bytes at the default cap of one million flows: the
+/// flow's slot (key, counters, handshake facts, LRU links and this pipeline's state) plus its
+/// share of the index, which holds only 4-byte flow ids and hashbrown's control bytes (the key
+/// is read from the slot). Payload buffers and handshake memos come on top only for flows under
+/// inspection, at most `flow.max_inspecting` of them.
+#[test]
+fn a_tracked_flow_costs_at_most_256_bytes() {
+    use crate::flow::{Flow, FlowConfig, FlowTable};
+    let table: FlowTable<FlowState> = FlowTable::new(FlowConfig::default());
+    let flows = FlowConfig::default().max_flows;
+    assert!(
+        table.capacity() >= flows,
+        "not pre-sized: {}",
+        table.capacity()
+    );
+    let slot = std::mem::size_of::<Option<Flow<FlowState>>>();
+    let index = table.index_bytes().div_ceil(flows);
+    assert!(
+        slot + index <= 256,
+        "slot {slot} + index {index} bytes per flow"
+    );
+}

@@ -136,13 +136,13 @@ impl ProductDetector {
         if cs > TLS_PKTS_MAX || sc > TLS_PKTS_MAX || (by_client && sc > 0) {
             return false;
         }
-        if let Some(ch) = tls::client_hello(client).done() {
-            self.hello(&ch, false, g);
+        if let Some(ch) = v.client_hello().done() {
+            self.hello(ch, false, g);
         }
         let server = v.to_client.data();
         if !by_client && server.first() == Some(&tls::CONTENT_HANDSHAKE) {
-            if let Some(cert) = tls::certificate(server).done() {
-                self.certificate(&cert, g);
+            if let Some(cert) = v.certificate().done() {
+                self.certificate(cert, g);
             }
         }
         true
@@ -159,9 +159,8 @@ impl ProductDetector {
         if cs > QUIC_CLIENT_PKTS_MAX || sc > QUIC_SERVER_PKTS_MAX {
             return false;
         }
-        let datagrams = (0..v.to_server.segments().len()).filter_map(|i| v.to_server.segment(i));
-        if let Some(ch) = tls::quic_initials(datagrams).done() {
-            self.hello(&ch, true, g);
+        if let Some(ch) = v.quic_hello().done() {
+            self.hello(ch, true, g);
         }
         true
     }

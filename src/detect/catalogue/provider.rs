@@ -42,7 +42,7 @@ impl ProviderEnricher {
         if view.proto != ip_proto::TCP || client.first() != Some(&tls::CONTENT_HANDSHAKE) {
             return None;
         }
-        tls::client_hello(client).done()?.sni
+        view.client_hello().done()?.sni.clone()
     }
 }
 

@@ -39,6 +39,7 @@
 
 mod client_hello;
 mod ja4;
+mod memo;
 mod quic;
 mod record;
 mod server;
@@ -59,6 +60,7 @@ pub(crate) fn testdata_client_hello() -> Vec<u8> {
     testdata::ja4_example_stream()
 }
 
+pub use memo::{HandshakeMemo, KeptState};
 pub(crate) use quic::{quic_initial, quic_initials, QuicVersion};
 pub(crate) use record::{CONTENT_HANDSHAKE, RECORD_HEADER_LEN, VERSION_MAJOR};
 
@@ -85,6 +87,15 @@ impl<T> Parse<T> {
     /// Whether more bytes could still turn this into `Done`.
     pub(crate) fn is_incomplete(&self) -> bool {
         matches!(self, Parse::Incomplete)
+    }
+
+    /// A borrowing view of the outcome.
+    pub(crate) fn as_ref(&self) -> Parse<&T> {
+        match self {
+            Parse::Done(v) => Parse::Done(v),
+            Parse::Incomplete => Parse::Incomplete,
+            Parse::NotTls => Parse::NotTls,
+        }
     }
 
     /// Applies `f` to a parsed value.

@@ -1,0 +1,618 @@
+//! Sharded analysis: one reader, `N` worker pipelines, one final stage.
+//!
+//! ```text
+//!             ┌─▶ worker 0: Pipeline (flows, detectors, alerts without dedup) ─┐
+//! reader ─────┤                                                               ├─▶ final stage:
+//! (decode,    └─▶ worker N-1: …                                               ┘   merge, dedup,
+//!  shard)                                                                          counts, sink
+//! ```
+//!
+//! The reader (the caller's thread) decodes each frame just far enough to find its flow key,
+//! which is normalised so both directions give the same key (`flow::FlowKey`), and hands the
+//! frame to the worker that key hashes to: a flow lives on exactly one worker. Frames travel in
+//! batches (recycled buffers: nothing is allocated per packet once they have grown) over bounded
+//! channels, so a slow worker holds the reader back instead of growing a queue.
+//!
+//! Each worker runs an ordinary [`Pipeline`], so a flow is decided exactly as one pipeline
+//! decides it, given the same flow-independent inputs, which the reader supplies:
+//! - idle expiry: the reader keeps one pipeline's expiry schedule (every
+//!   [`super::EXPIRE_EVERY_NS`] of packet time) and sends each tick to every worker, in stream
+//!   position, so flows end at the same points of the stream whichever worker holds them;
+//! - DNS names: every DNS response is shown to every worker ([`Pipeline::learn_names`]), so a flow
+//!   started after a lookup finds the name whichever worker the lookup went to.
+//!
+//! Alerts leave the workers undeduplicated, tagged with the stream position that produced them
+//! (a frame's sequence number; its expiry tick just before it; the final drain last). The final
+//! stage, on the caller's thread, merges them in (position, time, id, flow) order once every
+//! worker has passed that position, then deduplicates, counts and delivers them through the one
+//! sink. Output is therefore the same for any number of workers. It matches one in-line pipeline
+//! alert for alert; only alerts from flows ended by the same expiry tick (or the final drain) may
+//! come out in another order, since one pipeline ends those in least-recently-active order.
+//! Anything that must see every alert or every flow once (deduplication now; identity-level
+//! state later) belongs in this final stage, not in the workers.
+//!
+//! Limits are split: each worker tracks up to `flow.max_flows / N` flows and inspects up to
+//! `flow.max_inspecting / N` at once, so a table under eviction pressure may evict other flows
+//! than one pipeline would.
+//!
+//! Failure policy: a worker cannot fail on its own (its sink is memory); if one panics, the
+//! reader's next hand-over or the final join reports it as an error, and the run stops.
+
+use super::{AlertSink, Pipeline, Stats, EXPIRE_EVERY_NS};
+use crate::alert::{Alert, Dedup};
+use crate::capture::{Frame, LinkType};
+use crate::config::Config;
+use crate::decode::{decode, Decoded, Packet};
+use crate::flow::FlowKey;
+use crate::ts::Ts;
+use std::cell::RefCell;
+use std::cmp::Ordering;
+use std::hash::BuildHasher;
+use std::io;
+use std::net::IpAddr;
+use std::rc::Rc;
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::thread::JoinHandle;
+
+/// Most workers accepted (`--workers`): beyond the cores of any sensor this runs on.
+pub const WORKERS_MAX: usize = 64;
+/// Frames read between hand-overs: each hand-over sends every worker its batch, so watermarks
+/// advance together and alerts leave the final stage with a delay of at most this many frames.
+const BATCH_FRAMES: usize = 512;
+/// Batches per worker in existence (one filling, the rest queued or in the worker's hands): the
+/// bound on memory between reader and worker.
+const BATCHES_PER_WORKER: usize = 4;
+/// Seed of the shard hash: fixed, so a flow goes to the same worker on every run.
+const SHARD_SEED: u64 = 0x7277_7368_6172_6473;
+
+/// What a pipeline-like stage does with frames: one [`Pipeline`] in line, or [`Workers`].
+pub trait PacketPath {
+    /// Processes one captured frame. Returns the sink's error if delivering an alert failed.
+    fn frame(&mut self, f: &Frame<'_>) -> io::Result<()>;
+    /// Lets time pass without traffic: idle flows expire.
+    fn idle(&mut self, now: Ts) -> io::Result<()>;
+    /// Ends every flow, delivers the last alerts and flushes the sink.
+    fn finish(&mut self) -> io::Result<()>;
+    /// Reopens the sink's file outputs.
+    fn reopen_outputs(&mut self) -> io::Result<()>;
+    /// Counters so far.
+    fn stats(&self) -> Stats;
+    /// Applies a reloaded configuration's inventory, identity settings, policy and intel. Only
+    /// one pipeline in line holds identity state; sharded workers keep what they started with
+    /// (the command line runs identity work on one pipeline).
+    fn reload(&mut self, _cfg: &Config, _intel: std::sync::Arc<crate::intel::Intel>) {}
+    /// One session-log login (identity stage; see [`PacketPath::reload`]).
+    fn login(&mut self, _l: &crate::identity::session::Login) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl PacketPath for Pipeline<'_> {
+    fn frame(&mut self, f: &Frame<'_>) -> io::Result<()> {
+        Pipeline::frame(self, f)
+    }
+    fn idle(&mut self, now: Ts) -> io::Result<()> {
+        Pipeline::idle(self, now)
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        Pipeline::finish(self)
+    }
+    fn reopen_outputs(&mut self) -> io::Result<()> {
+        Pipeline::reopen_outputs(self)
+    }
+    fn stats(&self) -> Stats {
+        Pipeline::stats(self)
+    }
+    fn reload(&mut self, cfg: &Config, intel: std::sync::Arc<crate::intel::Intel>) {
+        Pipeline::reload(self, cfg, intel);
+    }
+    fn login(&mut self, l: &crate::identity::session::Login) -> io::Result<()> {
+        Pipeline::login(self, l)
+    }
+}
+
+/// What a batch entry asks the worker to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Task {
+    /// Run the expiry check at the entry's time ([`Pipeline::idle`]).
+    Tick,
+    /// Process the frame ([`Pipeline::frame`]).
+    Frame,
+    /// Only learn the DNS names of the frame ([`Pipeline::learn_names`]).
+    Names,
+}
+
+/// What the reader's decode of a frame gave, detached from the reader's buffer: the packet's
+/// payload is `payload` bytes into the frame's copy in the batch.
+#[derive(Debug)]
+enum Predecoded {
+    Packet(Packet<'static>, usize),
+    Other(Decoded<'static>),
+}
+
+impl Predecoded {
+    fn of(d: Decoded<'_>, frame: &[u8]) -> Predecoded {
+        match d {
+            Decoded::Packet(p) => {
+                // The payload is a slice of the frame (decode never copies); its offset is
+                // found from the two addresses, and checked when the worker takes it back.
+                let at = (p.payload.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
+                let offset = if p.payload.is_empty() { 0 } else { at };
+                Predecoded::Packet(detach(&p), offset)
+            }
+            Decoded::NotIp => Predecoded::Other(Decoded::NotIp),
+            Decoded::Fragment => Predecoded::Other(Decoded::Fragment),
+            Decoded::Malformed(m) => Predecoded::Other(Decoded::Malformed(m)),
+        }
+    }
+
+    /// The decode result again, over the frame's copy `frame`; `None` if the payload does not
+    /// lie within it (then the worker decodes the copy itself).
+    fn attach<'a>(&self, frame: &'a [u8], len: usize) -> Option<Decoded<'a>> {
+        Some(match self {
+            Predecoded::Packet(p, offset) => {
+                let payload = frame.get(*offset..offset.checked_add(len)?)?;
+                Decoded::Packet(Packet {
+                    payload,
+                    ..detach(p)
+                })
+            }
+            Predecoded::Other(Decoded::Malformed(m)) => Decoded::Malformed(*m),
+            Predecoded::Other(Decoded::Fragment) => Decoded::Fragment,
+            Predecoded::Other(_) => Decoded::NotIp,
+        })
+    }
+}
+
+/// `p` without its payload.
+fn detach(p: &Packet<'_>) -> Packet<'static> {
+    Packet {
+        ts: p.ts,
+        vlan: p.vlan,
+        src: p.src,
+        dst: p.dst,
+        proto: p.proto,
+        ttl: p.ttl,
+        src_port: p.src_port,
+        dst_port: p.dst_port,
+        tcp: p.tcp,
+        icmp: p.icmp,
+        ah_spi: p.ah_spi,
+        payload: &[],
+        wire_len: p.wire_len,
+        payload_wire_len: p.payload_wire_len,
+    }
+}
+
+/// One batch entry; frame bytes are `data[start..start + len]` of its batch.
+#[derive(Debug)]
+struct Entry {
+    seq: u64,
+    ts: Ts,
+    wire_len: u32,
+    start: usize,
+    len: usize,
+    task: Task,
+    /// The reader's decode, for [`Task::Frame`] entries that have one.
+    pre: Option<(Predecoded, usize)>,
+}
+
+/// Frames for one worker, and the stream position they reach.
+#[derive(Debug, Default)]
+struct Batch {
+    entries: Vec<Entry>,
+    data: Vec<u8>,
+    upto: u64,
+}
+
+impl Batch {
+    fn push(&mut self, seq: u64, f: &Frame<'_>, task: Task) {
+        self.push_decoded(seq, f, task, None);
+    }
+
+    fn push_decoded(
+        &mut self,
+        seq: u64,
+        f: &Frame<'_>,
+        task: Task,
+        pre: Option<(Predecoded, usize)>,
+    ) {
+        let start = self.data.len();
+        if task != Task::Tick {
+            self.data.extend_from_slice(f.data);
+        }
+        self.entries.push(Entry {
+            seq,
+            ts: f.ts,
+            wire_len: f.wire_len,
+            start,
+            len: self.data.len() - start,
+            task,
+            pre,
+        });
+    }
+}
+
+/// Where an alert was produced in the stream: the frame's sequence number and the step (expiry
+/// tick 0, the frame 1); the final drain is `(u64::MAX, 2)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Tag {
+    seq: u64,
+    step: u8,
+}
+
+const DRAIN: Tag = Tag {
+    seq: u64::MAX,
+    step: 2,
+};
+
+/// An alert and where it was produced.
+#[derive(Debug)]
+struct Tagged {
+    tag: Tag,
+    alert: Alert,
+}
+
+/// The final stage's order: stream position, then fields that tell apart alerts produced at
+/// the same position (flows ended by one tick) independently of which worker held them.
+fn merge_order(a: &Tagged, b: &Tagged) -> Ordering {
+    let (x, y) = (&a.alert, &b.alert);
+    a.tag
+        .cmp(&b.tag)
+        .then(x.ts.cmp(&y.ts))
+        .then_with(|| x.id.cmp(&y.id))
+        .then_with(|| flow_order(x).cmp(&flow_order(y)))
+}
+
+/// The flow fields that order alerts of one position and time.
+type FlowOrder = Option<(u32, &'static str, IpAddr, u16, IpAddr, u16)>;
+
+fn flow_order(a: &Alert) -> FlowOrder {
+    a.flow
+        .as_ref()
+        .map(|f| (f.vlan, f.proto, f.src_ip, f.src_port, f.dst_ip, f.dst_port))
+}
+
+/// A worker's report after a batch (or, with `finished`, after its final drain).
+struct Done {
+    worker: usize,
+    batch: Option<Batch>,
+    alerts: Vec<Tagged>,
+    upto: u64,
+    stats: Stats,
+    finished: bool,
+}
+
+/// The worker side of the alert hand-over: a sink that tags each alert with the current stream
+/// position and keeps it for the next report.
+struct Outbox {
+    tag: Tag,
+    alerts: Vec<Tagged>,
+}
+
+struct OutboxSink(Rc<RefCell<Outbox>>);
+
+impl AlertSink for OutboxSink {
+    fn emit(&mut self, alert: &Alert) -> io::Result<()> {
+        let mut o = self.0.borrow_mut();
+        let tag = o.tag;
+        o.alerts.push(Tagged {
+            tag,
+            alert: alert.clone(),
+        });
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `N` worker pipelines behind one reader and one final stage (see the module documentation).
+pub struct Workers<'s> {
+    link: LinkType,
+    senders: Vec<SyncSender<Batch>>,
+    results: Receiver<Done>,
+    handles: Vec<JoinHandle<()>>,
+    filling: Vec<Batch>,
+    spare: Vec<Vec<Batch>>,
+    watermark: Vec<u64>,
+    worker_stats: Vec<Stats>,
+    finished: usize,
+    pending: Vec<Tagged>,
+    seq: u64,
+    next_expire: Ts,
+    since_handover: usize,
+    shard: foldhash::fast::FixedState,
+    dedup: Dedup,
+    delivered: Stats,
+    sink: &'s mut dyn AlertSink,
+}
+
+impl<'s> Workers<'s> {
+    /// Starts `n` (2..=[`WORKERS_MAX`]) worker pipelines for frames of framing `link`,
+    /// configured by `cfg`, delivering to `sink`.
+    pub fn start(
+        cfg: &Config,
+        link: LinkType,
+        n: usize,
+        sink: &'s mut dyn AlertSink,
+    ) -> io::Result<Workers<'s>> {
+        let n = n.clamp(1, WORKERS_MAX);
+        let mut share = cfg.clone();
+        share.flow.max_flows = cfg.flow.max_flows.div_ceil(n);
+        share.flow.max_inspecting = cfg.flow.max_inspecting.div_ceil(n);
+        let (done_tx, results) = mpsc::channel();
+        let mut senders = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        for w in 0..n {
+            let (tx, rx) = mpsc::sync_channel(BATCHES_PER_WORKER);
+            let (cfg, done) = (share.clone(), done_tx.clone());
+            let h = std::thread::Builder::new()
+                .name(format!("remotewatch-worker-{w}"))
+                .spawn(move || work(w, &cfg, link, &rx, &done))?;
+            senders.push(tx);
+            handles.push(h);
+        }
+        Ok(Workers {
+            link,
+            senders,
+            results,
+            handles,
+            filling: (0..n).map(|_| Batch::default()).collect(),
+            spare: (0..n)
+                .map(|_| (1..BATCHES_PER_WORKER).map(|_| Batch::default()).collect())
+                .collect(),
+            watermark: vec![0; n],
+            worker_stats: vec![Stats::default(); n],
+            finished: 0,
+            pending: Vec::new(),
+            seq: 0,
+            next_expire: Ts(0),
+            since_handover: 0,
+            shard: foldhash::fast::FixedState::with_seed(SHARD_SEED),
+            dedup: Dedup::new(cfg.alerts.dedup_window_secs),
+            delivered: Stats::default(),
+            sink,
+        })
+    }
+
+    /// The number of workers (their channels close at [`PacketPath::finish`]; this stays).
+    fn workers(&self) -> usize {
+        self.watermark.len()
+    }
+
+    /// Queues an expiry tick for every worker when one pipeline would check at `now`.
+    fn tick(&mut self, seq: u64, now: Ts) {
+        if now < self.next_expire {
+            return;
+        }
+        self.next_expire = now.plus(EXPIRE_EVERY_NS);
+        let f = Frame {
+            ts: now,
+            data: &[],
+            wire_len: 0,
+        };
+        for b in &mut self.filling {
+            b.push(seq, &f, Task::Tick);
+        }
+    }
+
+    /// Sends every worker its batch; blocks while a worker has all its batches in hand.
+    fn hand_over(&mut self) -> io::Result<()> {
+        for w in 0..self.senders.len() {
+            let fresh = self.spare_batch(w)?;
+            let mut b = std::mem::replace(self.filling.get_mut(w).ok_or_else(worker_lost)?, fresh);
+            b.upto = self.seq;
+            self.senders
+                .get(w)
+                .ok_or_else(worker_lost)?
+                .send(b)
+                .map_err(|_| worker_lost())?;
+        }
+        self.since_handover = 0;
+        while let Ok(d) = self.results.try_recv() {
+            self.absorb(d)?;
+        }
+        Ok(())
+    }
+
+    fn spare_batch(&mut self, w: usize) -> io::Result<Batch> {
+        loop {
+            if let Some(b) = self.spare.get_mut(w).and_then(Vec::pop) {
+                return Ok(b);
+            }
+            let d = self.results.recv().map_err(|_| worker_lost())?;
+            self.absorb(d)?;
+        }
+    }
+
+    /// Takes a worker's report and delivers every alert no worker can still precede.
+    fn absorb(&mut self, d: Done) -> io::Result<()> {
+        if let Some(b) = d.batch {
+            if let Some(s) = self.spare.get_mut(d.worker) {
+                s.push(b);
+            }
+        }
+        if let Some(m) = self.watermark.get_mut(d.worker) {
+            *m = d.upto;
+        }
+        if let Some(s) = self.worker_stats.get_mut(d.worker) {
+            *s = d.stats;
+        }
+        self.finished += usize::from(d.finished);
+        self.pending.extend(d.alerts);
+        let ready = if self.finished == self.workers() {
+            DRAIN
+        } else {
+            Tag {
+                seq: self.watermark.iter().copied().min().unwrap_or(0),
+                step: 1,
+            }
+        };
+        self.pending.sort_by(merge_order);
+        let cut = self.pending.partition_point(|t| t.tag <= ready);
+        for t in self.pending.drain(..cut) {
+            if self.dedup.admit(&t.alert.key(), t.alert.ts) {
+                self.delivered.count_alert(&t.alert);
+                self.sink.emit(&t.alert)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl PacketPath for Workers<'_> {
+    fn frame(&mut self, f: &Frame<'_>) -> io::Result<()> {
+        self.seq += 1;
+        let seq = self.seq;
+        let d = decode(self.link, f);
+        let owner = match &d {
+            Decoded::Packet(p) => {
+                self.tick(seq, p.ts);
+                let (key, _) = FlowKey::of(p);
+                let n = self.workers() as u64;
+                let owner = usize::try_from(self.shard.hash_one(key) % n).unwrap_or(0);
+                if super::is_dns_response(p) {
+                    for (w, b) in self.filling.iter_mut().enumerate() {
+                        if w != owner {
+                            b.push(seq, f, Task::Names);
+                        }
+                    }
+                }
+                owner
+            }
+            // Frames without a flow are only counted: any one worker does.
+            Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => 0,
+        };
+        let payload_len = match &d {
+            Decoded::Packet(p) => p.payload.len(),
+            _ => 0,
+        };
+        let pre = Predecoded::of(d, f.data);
+        if let Some(b) = self.filling.get_mut(owner) {
+            b.push_decoded(seq, f, Task::Frame, Some((pre, payload_len)));
+        }
+        self.since_handover += 1;
+        if self.since_handover >= BATCH_FRAMES {
+            self.hand_over()?;
+        }
+        Ok(())
+    }
+
+    fn idle(&mut self, now: Ts) -> io::Result<()> {
+        // The tick takes a position of its own, after every frame read so far.
+        self.seq += 1;
+        self.tick(self.seq, now);
+        self.hand_over()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if self.senders.is_empty() {
+            return Ok(());
+        }
+        self.hand_over()?;
+        // Closing the channels tells each worker to end its flows and report for the last time.
+        self.senders.clear();
+        while self.finished < self.workers() {
+            let d = self.results.recv().map_err(|_| worker_lost())?;
+            self.absorb(d)?;
+        }
+        for h in self.handles.drain(..) {
+            h.join().map_err(|_| worker_lost())?;
+        }
+        self.sink.flush()
+    }
+
+    fn reopen_outputs(&mut self) -> io::Result<()> {
+        self.sink.flush()?;
+        self.sink.reopen()
+    }
+
+    fn stats(&self) -> Stats {
+        let mut s = Stats::default();
+        for w in &self.worker_stats {
+            s.absorb(w);
+        }
+        s.alerts = self.delivered.alerts;
+        s.suppressed = self.dedup.suppressed();
+        s
+    }
+}
+
+fn worker_lost() -> io::Error {
+    io::Error::other("an analysis worker stopped unexpectedly")
+}
+
+/// A worker: runs its pipeline over each batch and reports, until the reader hangs up.
+fn work(w: usize, cfg: &Config, link: LinkType, batches: &Receiver<Batch>, done: &Sender<Done>) {
+    let outbox = Rc::new(RefCell::new(Outbox {
+        tag: Tag::default(),
+        alerts: Vec::new(),
+    }));
+    let mut sink = OutboxSink(Rc::clone(&outbox));
+    let mut pipe = Pipeline::new(cfg, link, &mut sink).without_dedup();
+    let set_tag = |tag: Tag| outbox.borrow_mut().tag = tag;
+    let take = || std::mem::take(&mut outbox.borrow_mut().alerts);
+    for mut b in batches {
+        for e in &b.entries {
+            let f = Frame {
+                ts: e.ts,
+                data: b.data.get(e.start..e.start + e.len).unwrap_or_default(),
+                wire_len: e.wire_len,
+            };
+            // The outbox cannot fail, so neither can the pipeline.
+            let _ = match e.task {
+                Task::Tick => {
+                    set_tag(Tag {
+                        seq: e.seq,
+                        step: 0,
+                    });
+                    pipe.idle(e.ts)
+                }
+                Task::Frame => {
+                    set_tag(Tag {
+                        seq: e.seq,
+                        step: 1,
+                    });
+                    match e.pre.as_ref().and_then(|(p, len)| p.attach(f.data, *len)) {
+                        Some(d) => pipe.decoded(&f, d),
+                        None => pipe.frame(&f),
+                    }
+                }
+                Task::Names => {
+                    pipe.learn_names(&f);
+                    Ok(())
+                }
+            };
+        }
+        let upto = b.upto;
+        b.entries.clear();
+        b.data.clear();
+        let report = Done {
+            worker: w,
+            batch: Some(b),
+            alerts: take(),
+            upto,
+            stats: pipe.stats(),
+            finished: false,
+        };
+        if done.send(report).is_err() {
+            return;
+        }
+    }
+    set_tag(DRAIN);
+    let _ = pipe.finish();
+    let _ = done.send(Done {
+        worker: w,
+        batch: None,
+        alerts: take(),
+        upto: u64::MAX,
+        stats: pipe.stats(),
+        finished: true,
+    });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests;

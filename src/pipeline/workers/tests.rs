@@ -1,0 +1,157 @@
+use super::*;
+use crate::capture::{FileCapture, Step};
+use crate::pipeline::VecSink;
+use std::path::{Path, PathBuf};
+
+/// A captured frame: time, length on the wire, bytes.
+type Owned = (Ts, u32, Vec<u8>);
+
+/// Every fixture capture, and the frames each holds.
+fn fixtures() -> Vec<(PathBuf, LinkType, Vec<Owned>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcap");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("capture.pcap"))
+        .filter(|p| p.is_file())
+        .collect();
+    dirs.sort();
+    dirs.into_iter()
+        .map(|path| {
+            let mut cap = FileCapture::open(&path).unwrap();
+            let mut frames = Vec::new();
+            while let Ok(Step::Frames(_)) =
+                cap.pump(|f| frames.push((f.ts, f.wire_len, f.data.to_vec())))
+            {}
+            (path, cap.linktype(), frames)
+        })
+        .collect()
+}
+
+fn run(path: &mut dyn PacketPath, frames: &[Owned]) -> Stats {
+    for (ts, wire_len, data) in frames {
+        let f = Frame {
+            ts: *ts,
+            data,
+            wire_len: *wire_len,
+        };
+        path.frame(&f).unwrap();
+    }
+    path.finish().unwrap();
+    path.stats()
+}
+
+fn lines(alerts: &[Alert]) -> Vec<String> {
+    alerts.iter().map(Alert::to_json).collect()
+}
+
+/// Sharding changes nothing a reader of the output can see: the same alerts with the same ids
+/// as one pipeline, the same counts, and, between any two numbers of workers, the same order.
+#[test]
+fn workers_give_one_pipelines_alerts_in_one_order() {
+    let cfg = Config::defaults();
+    let all = fixtures();
+    assert!(all.len() > 40, "fixtures not found");
+    let mut alerts_seen = 0;
+    for (path, link, frames) in &all {
+        let mut one = VecSink::default();
+        let single = run(&mut Pipeline::new(&cfg, *link, &mut one), frames);
+        let mut by_n = Vec::new();
+        for n in [2, 3] {
+            let mut sink = VecSink::default();
+            let st = run(
+                &mut Workers::start(&cfg, *link, n, &mut sink).unwrap(),
+                frames,
+            );
+            let what = format!("{} with {n} workers", path.display());
+            assert_eq!(
+                (st.frames, st.packets, st.bytes, st.not_ip, st.malformed),
+                (
+                    single.frames,
+                    single.packets,
+                    single.bytes,
+                    single.not_ip,
+                    single.malformed
+                ),
+                "{what}"
+            );
+            assert_eq!(st.flows.created, single.flows.created, "{what}");
+            assert_eq!(
+                (st.alerts, st.suppressed),
+                (single.alerts, single.suppressed),
+                "{what}"
+            );
+            let (mut got, mut want) = (lines(&sink.0), lines(&one.0));
+            by_n.push(got.clone());
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{what}");
+        }
+        assert_eq!(by_n[0], by_n[1], "{}: order differs", path.display());
+        alerts_seen += one.0.len();
+    }
+    assert!(alerts_seen > 40);
+}
+
+/// A DNS answer and the connection it led to land on different workers for some number of
+/// workers; the connection still carries the name.
+#[test]
+fn a_name_learned_on_one_worker_reaches_the_others() {
+    let cfg = Config::defaults();
+    let all = fixtures();
+    let (_, link, frames) = all
+        .iter()
+        .find(|(p, _, _)| p.to_string_lossy().contains("anydesk-dns-name-then-flow"))
+        .unwrap();
+    let mut one = VecSink::default();
+    run(&mut Pipeline::new(&cfg, *link, &mut one), frames);
+    assert!(
+        lines(&one.0).iter().any(|l| l.contains("resolved")),
+        "{:?}",
+        lines(&one.0)
+    );
+    for n in 2..=8 {
+        let mut sink = VecSink::default();
+        run(
+            &mut Workers::start(&cfg, *link, n, &mut sink).unwrap(),
+            frames,
+        );
+        assert_eq!(lines(&sink.0), lines(&one.0), "{n} workers");
+    }
+}
+
+/// The merge order puts the stream position first and is total on distinct flows.
+#[test]
+fn merge_order_is_position_then_time_then_id() {
+    let cfg = Config::defaults();
+    let all = fixtures();
+    let alerts: Vec<Alert> = all
+        .iter()
+        .flat_map(|(_, link, frames)| {
+            let mut sink = VecSink::default();
+            run(&mut Pipeline::new(&cfg, *link, &mut sink), frames);
+            sink.0
+        })
+        .take(3)
+        .collect();
+    assert_eq!(alerts.len(), 3);
+    let tagged = |seq: u64, step: u8, a: &Alert| Tagged {
+        tag: Tag { seq, step },
+        alert: a.clone(),
+    };
+    let (a, b) = (&alerts[0], &alerts[1]);
+    assert_eq!(
+        merge_order(&tagged(1, 1, a), &tagged(2, 0, b)),
+        Ordering::Less
+    );
+    assert_eq!(
+        merge_order(&tagged(2, 0, a), &tagged(2, 1, b)),
+        Ordering::Less
+    );
+    assert_eq!(
+        merge_order(&tagged(5, 0, a), &tagged(5, 0, a)),
+        Ordering::Equal
+    );
+    let by_time = a.ts.cmp(&b.ts).then_with(|| a.id.cmp(&b.id));
+    assert_eq!(merge_order(&tagged(5, 0, a), &tagged(5, 0, b)), by_time);
+}
