@@ -595,3 +595,28 @@ fn a_bad_session_log_or_geofeed_is_refused_with_file_line_and_reason() {
         );
     }
 }
+
+#[test]
+fn identity_work_runs_on_one_pipeline_whatever_workers_are_asked() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcap/three-contractors-gateway");
+    let run = |workers: &str| {
+        remotewatch(&[
+            "analyze",
+            "--workers",
+            workers,
+            "--config",
+            dir.join("remotewatch.toml").to_str().unwrap(),
+            dir.join("capture.pcap").to_str().unwrap(),
+        ])
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert_eq!(one.status.code(), Some(0));
+    assert_eq!(two.status.code(), Some(0));
+    assert_eq!(text(&one.stdout), text(&two.stdout));
+    assert_eq!(text(&one.stdout).lines().count(), 6);
+    assert!(
+        text(&two.stderr).contains("run on one pipeline: using --workers 1"),
+        "{}",
+        text(&two.stderr)
+    );
+}
