@@ -7,7 +7,7 @@
 //! and stops inspecting as soon as a verdict is [`Verdict::complete`] or the inspection budget is
 //! spent; [`Detector::conclude`] then gets a last look (port hints live there). Handshake
 //! messages several detectors read (ClientHello, ServerHello, certificate, QUIC Initials) are
-//! parsed once per flow and per growth of the kept bytes, through [`FlowView::client_hello`]
+//! parsed once per flow and per growth of the kept bytes, through `FlowView::client_hello`
 //! and its siblings (`tls/memo.rs`), never by each detector on each call.
 //!
 //! Order of the cascade ([`Cascade::standard`]): detectors whose gate is a fixed IP protocol
