@@ -7,6 +7,9 @@
 //! detector cascade. A flow stops being inspected once a detector is sure or after
 //! `inspect_packets` payload packets; from then on it costs only its counters.
 //!
+//! [`Workers`] runs one such pipeline per worker thread over shards of the flows and merges
+//! their alerts in a final stage on the caller's thread (`workers.rs`).
+//!
 //! Failure policy: bad frames are counted by reason, never fatal. The only error is the alert sink
 //! failing (disk full, closed pipe), which stops the run: an alert that cannot be delivered must
 //! not be silently dropped.
