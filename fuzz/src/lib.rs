@@ -6,7 +6,7 @@ use remotewatch::capture::{Frame, LinkType};
 use remotewatch::config::Config;
 use remotewatch::decode::{ip_proto, Packet, TcpInfo};
 use remotewatch::detect::catalogue::Catalogue;
-use remotewatch::detect::{Cascade, FlowView, Side, Verdict};
+use remotewatch::detect::{Cascade, FlowView, HandshakeMemo, Side, Verdict};
 use remotewatch::flow::{Dir, Handshake, Payloads};
 use remotewatch::pipeline::{Pipeline, VecSink};
 use remotewatch::ts::Ts;
@@ -172,6 +172,8 @@ impl<'a> FlowInput<'a> {
                 wire_len: payload.len() as u32 + 40,
                 payload_wire_len: payload.len() as u32,
             };
+            // A fresh memo per view: the payload grew since the last one.
+            let memo = HandshakeMemo::default();
             let view = view(
                 self.proto,
                 client,
@@ -179,15 +181,23 @@ impl<'a> FlowInput<'a> {
                 &payloads,
                 pkts,
                 bytes,
-                &hs,
+                (&hs, &memo),
                 Some(&packet),
             );
             if cascade.inspect(&view, &mut best) {
                 return best;
             }
         }
+        let memo = HandshakeMemo::default();
         let view = view(
-            self.proto, client, server, &payloads, pkts, bytes, &hs, None,
+            self.proto,
+            client,
+            server,
+            &payloads,
+            pkts,
+            bytes,
+            (&hs, &memo),
+            None,
         );
         cascade.conclude(&view, &mut best);
         best
@@ -202,7 +212,7 @@ fn view<'a>(
     payloads: &'a Payloads,
     pkts: [u64; 2],
     bytes: [u64; 2],
-    hs: &'a Handshake,
+    (hs, memo): (&'a Handshake, &'a HandshakeMemo),
     packet: Option<&'a Packet<'a>>,
 ) -> FlowView<'a> {
     let [up, down] = &payloads.dirs;
@@ -216,6 +226,7 @@ fn view<'a>(
         tcp: hs,
         packet,
         server_name: None,
+        memo,
     }
 }
 

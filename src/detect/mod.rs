@@ -300,9 +300,11 @@ pub struct FlowView<'a> {
     /// The DNS name the responder's address was resolved from, when the sensor saw the answer
     /// before the flow started (lower case, no trailing dot).
     pub server_name: Option<&'a str>,
-    /// The flow's handshake messages parsed so far, shared by every detector: read them
-    /// through [`FlowView::client_hello`] and its siblings.
-    pub(crate) memo: &'a HandshakeMemo,
+    /// The flow's handshake messages parsed so far, shared by every detector (which read them
+    /// through the view's accessors). The pipeline keeps one per inspected flow and syncs it as
+    /// the kept bytes grow; a one-off view (a test, a fuzz target) passes a fresh
+    /// `HandshakeMemo::default()`.
+    pub memo: &'a HandshakeMemo,
 }
 
 impl FlowView<'_> {
