@@ -431,13 +431,14 @@ impl Identity {
             crate::config::canonical(f.server.ip()),
         );
         // Endpoint vantage: the contractor's machine and its peer.
-        if let Some(c) = inv.lookup(cip) {
+        let client_is_endpoint = inv.lookup(cip);
+        if let Some(c) = client_is_endpoint {
             self.peer_intel(c, cip, SocketAddr::new(sip, f.server.port()), f);
         } else if let Some(c) = inv.lookup(sip) {
             self.peer_intel(c, sip, SocketAddr::new(cip, 0), f);
         }
         // Gateway vantage: the initiator's address is the contractor's egress.
-        if reserved::special(cip).is_some() || inv.lookup(cip).is_some() {
+        if reserved::special(cip).is_some() || client_is_endpoint.is_some() {
             return;
         }
         let gw = self.gateway(f.server).map(str::to_owned);

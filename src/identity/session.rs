@@ -108,6 +108,25 @@ fn rfc3339(s: &str) -> Result<Ts, String> {
         .map_err(|_| format!("{s:?} is before 1970"))
 }
 
+/// Line `n` of the session log `path` as a login (`Ok(None)`: blank or a header), or the
+/// problem with it.
+fn login_at(path: &Path, n: usize, line: &str) -> Result<Option<Login>, Problem> {
+    match parse_line(line) {
+        Ok(parsed) => Ok(parsed.map(|(ts, user, ip)| Login {
+            ts,
+            user,
+            ip,
+            origin: format!("{}:{n}", path.display()),
+        })),
+        Err(reason) => Err(Problem {
+            file: path.to_owned(),
+            line: n,
+            col: 0,
+            reason,
+        }),
+    }
+}
+
 /// Reads a whole session log (analysis of a capture). Every bad line is a problem.
 pub fn read_all(path: &Path) -> Result<Vec<Login>, Vec<Problem>> {
     let text = crate::config::read_bounded(path, SESSION_LOG_BYTES_MAX, "session log")
@@ -115,20 +134,10 @@ pub fn read_all(path: &Path) -> Result<Vec<Login>, Vec<Problem>> {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        match parse_line(line) {
-            Ok(Some((ts, user, ip))) => out.push(Login {
-                ts,
-                user,
-                ip,
-                origin: format!("{}:{}", path.display(), i + 1),
-            }),
+        match login_at(path, i + 1, line) {
+            Ok(Some(l)) => out.push(l),
             Ok(None) => {}
-            Err(reason) => problems.push(Problem {
-                file: path.to_owned(),
-                line: i + 1,
-                col: 0,
-                reason,
-            }),
+            Err(p) => problems.push(p),
         }
     }
     if problems.is_empty() {
@@ -207,21 +216,8 @@ impl Tail {
             let raw: Vec<u8> = self.partial.drain(..=nl).collect();
             self.line += 1;
             let text = String::from_utf8_lossy(&raw);
-            let origin = format!("{}:{}", self.path.display(), self.line);
-            match parse_line(&text) {
-                Ok(Some((ts, user, ip))) => out.push(Ok(Login {
-                    ts,
-                    user,
-                    ip,
-                    origin,
-                })),
-                Ok(None) => {}
-                Err(reason) => out.push(Err(Problem {
-                    file: self.path.clone(),
-                    line: self.line,
-                    col: 0,
-                    reason,
-                })),
+            if let Some(l) = login_at(&self.path, self.line, &text).transpose() {
+                out.push(l);
             }
         }
         if self.partial.len() > LINE_MAX {
