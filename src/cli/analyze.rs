@@ -23,7 +23,7 @@ pub(super) fn run(a: &AnalyzeArgs) -> i32 {
             Err(e) => return fail(EXIT_INPUT, e),
         }
     }
-    let (intel, logins) = match super::identity_inputs(&cfg) {
+    let (intel, logins) = match super::identity_inputs(&cfg, false) {
         Ok(x) => x,
         Err(e) => return fail(EXIT_INPUT, e),
     };

@@ -267,8 +267,11 @@ pub(crate) fn workers_for(asked: usize, cfg: &Config) -> usize {
 /// What the identity stage reads besides the configuration: the intel databases and lists (only
 /// when there is someone to apply them to: an inventory or a gateway), and the session log.
 /// Every problem of every file is reported together.
+/// `check-config` passes `always_intel` to load the databases and lists even when nothing would
+/// use them yet.
 pub(crate) fn identity_inputs(
     cfg: &Config,
+    always_intel: bool,
 ) -> Result<
     (
         std::sync::Arc<crate::intel::Intel>,
@@ -277,7 +280,7 @@ pub(crate) fn identity_inputs(
     crate::config::ConfigError,
 > {
     let mut problems = Vec::new();
-    let needed = !cfg.inventory.is_empty() || !cfg.identity.gateways.is_empty();
+    let needed = always_intel || !cfg.inventory.is_empty() || !cfg.identity.gateways.is_empty();
     let intel = if needed {
         crate::intel::Intel::load(&cfg.intel).unwrap_or_else(|mut p| {
             problems.append(&mut p);
@@ -305,14 +308,10 @@ fn check_config(a: &CheckConfigArgs) -> i32 {
         Ok(cfg) => {
             // Databases, lists, the session log and the HTTP token and certificate are part of
             // the configuration: check they load too, and report every problem at once.
-            let mut problems = crate::intel::Intel::load(&cfg.intel)
+            let mut problems = identity_inputs(&cfg, true)
                 .err()
+                .map(|e| e.problems)
                 .unwrap_or_default();
-            if let Some(p) = &cfg.identity.session_log {
-                if let Err(mut more) = crate::identity::session::read_all(p) {
-                    problems.append(&mut more);
-                }
-            }
             problems.extend(run::http_secrets(&cfg).err().unwrap_or_default());
             if !problems.is_empty() {
                 return fail(EXIT_INPUT, crate::config::ConfigError { problems });
