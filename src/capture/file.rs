@@ -1,5 +1,7 @@
-//! Offline replay of a pcap or pcapng file through libpcap.
+//! Offline replay of a pcap or pcapng file: classic pcap read directly (`classic.rs`), pcapng
+//! and everything else through libpcap.
 
+use super::classic::{self, ChunkStep, Classic, Stop};
 use super::{libc_timeval::Timeval, ts_from_timeval, CaptureError, Frame, LinkType, Step};
 use std::path::{Path, PathBuf};
 
@@ -11,9 +13,25 @@ const PUMP_BATCH: usize = 4096;
 /// estimate progress through the file.
 const RECORD_HEADER_LEN: u64 = 16;
 
+/// Which reader a file is replayed with.
+enum Reader {
+    Classic(Classic),
+    Libpcap(pcap::Capture<pcap::Offline>),
+}
+
+/// How to read a capture file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Classic pcap directly, anything else through libpcap.
+    #[default]
+    Direct,
+    /// Everything through libpcap (a cross-check, and the comparison the throughput harness makes).
+    Libpcap,
+}
+
 /// A capture file opened for replay.
 pub struct FileCapture {
-    cap: pcap::Capture<pcap::Offline>,
+    reader: Reader,
     linktype: LinkType,
     path: PathBuf,
     size: u64,
@@ -25,6 +43,11 @@ impl FileCapture {
     /// Opens `path`, checks that it is a capture libpcap can read and that its datalink is one the
     /// decoder handles.
     pub fn open(path: &Path) -> Result<FileCapture, CaptureError> {
+        FileCapture::open_with(path, ReadMode::Direct)
+    }
+
+    /// As [`FileCapture::open`], choosing the reader.
+    pub fn open_with(path: &Path, mode: ReadMode) -> Result<FileCapture, CaptureError> {
         let meta = std::fs::metadata(path).map_err(|e| CaptureError::Unreadable {
             path: path.to_owned(),
             reason: e.to_string(),
@@ -46,16 +69,28 @@ impl FileCapture {
                 reason: "empty file".into(),
             });
         }
-        let cap =
-            pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano).map_err(|e| {
-                CaptureError::NotACapture {
-                    path: path.to_owned(),
-                    reason: pcap_reason(&e),
-                }
-            })?;
-        let linktype = LinkType::from_dlt(cap.get_datalink().0)?;
+        let direct = match mode {
+            ReadMode::Direct => classic::open(path)?,
+            ReadMode::Libpcap => None,
+        };
+        let (reader, dlt) = match direct {
+            Some(c) => {
+                let dlt = c.linktype();
+                (Reader::Classic(c), dlt)
+            }
+            None => {
+                let cap = pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano)
+                    .map_err(|e| CaptureError::NotACapture {
+                        path: path.to_owned(),
+                        reason: pcap_reason(&e),
+                    })?;
+                let dlt = cap.get_datalink().0;
+                (Reader::Libpcap(cap), dlt)
+            }
+        };
+        let linktype = LinkType::from_dlt(dlt)?;
         Ok(FileCapture {
-            cap,
+            reader,
             linktype,
             path: path.to_owned(),
             size: meta.len(),
@@ -76,14 +111,49 @@ impl FileCapture {
 
     /// An estimate of how many bytes of the file have been read (exact for classic pcap).
     pub fn consumed(&self) -> u64 {
-        self.consumed.min(self.size)
+        match &self.reader {
+            Reader::Classic(c) => c.consumed(),
+            Reader::Libpcap(_) => self.consumed,
+        }
+        .min(self.size)
+    }
+
+    /// Whether whole runs of records can be read with [`FileCapture::chunk`] (classic pcap).
+    pub fn chunked(&self) -> bool {
+        matches!(self.reader, Reader::Classic(_))
+    }
+
+    /// The next run of whole records in one buffer (`spare`: a buffer of an earlier chunk to
+    /// reuse). Only for [`FileCapture::chunked`] files; others end at once.
+    pub fn chunk(&mut self, spare: Option<Box<[u8]>>) -> Result<ChunkStep, CaptureError> {
+        match &mut self.reader {
+            Reader::Classic(c) => c.chunk(spare),
+            Reader::Libpcap(_) => Ok(ChunkStep::End),
+        }
     }
 
     /// Reads up to a batch of frames, handing each to `sink`.
     pub fn pump<F: FnMut(&Frame<'_>)>(&mut self, mut sink: F) -> Result<Step, CaptureError> {
+        let cap = match &mut self.reader {
+            Reader::Libpcap(cap) => cap,
+            Reader::Classic(c) => {
+                let mut n = 0usize;
+                while n < PUMP_BATCH {
+                    match c.next(&mut sink)? {
+                        None => n += 1,
+                        Some(Stop::End) => {
+                            return Ok(if n > 0 { Step::Frames(n) } else { Step::End })
+                        }
+                        // Every frame before the cut has been handed over already.
+                        Some(Stop::Truncated(why)) => return Ok(Step::Truncated(why)),
+                    }
+                }
+                return Ok(Step::Frames(n));
+            }
+        };
         let mut n = 0usize;
         while n < PUMP_BATCH {
-            match self.cap.next_packet() {
+            match cap.next_packet() {
                 Ok(p) => {
                     let frame = Frame {
                         ts: ts_from_timeval(&Timeval::from(p.header), true),

@@ -9,10 +9,12 @@
 //! file cut short mid-record ends the replay early with [`Step::Truncated`] so callers can report
 //! what they did read. A datalink the decoder cannot handle is refused at open.
 
+mod classic;
 mod file;
 mod live;
 
-pub use file::FileCapture;
+pub use classic::{Chunk, ChunkStep, CAPLEN_MAX};
+pub use file::{FileCapture, ReadMode};
 pub use live::{LiveCapture, LiveOptions, LiveStats};
 
 use crate::ts::Ts;

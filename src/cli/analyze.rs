@@ -1,7 +1,7 @@
 //! `remotewatch analyze`: capture files in, JSON Lines alerts out.
 
 use super::{fail, load_config, summary, AnalyzeArgs, EXIT_INPUT, EXIT_RUNTIME};
-use crate::capture::{FileCapture, Step};
+use crate::capture::{ChunkStep, FileCapture, Step};
 use crate::export::JsonlSink;
 use crate::pipeline::{PacketPath, Pipeline, Workers};
 use std::io::IsTerminal;
@@ -46,24 +46,50 @@ pub(super) fn run(a: &AnalyzeArgs) -> i32 {
             Box::new(p)
         };
         let mut sink_err = None;
-        let truncated = loop {
-            let step = cap.pump(|f| {
-                if sink_err.is_none() {
-                    if let Err(e) = pipe.frame(f) {
-                        sink_err = Some(e);
+        let truncated = if cap.chunked() {
+            // Whole runs of records, read once and (with workers) shared by every thread.
+            let mut spare = None;
+            loop {
+                let step = cap.chunk(spare.take());
+                if let Some(b) = &bar {
+                    b.set_position(cap.consumed());
+                }
+                match step {
+                    Ok(ChunkStep::Chunk(c)) => match pipe.chunk(c) {
+                        Ok(free) => spare = free,
+                        Err(e) => {
+                            sink_err = Some(e);
+                            break None;
+                        }
+                    },
+                    Ok(ChunkStep::End) => break None,
+                    Ok(ChunkStep::Truncated(why)) => break Some(why),
+                    Err(e) => {
+                        drop(pipe);
+                        return fail(EXIT_INPUT, e);
                     }
                 }
-            });
-            if let Some(b) = &bar {
-                b.set_position(cap.consumed());
             }
-            match step {
-                Ok(Step::Frames(_)) if sink_err.is_none() => continue,
-                Ok(Step::Frames(_) | Step::Idle(_) | Step::End) => break None,
-                Ok(Step::Truncated(why)) => break Some(why),
-                Err(e) => {
-                    drop(pipe);
-                    return fail(EXIT_INPUT, e);
+        } else {
+            loop {
+                let step = cap.pump(|f| {
+                    if sink_err.is_none() {
+                        if let Err(e) = pipe.frame(f) {
+                            sink_err = Some(e);
+                        }
+                    }
+                });
+                if let Some(b) = &bar {
+                    b.set_position(cap.consumed());
+                }
+                match step {
+                    Ok(Step::Frames(_)) if sink_err.is_none() => continue,
+                    Ok(Step::Frames(_) | Step::Idle(_) | Step::End) => break None,
+                    Ok(Step::Truncated(why)) => break Some(why),
+                    Err(e) => {
+                        drop(pipe);
+                        return fail(EXIT_INPUT, e);
+                    }
                 }
             }
         };

@@ -141,6 +141,14 @@ pub enum Decoded<'a> {
 
 /// Decodes one frame captured with framing `link`.
 pub fn decode<'a>(link: LinkType, frame: &Frame<'a>) -> Decoded<'a> {
+    match fast(link, frame) {
+        Some(p) => Decoded::Packet(p),
+        None => whole(link, frame),
+    }
+}
+
+/// Decodes a frame with etherparse's whole-packet slicer: every framing and case.
+fn whole<'a>(link: LinkType, frame: &Frame<'a>) -> Decoded<'a> {
     let sliced = match link::slice(link, frame.data) {
         Ok(Some(s)) => s,
         Ok(None) => return Decoded::NotIp,
@@ -149,33 +157,122 @@ pub fn decode<'a>(link: LinkType, frame: &Frame<'a>) -> Decoded<'a> {
     packet_from(&sliced, frame)
 }
 
+/// VLAN tags the per-layer way walks; more go the whole way.
+const VLAN_TAGS_FAST: usize = 2;
+
+/// The common frame, Ethernet II (up to two VLAN tags) or raw IP carrying an unfragmented TCP segment or UDP
+/// datagram whose every layer etherparse accepts without complaint, decoded with etherparse's
+/// per-layer slicers. The whole-packet slicer used otherwise moves its result, several hundred
+/// bytes, through each layer it descends; most frames need none of that. Anything else (tags,
+/// ARP, fragments, ICMP, a layer cut short or malformed) is `None` and goes the whole way, so
+/// both ways give the same packet (the tests compare them on every fixture frame and on random
+/// and mutated ones).
+fn fast<'a>(link: LinkType, frame: &Frame<'a>) -> Option<Packet<'a>> {
+    use etherparse::EtherType;
+    let (ip_bytes, vlan) = match link {
+        LinkType::Ethernet => {
+            let eth = etherparse::Ethernet2Slice::from_slice_without_fcs(frame.data).ok()?;
+            let (mut et, mut rest) = (eth.ether_type(), eth.payload_slice());
+            // Up to two 802.1Q / 802.1ad tags, kept as `link::vlan_id` keeps them.
+            let mut vlan = 0u32;
+            for _ in 0..VLAN_TAGS_FAST {
+                if et != EtherType::VLAN_TAGGED_FRAME
+                    && et != EtherType::PROVIDER_BRIDGING
+                    && et != EtherType::VLAN_DOUBLE_TAGGED_FRAME
+                {
+                    break;
+                }
+                let tag = etherparse::SingleVlanSlice::from_slice(rest).ok()?;
+                vlan = (vlan << 12) | u32::from(tag.vlan_identifier().value());
+                et = tag.ether_type();
+                rest = tag.payload_slice();
+            }
+            if et != EtherType::IPV4 && et != EtherType::IPV6 {
+                return None;
+            }
+            (rest, vlan)
+        }
+        LinkType::RawIp => (frame.data, 0),
+        _ => return None,
+    };
+    let (ip, stop) = etherparse::LaxIpSlice::from_slice(ip_bytes).ok()?;
+    if stop.is_some() {
+        return None;
+    }
+    let (src, dst, ttl, ip_payload, ah_spi, _) = match &ip {
+        etherparse::LaxIpSlice::Ipv4(v4) => ipv4_facts(v4),
+        etherparse::LaxIpSlice::Ipv6(v6) => ipv6_facts(v6),
+    };
+    if ip_payload.fragmented {
+        return None;
+    }
+    let mut p = Packet {
+        ts: frame.ts,
+        vlan,
+        src,
+        dst,
+        proto: ip_payload.ip_number.0,
+        ttl,
+        src_port: 0,
+        dst_port: 0,
+        tcp: None,
+        icmp: None,
+        ah_spi,
+        payload: ip_payload.payload,
+        wire_len: frame.wire_len,
+        payload_wire_len: 0,
+    };
+    match ip_payload.ip_number.0 {
+        ip_proto::TCP => fill_tcp(&mut p, &TcpSlice::from_slice(ip_payload.payload).ok()?),
+        ip_proto::UDP => fill_udp(&mut p, &UdpSlice::from_slice_lax(ip_payload.payload).ok()?),
+        _ => return None,
+    }
+    set_payload_wire_len(&mut p, frame);
+    Some(p)
+}
+
+/// Addresses, TTL, payload, AH SPI and whether this is the first (or only) fragment.
+type IpFacts<'a> = (IpAddr, IpAddr, u8, LaxIpPayloadSlice<'a>, Option<u32>, bool);
+
+fn ipv4_facts<'a>(v4: &etherparse::LaxIpv4Slice<'a>) -> IpFacts<'a> {
+    let h = v4.header();
+    (
+        IpAddr::V4(h.source_addr()),
+        IpAddr::V4(h.destination_addr()),
+        h.ttl(),
+        v4.payload().clone(),
+        v4.extensions().auth.map(|a| a.spi()),
+        h.fragments_offset().value() == 0,
+    )
+}
+
+fn ipv6_facts<'a>(v6: &etherparse::LaxIpv6Slice<'a>) -> IpFacts<'a> {
+    let h = v6.header();
+    let (ah, first) = ipv6_extension_facts(h.next_header().0, v6.extensions().slice());
+    (
+        IpAddr::V6(h.source_addr()),
+        IpAddr::V6(h.destination_addr()),
+        h.hop_limit(),
+        v6.payload().clone(),
+        ah,
+        first,
+    )
+}
+
+/// Sets the payload's length on the wire: what the snap length cut is the end of the payload.
+fn set_payload_wire_len(p: &mut Packet<'_>, frame: &Frame<'_>) {
+    let cut = frame
+        .wire_len
+        .saturating_sub(u32::try_from(frame.data.len()).unwrap_or(u32::MAX));
+    p.payload_wire_len = u32::try_from(p.payload.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(cut);
+}
+
 fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
     let (src, dst, ttl, ip_payload, ah_spi, first_fragment) = match &s.net {
-        Some(LaxNetSlice::Ipv4(v4)) => {
-            let h = v4.header();
-            let first = h.fragments_offset().value() == 0;
-            let ah = v4.extensions().auth.map(|a| a.spi());
-            (
-                IpAddr::V4(h.source_addr()),
-                IpAddr::V4(h.destination_addr()),
-                h.ttl(),
-                v4.payload().clone(),
-                ah,
-                first,
-            )
-        }
-        Some(LaxNetSlice::Ipv6(v6)) => {
-            let h = v6.header();
-            let (ah, first) = ipv6_extension_facts(h.next_header().0, v6.extensions().slice());
-            (
-                IpAddr::V6(h.source_addr()),
-                IpAddr::V6(h.destination_addr()),
-                h.hop_limit(),
-                v6.payload().clone(),
-                ah,
-                first,
-            )
-        }
+        Some(LaxNetSlice::Ipv4(v4)) => ipv4_facts(v4),
+        Some(LaxNetSlice::Ipv6(v6)) => ipv6_facts(v6),
         Some(LaxNetSlice::Arp(_)) => return Decoded::NotIp,
         None => {
             return match &s.stop_err {
@@ -222,12 +319,7 @@ fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
             }
         }
     }
-    let cut = frame
-        .wire_len
-        .saturating_sub(u32::try_from(frame.data.len()).unwrap_or(u32::MAX));
-    p.payload_wire_len = u32::try_from(p.payload.len())
-        .unwrap_or(u32::MAX)
-        .saturating_add(cut);
+    set_payload_wire_len(&mut p, frame);
     Decoded::Packet(p)
 }
 
@@ -294,11 +386,7 @@ fn is_transport(n: IpNumber) -> bool {
 fn fill_transport<'a>(p: &mut Packet<'a>, t: &TransportSlice<'a>) {
     match t {
         TransportSlice::Tcp(tcp) => fill_tcp(p, tcp),
-        TransportSlice::Udp(udp) => {
-            p.src_port = udp.source_port();
-            p.dst_port = udp.destination_port();
-            p.payload = udp.payload();
-        }
+        TransportSlice::Udp(udp) => fill_udp(p, udp),
         TransportSlice::Icmpv4(icmp) => {
             p.icmp = Some((icmp.type_u8(), icmp.code_u8()));
             p.payload = icmp.payload();
@@ -309,6 +397,12 @@ fn fill_transport<'a>(p: &mut Packet<'a>, t: &TransportSlice<'a>) {
         }
         TransportSlice::Igmp(_) => {}
     }
+}
+
+fn fill_udp<'a>(p: &mut Packet<'a>, udp: &UdpSlice<'a>) {
+    p.src_port = udp.source_port();
+    p.dst_port = udp.destination_port();
+    p.payload = udp.payload();
 }
 
 fn fill_tcp<'a>(p: &mut Packet<'a>, tcp: &TcpSlice<'a>) {
@@ -351,9 +445,7 @@ fn fill_first_fragment<'a>(
         }
         ip_proto::UDP => {
             let udp = UdpSlice::from_slice_lax(ip.payload).map_err(|_| Malformed::Truncated)?;
-            p.src_port = udp.source_port();
-            p.dst_port = udp.destination_port();
-            p.payload = udp.payload();
+            fill_udp(p, &udp);
         }
         _ => {}
     }

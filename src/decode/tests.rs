@@ -264,6 +264,38 @@ proptest! {
         let _ = decode(links[link], &frame(&data));
     }
 
+    /// The per-layer way and the whole-packet way agree on any frame the first one takes:
+    /// valid TCP and UDP frames, with bytes flipped anywhere in their headers and cut short
+    /// anywhere.
+    #[test]
+    fn the_fast_way_decodes_as_the_whole_way(
+        udp in any::<bool>(),
+        v6 in any::<bool>(),
+        flips in proptest::collection::vec((0usize..80, any::<u8>()), 0..6),
+        cut in 0usize..120,
+        raw in any::<bool>(),
+        tags in 0usize..4,
+    ) {
+        let mut data = sample(udp, v6);
+        // 802.1Q, 802.1ad and the old double-tag type, with a priority bit set and an id.
+        let tag_types: [[u8; 2]; 3] = [[0x81, 0], [0x88, 0xa8], [0x91, 0]];
+        for t in 0..tags {
+            let ether_type = [data[12], data[13]];
+            let tag = [0x20 | t as u8, 0x64 + t as u8, ether_type[0], ether_type[1]];
+            data.splice(12..14, tag_types[t % 3].iter().copied().chain(tag));
+        }
+        for (i, v) in flips {
+            if let Some(b) = data.get_mut(i) { *b = v; }
+        }
+        data.truncate(data.len().saturating_sub(cut));
+        let (link, bytes) = if raw && tags == 0 {
+            (LinkType::RawIp, data.get(14..).unwrap_or_default())
+        } else {
+            (LinkType::Ethernet, &data[..])
+        };
+        agree(link, &frame(bytes));
+    }
+
     /// A valid packet with bytes flipped after the link header still decodes to something.
     #[test]
     fn mutated_packets_never_panic(flips in proptest::collection::vec((0usize..54, any::<u8>()), 1..8)) {
@@ -360,4 +392,83 @@ fn an_ipv6_extension_chain_cut_short_is_read_within_its_bounds() {
         0x14, 0xc3, 0xb4, 0x0d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
     ];
     let _ = decode(LinkType::Ethernet, &frame(&crash));
+}
+
+/// A TCP segment or UDP datagram with a payload, over IPv4 or IPv6 and Ethernet.
+fn sample(udp: bool, v6: bool) -> Vec<u8> {
+    let eth = PacketBuilder::ethernet2(MAC_A, MAC_B);
+    let ip = if v6 {
+        eth.ipv6(
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
+    } else {
+        eth.ipv4([192, 0, 2, 1], [198, 51, 100, 2], 64)
+    };
+    let mut out = Vec::new();
+    if udp {
+        ip.udp(53, 40000).write(&mut out, &[7u8; 40]).unwrap();
+    } else {
+        ip.tcp(50000, 443, 9, 1000)
+            .ack(5)
+            .psh()
+            .write(&mut out, &[0x16, 3, 1, 0, 30])
+            .unwrap();
+    }
+    out
+}
+
+/// Where the per-layer way decodes `f`, the whole-packet way decodes it the same.
+fn agree(link: LinkType, f: &Frame<'_>) -> bool {
+    let Some(fast) = super::fast(link, f) else {
+        return false;
+    };
+    let whole = super::whole(link, f);
+    assert_eq!(
+        format!("{:?}", Decoded::Packet(fast)),
+        format!("{whole:?}"),
+        "frame {:02x?}",
+        f.data
+    );
+    true
+}
+
+/// Every frame of every capture at hand (the fixtures, and the shared corpus when present):
+/// the two ways agree wherever the per-layer way takes a frame, and it takes most of them.
+#[test]
+fn the_fast_way_agrees_on_every_capture_frame() {
+    use crate::capture::{FileCapture, Step};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in [root.join("fixtures/pcap"), root.join("../shared/corpus")] {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            eprintln!("skipping {}: not present", dir.display());
+            continue;
+        };
+        for e in rd.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                files.push(p.join("capture.pcap"));
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    let (mut frames, mut fast) = (0u64, 0u64);
+    for path in files.iter().filter(|p| p.is_file()) {
+        let Ok(mut cap) = FileCapture::open(path) else {
+            continue;
+        };
+        let link = cap.linktype();
+        while let Ok(Step::Frames(_)) = cap.pump(|f| {
+            frames += 1;
+            fast += u64::from(agree(link, f));
+        }) {}
+    }
+    assert!(frames > 1000, "only {frames} frames found");
+    assert!(
+        fast * 2 > frames,
+        "the per-layer way took {fast} of {frames} frames"
+    );
 }

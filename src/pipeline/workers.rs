@@ -40,18 +40,20 @@
 
 use super::{AlertSink, Pipeline, Stats, EXPIRE_EVERY_NS};
 use crate::alert::{Alert, Dedup};
-use crate::capture::{Frame, LinkType};
+use crate::capture::{Chunk, Frame, LinkType};
 use crate::config::Config;
 use crate::decode::{decode, Decoded, Packet};
 use crate::flow::FlowKey;
 use crate::ts::Ts;
 use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::io;
 use std::net::IpAddr;
 use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 /// Most workers accepted (`--workers`): beyond the cores of any sensor this runs on.
@@ -77,6 +79,17 @@ pub trait PacketPath {
     fn reopen_outputs(&mut self) -> io::Result<()>;
     /// Counters so far.
     fn stats(&self) -> Stats;
+    /// Processes every frame of a run of records read in one piece. Returns a buffer that is
+    /// free again (this chunk's, or an earlier one's) for the reader to fill next.
+    fn chunk(&mut self, c: Chunk) -> io::Result<Option<Box<[u8]>>> {
+        let mut result = Ok(());
+        c.for_each(|f| {
+            if result.is_ok() {
+                result = self.frame(f);
+            }
+        });
+        result.map(|()| Some(c.into_buffer()))
+    }
     /// Applies a reloaded configuration's inventory, identity settings, policy and intel. Only
     /// one pipeline in line holds identity state; sharded workers keep what they started with
     /// (the command line runs identity work on one pipeline).
@@ -233,6 +246,54 @@ impl Batch {
     }
 }
 
+/// What the reader hands a worker.
+enum Work {
+    /// Frames the reader routed to this worker (and ticks, and DNS responses to learn from).
+    Batch(Batch),
+    /// Every frame of a run of records, shared by all workers, each of which routes for
+    /// itself exactly as the reader would; the number is the sequence number before its first.
+    Chunk(Arc<Chunk>, u64),
+}
+
+/// The reader's routing state, kept by each worker when it routes a chunk's frames itself.
+struct Route {
+    worker: usize,
+    workers: u64,
+    shard: foldhash::fast::FixedState,
+    next_expire: Ts,
+}
+
+impl Route {
+    fn new(worker: usize, workers: usize) -> Route {
+        Route {
+            worker,
+            workers: workers as u64,
+            shard: foldhash::fast::FixedState::with_seed(SHARD_SEED),
+            next_expire: Ts(0),
+        }
+    }
+
+    /// The worker a packet's flow lives on.
+    fn owner(&self, p: &Packet<'_>) -> usize {
+        owner_of(&self.shard, p, self.workers)
+    }
+
+    /// Whether one pipeline would check for idle flows at `now`; moves the schedule on if so.
+    fn tick(&mut self, now: Ts) -> bool {
+        if now < self.next_expire {
+            return false;
+        }
+        self.next_expire = now.plus(EXPIRE_EVERY_NS);
+        true
+    }
+}
+
+/// The worker (of `n`) a packet's flow lives on: both directions hash alike.
+fn owner_of(shard: &foldhash::fast::FixedState, p: &Packet<'_>, n: u64) -> usize {
+    let (key, _) = FlowKey::of(p);
+    usize::try_from(shard.hash_one(key) % n.max(1)).unwrap_or(0)
+}
+
 /// Where an alert was produced in the stream: the frame's sequence number and the step (expiry
 /// tick 0, the frame 1); the final drain is `(u64::MAX, 2)`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -311,7 +372,9 @@ impl AlertSink for OutboxSink {
 /// `N` worker pipelines behind one reader and one final stage (see the module documentation).
 pub struct Workers<'s> {
     link: LinkType,
-    senders: Vec<SyncSender<Batch>>,
+    senders: Vec<SyncSender<Work>>,
+    /// Chunks handed out, oldest first, until every worker has let go of them.
+    chunks: VecDeque<Arc<Chunk>>,
     results: Receiver<Done>,
     handles: Vec<JoinHandle<()>>,
     filling: Vec<Batch>,
@@ -350,13 +413,14 @@ impl<'s> Workers<'s> {
             let (cfg, done) = (share.clone(), done_tx.clone());
             let h = std::thread::Builder::new()
                 .name(format!("remotewatch-worker-{w}"))
-                .spawn(move || work(w, &cfg, link, &rx, &done))?;
+                .spawn(move || work(w, n, &cfg, link, &rx, &done))?;
             senders.push(tx);
             handles.push(h);
         }
         Ok(Workers {
             link,
             senders,
+            chunks: VecDeque::new(),
             results,
             handles,
             filling: (0..n).map(|_| Batch::default()).collect(),
@@ -407,7 +471,7 @@ impl<'s> Workers<'s> {
             self.senders
                 .get(w)
                 .ok_or_else(worker_lost)?
-                .send(b)
+                .send(Work::Batch(b))
                 .map_err(|_| worker_lost())?;
         }
         self.since_handover = 0;
@@ -470,9 +534,7 @@ impl PacketPath for Workers<'_> {
         let owner = match &d {
             Decoded::Packet(p) => {
                 self.tick(seq, p.ts);
-                let (key, _) = FlowKey::of(p);
-                let n = self.workers() as u64;
-                let owner = usize::try_from(self.shard.hash_one(key) % n).unwrap_or(0);
+                let owner = owner_of(&self.shard, p, self.workers() as u64);
                 if super::is_dns_response(p) {
                     for (w, b) in self.filling.iter_mut().enumerate() {
                         if w != owner {
@@ -498,6 +560,36 @@ impl PacketPath for Workers<'_> {
             self.hand_over()?;
         }
         Ok(())
+    }
+
+    /// Every worker gets the chunk and routes its frames itself, so the reader neither decodes
+    /// nor copies them. A reader feeds one `Workers` either frames or chunks, not both: in
+    /// chunk mode the expiry schedule is the workers'.
+    fn chunk(&mut self, c: Chunk) -> io::Result<Option<Box<[u8]>>> {
+        let first = self.seq;
+        self.seq += c.frames() as u64;
+        let c = Arc::new(c);
+        for tx in &self.senders {
+            tx.send(Work::Chunk(Arc::clone(&c), first))
+                .map_err(|_| worker_lost())?;
+        }
+        self.chunks.push_back(c);
+        while let Ok(d) = self.results.try_recv() {
+            self.absorb(d)?;
+        }
+        // The oldest chunk is free once every worker has dropped its share.
+        let free = self
+            .chunks
+            .front()
+            .is_some_and(|c| Arc::strong_count(c) == 1);
+        Ok(if free {
+            self.chunks
+                .pop_front()
+                .and_then(|c| Arc::try_unwrap(c).ok())
+                .map(Chunk::into_buffer)
+        } else {
+            None
+        })
     }
 
     fn idle(&mut self, now: Ts) -> io::Result<()> {
@@ -544,54 +636,41 @@ fn worker_lost() -> io::Error {
     io::Error::other("an analysis worker stopped unexpectedly")
 }
 
-/// A worker: runs its pipeline over each batch and reports, until the reader hangs up.
-fn work(w: usize, cfg: &Config, link: LinkType, batches: &Receiver<Batch>, done: &Sender<Done>) {
+/// A worker: runs its pipeline over each batch or chunk and reports, until the reader hangs up.
+fn work(
+    w: usize,
+    n: usize,
+    cfg: &Config,
+    link: LinkType,
+    inbox: &Receiver<Work>,
+    done: &Sender<Done>,
+) {
     let outbox = Rc::new(RefCell::new(Outbox {
         tag: Tag::default(),
         alerts: Vec::new(),
     }));
     let mut sink = OutboxSink(Rc::clone(&outbox));
     let mut pipe = Pipeline::new(cfg, link, &mut sink).without_dedup();
-    let set_tag = |tag: Tag| outbox.borrow_mut().tag = tag;
+    let set_tag = |seq: u64, step: u8| outbox.borrow_mut().tag = Tag { seq, step };
     let take = || std::mem::take(&mut outbox.borrow_mut().alerts);
-    for mut b in batches {
-        for e in &b.entries {
-            let f = Frame {
-                ts: e.ts,
-                data: b.data.get(e.start..e.start + e.len).unwrap_or_default(),
-                wire_len: e.wire_len,
-            };
-            // The outbox cannot fail, so neither can the pipeline.
-            let _ = match e.task {
-                Task::Tick => {
-                    set_tag(Tag {
-                        seq: e.seq,
-                        step: 0,
-                    });
-                    pipe.idle(e.ts)
-                }
-                Task::Frame => {
-                    set_tag(Tag {
-                        seq: e.seq,
-                        step: 1,
-                    });
-                    match e.pre.as_ref().and_then(|(p, len)| p.attach(f.data, *len)) {
-                        Some(d) => pipe.decoded(&f, d),
-                        None => pipe.frame(&f),
-                    }
-                }
-                Task::Names => {
-                    pipe.learn_names(&f);
-                    Ok(())
-                }
-            };
-        }
-        let upto = b.upto;
-        b.entries.clear();
-        b.data.clear();
+    let mut route = Route::new(w, n);
+    for item in inbox {
+        let (batch, upto) = match item {
+            Work::Batch(mut b) => {
+                run_batch(&mut pipe, &b, set_tag);
+                let upto = b.upto;
+                b.entries.clear();
+                b.data.clear();
+                (Some(b), upto)
+            }
+            Work::Chunk(c, first) => {
+                let upto = run_chunk(&mut pipe, &mut route, &c, first, set_tag);
+                (None, upto)
+            }
+        };
         let report = Done {
             worker: w,
-            batch: Some(b),
+            batch,
             alerts: take(),
             upto,
             stats: pipe.stats(),
@@ -601,7 +680,7 @@ fn work(w: usize, cfg: &Config, link: LinkType, batches: &Receiver<Batch>, done:
             return;
         }
     }
-    set_tag(DRAIN);
+    set_tag(DRAIN.seq, DRAIN.step);
     let _ = pipe.finish();
     let _ = done.send(Done {
         worker: w,
@@ -611,6 +690,72 @@ fn work(w: usize, cfg: &Config, link: LinkType, batches: &Receiver<Batch>, done:
         stats: pipe.stats(),
         finished: true,
     });
+}
+
+/// Runs the entries of a batch the reader routed.
+fn run_batch(pipe: &mut Pipeline<'_>, b: &Batch, set_tag: impl Fn(u64, u8)) {
+    for e in &b.entries {
+        let f = Frame {
+            ts: e.ts,
+            data: b.data.get(e.start..e.start + e.len).unwrap_or_default(),
+            wire_len: e.wire_len,
+        };
+        // The outbox cannot fail, so neither can the pipeline.
+        let _ = match e.task {
+            Task::Tick => {
+                set_tag(e.seq, 0);
+                pipe.idle(e.ts)
+            }
+            Task::Frame => {
+                set_tag(e.seq, 1);
+                match e.pre.as_ref().and_then(|(p, len)| p.attach(f.data, *len)) {
+                    Some(d) => pipe.decoded(&f, d),
+                    None => pipe.frame(&f),
+                }
+            }
+            Task::Names => {
+                pipe.learn_names(&f);
+                Ok(())
+            }
+        };
+    }
+}
+
+/// Runs a chunk's frames, routing each as the reader does in [`PacketPath::frame`]: an expiry
+/// tick where one pipeline would check, the frame if its flow lives here (frames without a flow
+/// on worker 0), and the names of other workers' DNS responses. Returns the last frame's
+/// sequence number.
+fn run_chunk(
+    pipe: &mut Pipeline<'_>,
+    route: &mut Route,
+    c: &Chunk,
+    first: u64,
+    set_tag: impl Fn(u64, u8),
+) -> u64 {
+    let mut seq = first;
+    c.for_each(|f| {
+        seq += 1;
+        let d = decode(pipe.link, f);
+        let mine = match &d {
+            Decoded::Packet(p) => {
+                if route.tick(p.ts) {
+                    set_tag(seq, 0);
+                    let _ = pipe.idle(p.ts);
+                }
+                let mine = route.owner(p) == route.worker;
+                if !mine && super::is_dns_response(p) {
+                    pipe.learn_names_from(p);
+                }
+                mine
+            }
+            Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => route.worker == 0,
+        };
+        if mine {
+            set_tag(seq, 1);
+            let _ = pipe.decoded(f, d);
+        }
+    });
+    seq
 }
 
 #[cfg(test)]
