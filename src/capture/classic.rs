@@ -32,7 +32,7 @@ const RECORD_HEADER_LEN: usize = 16;
 const FILE_HEADER_LEN: usize = 24;
 /// Bytes asked of the kernel per read: large enough that system calls cost nothing per packet,
 /// small enough to stay in the CPU's caches between the read and the decode.
-const READ_CHUNK: usize = 1 << 20;
+const READ_CHUNK: usize = 1 << 18;
 /// The buffer: a read's worth plus the largest record, so a record cut by the end of one read
 /// always fits once the rest arrives.
 const BUF_LEN: usize = READ_CHUNK + RECORD_HEADER_LEN + CAPLEN_MAX as usize;
@@ -120,15 +120,35 @@ impl Chunk {
 
     /// Hands every frame to `sink`, in file order.
     pub fn for_each<F: FnMut(&Frame<'_>)>(&self, mut sink: F) {
-        let mut rest = self
-            .buf
-            .get(self.from..self.from + self.len)
-            .unwrap_or_default();
+        self.for_each_at(|_, f| sink(f));
+    }
+
+    /// Hands every frame to `sink` with its record's place in the chunk (for [`Chunk::frame_at`]).
+    pub fn for_each_at<F: FnMut(u32, &Frame<'_>)>(&self, mut sink: F) {
+        let records = self.records();
+        let mut at = 0usize;
         // The reader cut the chunk at record boundaries and checked every record.
-        while let Record::Whole(used, f) = self.format.record(rest) {
-            sink(&f);
-            rest = rest.get(used..).unwrap_or_default();
+        while let Record::Whole(used, f) = self.format.record(records.get(at..).unwrap_or_default())
+        {
+            // A chunk is smaller than `BUF_LEN`, so a place fits.
+            sink(u32::try_from(at).unwrap_or(u32::MAX), &f);
+            at += used;
         }
+    }
+
+    /// The frame of the record at `at` (a place [`Chunk::for_each_at`] gave).
+    pub fn frame_at(&self, at: u32) -> Option<Frame<'_>> {
+        let rest = self.records().get(usize::try_from(at).ok()?..)?;
+        match self.format.record(rest) {
+            Record::Whole(_, f) => Some(f),
+            Record::Partial | Record::TooLong(_) => None,
+        }
+    }
+
+    fn records(&self) -> &[u8] {
+        self.buf
+            .get(self.from..self.from + self.len)
+            .unwrap_or_default()
     }
 
     /// The buffer back, for the next chunk.

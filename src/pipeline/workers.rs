@@ -250,43 +250,29 @@ impl Batch {
 enum Work {
     /// Frames the reader routed to this worker (and ticks, and DNS responses to learn from).
     Batch(Batch),
-    /// Every frame of a run of records, shared by all workers, each of which routes for
-    /// itself exactly as the reader would; the number is the sequence number before its first.
-    Chunk(Arc<Chunk>, u64),
+    /// A run of records shared by all workers, with the reader's routing of each.
+    Chunk(Arc<Routed>),
 }
 
-/// The reader's routing state, kept by each worker when it routes a chunk's frames itself.
-struct Route {
-    worker: usize,
-    workers: u64,
-    shard: foldhash::fast::FixedState,
-    next_expire: Ts,
+/// A chunk and, per frame in file order, where its record is and what each worker does with
+/// it: the reader decodes every frame once, as it does in [`PacketPath::frame`], and a worker
+/// then touches only its own frames (and the rare tick or DNS response), never decoding the
+/// others'.
+struct Routed {
+    chunk: Chunk,
+    /// The sequence number before the chunk's first frame.
+    first: u64,
+    at: Vec<u32>,
+    route: Vec<u8>,
 }
 
-impl Route {
-    fn new(worker: usize, workers: usize) -> Route {
-        Route {
-            worker,
-            workers: workers as u64,
-            shard: foldhash::fast::FixedState::with_seed(SHARD_SEED),
-            next_expire: Ts(0),
-        }
-    }
-
-    /// The worker a packet's flow lives on.
-    fn owner(&self, p: &Packet<'_>) -> usize {
-        owner_of(&self.shard, p, self.workers)
-    }
-
-    /// Whether one pipeline would check for idle flows at `now`; moves the schedule on if so.
-    fn tick(&mut self, now: Ts) -> bool {
-        if now < self.next_expire {
-            return false;
-        }
-        self.next_expire = now.plus(EXPIRE_EVERY_NS);
-        true
-    }
-}
+/// The owning worker's index: the low bits of a route.
+const ROUTE_OWNER: u8 = 0x3f;
+/// Every worker learns the DNS names of the frame (a DNS response).
+const ROUTE_NAMES: u8 = 0x40;
+/// Every worker runs an expiry check at the frame's time, before it.
+const ROUTE_TICK: u8 = 0x80;
+const _: () = assert!(WORKERS_MAX <= ROUTE_OWNER as usize + 1);
 
 /// The worker (of `n`) a packet's flow lives on: both directions hash alike.
 fn owner_of(shard: &foldhash::fast::FixedState, p: &Packet<'_>, n: u64) -> usize {
@@ -374,7 +360,9 @@ pub struct Workers<'s> {
     link: LinkType,
     senders: Vec<SyncSender<Work>>,
     /// Chunks handed out, oldest first, until every worker has let go of them.
-    chunks: VecDeque<Arc<Chunk>>,
+    chunks: VecDeque<Arc<Routed>>,
+    /// Buffers of chunks no worker holds any more.
+    free: Vec<Box<[u8]>>,
     results: Receiver<Done>,
     handles: Vec<JoinHandle<()>>,
     filling: Vec<Batch>,
@@ -413,7 +401,7 @@ impl<'s> Workers<'s> {
             let (cfg, done) = (share.clone(), done_tx.clone());
             let h = std::thread::Builder::new()
                 .name(format!("remotewatch-worker-{w}"))
-                .spawn(move || work(w, n, &cfg, link, &rx, &done))?;
+                .spawn(move || work(w, &cfg, link, &rx, &done))?;
             senders.push(tx);
             handles.push(h);
         }
@@ -421,6 +409,7 @@ impl<'s> Workers<'s> {
             link,
             senders,
             chunks: VecDeque::new(),
+            free: Vec::new(),
             results,
             handles,
             filling: (0..n).map(|_| Batch::default()).collect(),
@@ -562,34 +551,62 @@ impl PacketPath for Workers<'_> {
         Ok(())
     }
 
-    /// Every worker gets the chunk and routes its frames itself, so the reader neither decodes
-    /// nor copies them. A reader feeds one `Workers` either frames or chunks, not both: in
-    /// chunk mode the expiry schedule is the workers'.
+    /// The reader routes every frame of the chunk (see [`Routed`]) and hands the chunk, shared,
+    /// to every worker; nothing is copied per frame.
     fn chunk(&mut self, c: Chunk) -> io::Result<Option<Box<[u8]>>> {
         let first = self.seq;
-        self.seq += c.frames() as u64;
-        let c = Arc::new(c);
+        let (mut at, mut route) = (
+            Vec::with_capacity(c.frames()),
+            Vec::with_capacity(c.frames()),
+        );
+        let n = self.workers() as u64;
+        let link = self.link;
+        c.for_each_at(|place, f| {
+            self.seq += 1;
+            let r = match decode(link, f) {
+                Decoded::Packet(p) => {
+                    let mut r = u8::try_from(owner_of(&self.shard, &p, n)).unwrap_or(0);
+                    if p.ts >= self.next_expire {
+                        self.next_expire = p.ts.plus(EXPIRE_EVERY_NS);
+                        r |= ROUTE_TICK;
+                    }
+                    if super::is_dns_response(&p) {
+                        r |= ROUTE_NAMES;
+                    }
+                    r
+                }
+                // Frames without a flow are only counted: any one worker does.
+                Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => 0,
+            };
+            at.push(place);
+            route.push(r);
+        });
+        let c = Arc::new(Routed {
+            chunk: c,
+            first,
+            at,
+            route,
+        });
         for tx in &self.senders {
-            tx.send(Work::Chunk(Arc::clone(&c), first))
+            tx.send(Work::Chunk(Arc::clone(&c)))
                 .map_err(|_| worker_lost())?;
         }
         self.chunks.push_back(c);
         while let Ok(d) = self.results.try_recv() {
             self.absorb(d)?;
         }
-        // The oldest chunk is free once every worker has dropped its share.
-        let free = self
+        // Chunks every worker has let go of (the oldest first) give their buffers back; the
+        // reader is handed one, so buffers are reused rather than allocated and faulted in anew.
+        while self
             .chunks
             .front()
-            .is_some_and(|c| Arc::strong_count(c) == 1);
-        Ok(if free {
-            self.chunks
-                .pop_front()
-                .and_then(|c| Arc::try_unwrap(c).ok())
-                .map(Chunk::into_buffer)
-        } else {
-            None
-        })
+            .is_some_and(|c| Arc::strong_count(c) == 1)
+        {
+            if let Some(r) = self.chunks.pop_front().and_then(|c| Arc::try_unwrap(c).ok()) {
+                self.free.push(r.chunk.into_buffer());
+            }
+        }
+        Ok(self.free.pop())
     }
 
     fn idle(&mut self, now: Ts) -> io::Result<()> {
@@ -639,7 +656,6 @@ fn worker_lost() -> io::Error {
 /// A worker: runs its pipeline over each batch or chunk and reports, until the reader hangs up.
 fn work(
     w: usize,
-    n: usize,
     cfg: &Config,
     link: LinkType,
     inbox: &Receiver<Work>,
@@ -653,7 +669,6 @@ fn work(
     let mut pipe = Pipeline::new(cfg, link, &mut sink).without_dedup();
     let set_tag = |seq: u64, step: u8| outbox.borrow_mut().tag = Tag { seq, step };
     let take = || std::mem::take(&mut outbox.borrow_mut().alerts);
-    let mut route = Route::new(w, n);
     for item in inbox {
         let (batch, upto) = match item {
             Work::Batch(mut b) => {
@@ -663,8 +678,8 @@ fn work(
                 b.data.clear();
                 (Some(b), upto)
             }
-            Work::Chunk(c, first) => {
-                let upto = run_chunk(&mut pipe, &mut route, &c, first, set_tag);
+            Work::Chunk(c) => {
+                let upto = run_chunk(&mut pipe, w, &c, set_tag);
                 (None, upto)
             }
         };
@@ -721,40 +736,31 @@ fn run_batch(pipe: &mut Pipeline<'_>, b: &Batch, set_tag: impl Fn(u64, u8)) {
     }
 }
 
-/// Runs a chunk's frames, routing each as the reader does in [`PacketPath::frame`]: an expiry
-/// tick where one pipeline would check, the frame if its flow lives here (frames without a flow
-/// on worker 0), and the names of other workers' DNS responses. Returns the last frame's
-/// sequence number.
-fn run_chunk(
-    pipe: &mut Pipeline<'_>,
-    route: &mut Route,
-    c: &Chunk,
-    first: u64,
-    set_tag: impl Fn(u64, u8),
-) -> u64 {
-    let mut seq = first;
-    c.for_each(|f| {
+/// Runs worker `w`'s part of a routed chunk: its frames, every tick, and other workers' DNS
+/// responses for their names. Returns the chunk's last sequence number.
+fn run_chunk(pipe: &mut Pipeline<'_>, w: usize, c: &Routed, set_tag: impl Fn(u64, u8)) -> u64 {
+    let mut seq = c.first;
+    for (&at, &route) in c.at.iter().zip(&c.route) {
         seq += 1;
-        let d = decode(pipe.link, f);
-        let mine = match &d {
-            Decoded::Packet(p) => {
-                if route.tick(p.ts) {
-                    set_tag(seq, 0);
-                    let _ = pipe.idle(p.ts);
-                }
-                let mine = route.owner(p) == route.worker;
-                if !mine && super::is_dns_response(p) {
-                    pipe.learn_names_from(p);
-                }
-                mine
-            }
-            Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => route.worker == 0,
+        let mine = usize::from(route & ROUTE_OWNER) == w;
+        if !mine && route & (ROUTE_TICK | ROUTE_NAMES) == 0 {
+            continue;
+        }
+        let Some(f) = c.chunk.frame_at(at) else {
+            continue;
         };
+        // The outbox cannot fail, so neither can the pipeline.
+        if route & ROUTE_TICK != 0 {
+            set_tag(seq, 0);
+            let _ = pipe.idle(f.ts);
+        }
         if mine {
             set_tag(seq, 1);
-            let _ = pipe.decoded(f, d);
+            let _ = pipe.frame(&f);
+        } else if route & ROUTE_NAMES != 0 {
+            pipe.learn_names(&f);
         }
-    });
+    }
     seq
 }
 
