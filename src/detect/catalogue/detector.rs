@@ -69,12 +69,32 @@ const EVIDENCE_MAX: usize = 10;
 /// Recognises catalogue products.
 pub(crate) struct ProductDetector {
     cat: Arc<Catalogue>,
+    /// Every (product, pattern) index pair of a TCP pattern, in catalogue order: most products
+    /// have no pattern, and a flow only ever needs its own transport's.
+    tcp_patterns: Vec<(usize, usize)>,
+    /// The same for UDP patterns.
+    udp_patterns: Vec<(usize, usize)>,
 }
 
 impl ProductDetector {
     /// A detector over `cat`.
     pub(crate) fn new(cat: Arc<Catalogue>) -> ProductDetector {
-        ProductDetector { cat }
+        let of = |proto: u8| -> Vec<(usize, usize)> {
+            let mut pairs = Vec::new();
+            for (i, p) in cat.products.iter().enumerate() {
+                for (k, pat) in p.patterns.iter().enumerate() {
+                    if pat.proto == proto {
+                        pairs.push((i, k));
+                    }
+                }
+            }
+            pairs
+        };
+        ProductDetector {
+            tcp_patterns: of(ip_proto::TCP),
+            udp_patterns: of(ip_proto::UDP),
+            cat,
+        }
     }
 }
 
@@ -249,33 +269,40 @@ impl ProductDetector {
     /// Catalogue patterns on the kept segments of each direction.
     fn patterns(&self, v: &FlowView<'_>, g: &mut Gathered) {
         let port = v.server.port();
-        for (i, p) in self.cat.products.iter().enumerate() {
-            for (k, pat) in p.patterns.iter().enumerate() {
-                if !pat.applies(v.proto, port) {
-                    continue;
-                }
-                let dirs = match pat.dir {
-                    PatternDir::ToServer => [Some(true), None],
-                    PatternDir::ToClient => [Some(false), None],
-                    PatternDir::Either => [Some(true), Some(false)],
+        let pairs = if v.proto == ip_proto::TCP {
+            &self.tcp_patterns
+        } else {
+            &self.udp_patterns
+        };
+        for &(i, k) in pairs {
+            let Some(p) = self.cat.products.get(i) else {
+                continue;
+            };
+            let Some(pat) = p.patterns.get(k) else {
+                continue;
+            };
+            if !pat.applies(v.proto, port) {
+                continue;
+            }
+            let dirs = match pat.dir {
+                PatternDir::ToServer => [Some(true), None],
+                PatternDir::ToClient => [Some(false), None],
+                PatternDir::Either => [Some(true), Some(false)],
+            };
+            for to_server in dirs.into_iter().flatten() {
+                let side = if to_server {
+                    &v.to_server
+                } else {
+                    &v.to_client
                 };
-                for to_server in dirs.into_iter().flatten() {
-                    let side = if to_server {
-                        &v.to_server
-                    } else {
-                        &v.to_client
+                if let Some((seg, wire)) = first_match(side, |kept, wire| pat.matches(kept, wire)) {
+                    let s = Signal::Pattern {
+                        to_server,
+                        seg,
+                        wire,
+                        pattern: k,
                     };
-                    if let Some((seg, wire)) =
-                        first_match(side, |kept, wire| pat.matches(kept, wire))
-                    {
-                        let s = Signal::Pattern {
-                            to_server,
-                            seg,
-                            wire,
-                            pattern: k,
-                        };
-                        keep_strongest(g, i, p, s);
-                    }
+                    keep_strongest(g, i, p, s);
                 }
             }
         }
