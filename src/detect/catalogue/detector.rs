@@ -23,8 +23,9 @@
 //!
 //! Cost: TLS and QUIC are parsed only while the handshake can still be in the kept bytes
 //! (first few packets each way), and a ClientHello is not parsed again on client packets once
-//! the server has answered; patterns are checked only while segments are being kept. The miss
-//! path allocates nothing beyond what the TLS parser needs.
+//! the server has answered; patterns are checked only while segments are being kept, each
+//! segment against each pattern once per flow (the search so far is kept in the flow's memo,
+//! see [`PatternScan`]). The miss path allocates nothing beyond what the TLS parser needs.
 
 use super::names::host_name;
 use super::names::NameHit;
@@ -96,6 +97,20 @@ impl ProductDetector {
             cat,
         }
     }
+}
+
+/// How far the catalogue patterns were searched in one flow's kept segments, kept in the flow's
+/// [`crate::detect::HandshakeMemo`] between packets. A recorded segment never changes and new
+/// ones are only appended, so a pattern's first matching segment, once found, stays its first,
+/// and a pattern that matched none of the first `scanned` segments need only be tried on the
+/// later ones: each segment is compared with each pattern once per flow, not once per packet.
+#[derive(Debug, Default)]
+pub(crate) struct PatternScan {
+    /// Segments searched so far in each direction (to the server, to the client).
+    scanned: [usize; 2],
+    /// Matches found: (index in the transport's pattern list, to the server, segment, wire
+    /// length). At most one per pattern and direction, so bounded by the catalogue's patterns.
+    found: Vec<(usize, bool, usize, usize)>,
 }
 
 /// What was gathered from one view.
@@ -274,7 +289,17 @@ impl ProductDetector {
         } else {
             &self.udp_patterns
         };
-        for &(i, k) in pairs {
+        let lens = [v.to_server.segments().len(), v.to_client.segments().len()];
+        let mut scan = v.pattern_scan();
+        if lens
+            .iter()
+            .zip(&scan.scanned)
+            .any(|(now, before)| now < before)
+        {
+            // Not the segments scanned before: start over.
+            *scan = PatternScan::default();
+        }
+        for (n, &(i, k)) in pairs.iter().enumerate() {
             let Some(p) = self.cat.products.get(i) else {
                 continue;
             };
@@ -295,7 +320,21 @@ impl ProductDetector {
                 } else {
                     &v.to_client
                 };
-                if let Some((seg, wire)) = first_match(side, |kept, wire| pat.matches(kept, wire)) {
+                let known = scan.found.iter().find(|f| f.0 == n && f.1 == to_server);
+                let hit = match known {
+                    Some(&(_, _, seg, wire)) => Some((seg, wire)),
+                    None => {
+                        let from = scan.scanned.get(usize::from(!to_server)).copied();
+                        let hit = first_match(side, from.unwrap_or(0), |kept, wire| {
+                            pat.matches(kept, wire)
+                        });
+                        if let Some((seg, wire)) = hit {
+                            scan.found.push((n, to_server, seg, wire));
+                        }
+                        hit
+                    }
+                };
+                if let Some((seg, wire)) = hit {
                     let s = Signal::Pattern {
                         to_server,
                         seg,
@@ -306,6 +345,7 @@ impl ProductDetector {
                 }
             }
         }
+        scan.scanned = lens;
     }
 
     /// The DNS name the server was resolved from, once the server has answered.
@@ -485,9 +525,13 @@ fn keep_strongest(g: &mut Gathered, i: usize, p: &Product, s: Signal) {
     }
 }
 
-/// The first kept segment of `side` for which `f(kept, wire_len)` holds.
-fn first_match(side: &Side<'_>, f: impl Fn(&[u8], usize) -> bool) -> Option<(usize, usize)> {
-    (0..side.segments().len()).find_map(|i| {
+/// The first kept segment of `side` from segment `from` on for which `f(kept, wire_len)` holds.
+fn first_match(
+    side: &Side<'_>,
+    from: usize,
+    f: impl Fn(&[u8], usize) -> bool,
+) -> Option<(usize, usize)> {
+    (from..side.segments().len()).find_map(|i| {
         let kept = side.segment(i)?;
         let wire = side.wire_len(i)?;
         f(kept, wire).then_some((i, wire))
