@@ -9,7 +9,7 @@
 //! message is parsed at most once per growth, on first demand.
 
 use super::{Certificate, ClientHello, Parse, ServerHello};
-use crate::detect::catalogue::PatternScan;
+use crate::detect::catalogue::ProductMemo;
 use crate::detect::FlowView;
 use std::cell::{OnceCell, RefCell, RefMut};
 
@@ -49,8 +49,8 @@ pub struct HandshakeMemo {
     quic_hello: Slot<ClientHello>,
     server_hello: Slot<ServerHello>,
     certificate: Slot<Certificate>,
-    /// Not a parse, but like one only ever extended as the kept segments grow.
-    pattern_scan: RefCell<PatternScan>,
+    /// Not a parse: what the catalogue detector found on the flow's earlier packets.
+    product: RefCell<ProductMemo>,
     last_run: [Option<KeptState>; 2],
 }
 
@@ -105,9 +105,9 @@ impl<'a> FlowView<'a> {
         self.memo.server_hello.get(|| super::server_hello(data))
     }
 
-    /// How far the catalogue's byte patterns were searched in this flow's kept segments.
-    pub(crate) fn pattern_scan(&self) -> RefMut<'a, PatternScan> {
-        self.memo.pattern_scan.borrow_mut()
+    /// What the catalogue detector found on this flow's earlier packets.
+    pub(crate) fn product_memo(&self) -> RefMut<'a, ProductMemo> {
+        self.memo.product.borrow_mut()
     }
 
     /// The server's leaf certificate in the server→client TCP stream ([`super::certificate`]).
