@@ -109,13 +109,16 @@ pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
 /// valid UTF-8 without either character is its own text and is copied as is; any other goes
 /// through the crate's own formatting. Every response is parsed, so this is a hot path.
 fn text(n: &Name<'_>) -> String {
-    let mut s = String::new();
+    let size: usize = n.as_bytes().map(|b| b.len() + 1).sum();
+    let mut s = String::with_capacity(size);
     for (i, b) in n.as_bytes().enumerate() {
         if i > 0 {
             s.push('.');
         }
+        // Both characters are ASCII, so never part of a multi-byte character: bytes will do.
+        let escaped = b.iter().any(|&c| c == b'.' || c == b'\\');
         match std::str::from_utf8(b) {
-            Ok(plain) if !plain.contains(['.', '\\']) => s.push_str(plain),
+            Ok(plain) if !escaped => s.push_str(plain),
             _ => s.push_str(&Label::new_unchecked(b).to_string()),
         }
     }
@@ -126,8 +129,11 @@ fn text(n: &Name<'_>) -> String {
 fn name(mut s: String) -> String {
     let kept = s.trim_end_matches('.').len();
     s.truncate(kept);
-    if let Some((cut, _)) = s.char_indices().nth(NAME_MAX) {
-        s.truncate(cut);
+    // A character is at least one byte: only a longer string can have too many.
+    if s.len() > NAME_MAX {
+        if let Some((cut, _)) = s.char_indices().nth(NAME_MAX) {
+            s.truncate(cut);
+        }
     }
     s.make_ascii_lowercase();
     s
@@ -183,6 +189,14 @@ mod tests {
             // Every cut either fails or parses to something bounded; never a panic.
             let _ = parse(&r[..cut]);
         }
+    }
+
+    #[test]
+    fn names_are_cut_at_name_max_characters_not_bytes() {
+        assert_eq!(name("A".repeat(300)), "a".repeat(NAME_MAX));
+        let wide = "é".repeat(200);
+        assert_eq!(name(format!("{wide}..")), wide);
+        assert_eq!(name("é".repeat(300)).chars().count(), NAME_MAX);
     }
 
     proptest! {
