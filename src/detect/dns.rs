@@ -6,7 +6,7 @@
 //! [`NAME_MAX`] characters (the longest a DNS name can be, RFC 1035 §2.3.4).
 
 use simple_dns::rdata::RData;
-use simple_dns::{Packet, PacketFlag};
+use simple_dns::{Label, Name, Packet, PacketFlag};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The DNS port (RFC 1035 §4.2).
@@ -79,18 +79,18 @@ pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
         .questions
         .iter()
         .take(QUESTIONS_MAX)
-        .map(|q| (name(&q.qname.to_string()), u16::from(q.qtype)))
+        .map(|q| (name(text(&q.qname)), u16::from(q.qtype)))
         .collect();
     let answers = p
         .answers
         .iter()
         .take(ANSWERS_MAX)
         .map(|rr| Answer {
-            name: name(&rr.name.to_string()),
+            name: name(text(&rr.name)),
             data: match &rr.rdata {
                 RData::A(a) => AnswerData::Addr(IpAddr::V4(Ipv4Addr::from(a.address))),
                 RData::AAAA(a) => AnswerData::Addr(IpAddr::V6(Ipv6Addr::from(a.address))),
-                RData::CNAME(c) => AnswerData::Name(name(&c.0.to_string())),
+                RData::CNAME(c) => AnswerData::Name(name(text(&c.0))),
                 other => AnswerData::Other(u16::from(other.type_code())),
             },
         })
@@ -104,12 +104,39 @@ pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
     })
 }
 
-/// A name lower-cased, without the root dot, cut at [`NAME_MAX`].
-fn name(s: &str) -> String {
-    let t = s.trim_end_matches('.');
-    let mut out: String = t.chars().take(NAME_MAX).collect();
-    out.make_ascii_lowercase();
-    out
+/// The text `simple-dns` displays for `n`: labels joined by dots, each label's bytes as UTF-8
+/// (invalid sequences replaced) with a dot or backslash inside it escaped. A label that is
+/// valid UTF-8 without either character is its own text and is copied as is; any other goes
+/// through the crate's own formatting. Every response is parsed, so this is a hot path.
+fn text(n: &Name<'_>) -> String {
+    let size: usize = n.as_bytes().map(|b| b.len() + 1).sum();
+    let mut s = String::with_capacity(size);
+    for (i, b) in n.as_bytes().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        // Both characters are ASCII, so never part of a multi-byte character: bytes will do.
+        let escaped = b.iter().any(|&c| c == b'.' || c == b'\\');
+        match std::str::from_utf8(b) {
+            Ok(plain) if !escaped => s.push_str(plain),
+            _ => s.push_str(&Label::new_unchecked(b).to_string()),
+        }
+    }
+    s
+}
+
+/// `s` lower-cased, without the root dot, cut at [`NAME_MAX`] characters.
+fn name(mut s: String) -> String {
+    let kept = s.trim_end_matches('.').len();
+    s.truncate(kept);
+    // A character is at least one byte: only a longer string can have too many.
+    if s.len() > NAME_MAX {
+        if let Some((cut, _)) = s.char_indices().nth(NAME_MAX) {
+            s.truncate(cut);
+        }
+    }
+    s.make_ascii_lowercase();
+    s
 }
 
 #[cfg(test)]
@@ -164,7 +191,31 @@ mod tests {
         }
     }
 
+    #[test]
+    fn names_are_cut_at_name_max_characters_not_bytes() {
+        assert_eq!(name("A".repeat(300)), "a".repeat(NAME_MAX));
+        let wide = "é".repeat(200);
+        assert_eq!(name(format!("{wide}..")), wide);
+        assert_eq!(name("é".repeat(300)).chars().count(), NAME_MAX);
+    }
+
     proptest! {
+        /// Names are read exactly as the crate displays them, whatever bytes their labels hold.
+        #[test]
+        fn name_text_is_the_crates_display(
+            labels in proptest::collection::vec(
+                proptest::collection::vec(
+                    prop_oneof![Just(b'.'), Just(b'\\'), Just(0xc3), Just(0xa9), any::<u8>()],
+                    1..12,
+                ),
+                0..5,
+            ),
+        ) {
+            let labels: Vec<Label<'_>> = labels.iter().map(|l| Label::new_unchecked(&l[..])).collect();
+            let n = Name::new_with_labels(&labels);
+            prop_assert_eq!(text(&n), n.to_string());
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..600)) {
             if let Some(m) = parse(&b) {

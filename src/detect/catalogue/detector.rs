@@ -1,6 +1,7 @@
 //! The catalogue detector: recognises catalogue products in one flow.
 //!
-//! Signals, gathered from the flow view only (the detector is stateless):
+//! Signals, gathered from the flow view only (the detector is stateless; what it remembers of
+//! a flow between packets lives in the flow's memo, see [`ProductMemo`]):
 //! - TLS ClientHello (RFC 8446 §4.1.2) at the start of a TCP client stream: the server name
 //!   (RFC 6066 §3), ALPN names (RFC 7301 §3.1) and, when the catalogue lists any, its JA4;
 //! - QUIC client Initials (RFC 9001 §5, decrypted with the keys every observer can derive):
@@ -23,8 +24,9 @@
 //!
 //! Cost: TLS and QUIC are parsed only while the handshake can still be in the kept bytes
 //! (first few packets each way), and a ClientHello is not parsed again on client packets once
-//! the server has answered; patterns are checked only while segments are being kept. The miss
-//! path allocates nothing beyond what the TLS parser needs.
+//! the server has answered; patterns are checked only while segments are being kept, each
+//! segment against each pattern once per flow (the search so far is kept in the flow's memo,
+//! see [`ProductMemo`]). The miss path allocates nothing beyond what the TLS parser needs.
 
 use super::names::host_name;
 use super::names::NameHit;
@@ -37,6 +39,7 @@ use crate::detect::{Confidence, Detector, FlowView, Side, Verdict};
 use crate::flow::SEGMENTS_MAX;
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Payload packets per direction while segments are still being kept (flow/payload.rs).
@@ -69,17 +72,76 @@ const EVIDENCE_MAX: usize = 10;
 /// Recognises catalogue products.
 pub(crate) struct ProductDetector {
     cat: Arc<Catalogue>,
+    /// Tells this detector's [`ProductMemo`]s from another's: unique in the process.
+    id: u64,
+    /// Every (product, pattern) index pair of a TCP pattern, in catalogue order: most products
+    /// have no pattern, and a flow only ever needs its own transport's.
+    tcp_patterns: Vec<(usize, usize)>,
+    /// The same for UDP patterns.
+    udp_patterns: Vec<(usize, usize)>,
 }
 
 impl ProductDetector {
     /// A detector over `cat`.
     pub(crate) fn new(cat: Arc<Catalogue>) -> ProductDetector {
-        ProductDetector { cat }
+        let of = |proto: u8| -> Vec<(usize, usize)> {
+            let mut pairs = Vec::new();
+            for (i, p) in cat.products.iter().enumerate() {
+                for (k, pat) in p.patterns.iter().enumerate() {
+                    if pat.proto == proto {
+                        pairs.push((i, k));
+                    }
+                }
+            }
+            pairs
+        };
+        ProductDetector {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            tcp_patterns: of(ip_proto::TCP),
+            udp_patterns: of(ip_proto::UDP),
+            cat,
+        }
     }
 }
 
+/// The next [`ProductDetector::id`]; 0 is never given out, so a fresh memo belongs to nobody.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// What the detector worked out on one flow's earlier packets, kept in the flow's
+/// [`crate::detect::HandshakeMemo`]: the detector runs on every payload packet of a flow under
+/// inspection, and most of what it finds does not change from one packet to the next.
+#[derive(Debug, Default)]
+pub(crate) struct ProductMemo {
+    /// The [`ProductDetector::id`] that wrote it: what it holds are indexes into that
+    /// detector's catalogue, meaningless to another (a reloaded catalogue, a test's own).
+    owner: u64,
+    scan: PatternScan,
+    /// The facts of the flow's ClientHello (TLS or QUIC). A parsed hello is never parsed again
+    /// (`tls::memo`), so its facts hold for the rest of the flow.
+    hello: Option<Gathered>,
+    /// The facts of the server's certificate, likewise.
+    cert: Option<Vec<(usize, Signal)>>,
+    /// The last facts a verdict was made from, and that verdict: the same facts make the same
+    /// verdict, so its evidence lines need not be written again.
+    last: Option<(Gathered, Option<Verdict>)>,
+}
+
+/// How far the catalogue patterns were searched in one flow's kept segments. A recorded
+/// segment never changes and new ones are only appended, so a pattern's first matching segment,
+/// once found, stays its first, and a pattern that matched none of the first `scanned` segments
+/// need only be tried on the later ones: each segment is compared with each pattern once per
+/// flow, not once per packet.
+#[derive(Debug, Default)]
+struct PatternScan {
+    /// Segments searched so far in each direction (to the server, to the client).
+    scanned: [usize; 2],
+    /// Matches found: (index in the transport's pattern list, to the server, segment, wire
+    /// length). At most one per pattern and direction, so bounded by the catalogue's patterns.
+    found: Vec<(usize, bool, usize, usize)>,
+}
+
 /// What was gathered from one view.
-#[derive(Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 struct Gathered {
     hits: Vec<(usize, Signal)>,
     /// The client sent an SNI that is a host name (not an address literal).
@@ -99,6 +161,15 @@ impl Detector for ProductDetector {
         if cs > KEPT_PKTS && sc > KEPT_PKTS {
             return None;
         }
+        {
+            let mut memo = view.product_memo();
+            if memo.owner != self.id {
+                *memo = ProductMemo {
+                    owner: self.id,
+                    ..ProductMemo::default()
+                };
+            }
+        }
         let mut g = Gathered::default();
         let open = if view.proto == ip_proto::TCP {
             self.http(view, &mut g);
@@ -114,7 +185,14 @@ impl Detector for ProductDetector {
         if g.hits.is_empty() {
             return None;
         }
-        self.verdict(view, g)
+        if let Some((facts, verdict)) = &view.product_memo().last {
+            if *facts == g {
+                return verdict.clone();
+            }
+        }
+        let verdict = self.verdict(view, &g);
+        view.product_memo().last = Some((g, verdict.clone()));
+        verdict
     }
 }
 
@@ -137,12 +215,18 @@ impl ProductDetector {
             return false;
         }
         if let Some(ch) = v.client_hello().done() {
-            self.hello(ch, false, g);
+            self.hello_once(v, ch, false, g);
         }
         let server = v.to_client.data();
         if !by_client && server.first() == Some(&tls::CONTENT_HANDSHAKE) {
             if let Some(cert) = v.certificate().done() {
-                self.certificate(cert, g);
+                let mut memo = v.product_memo();
+                let facts = memo.cert.get_or_insert_with(|| {
+                    let mut own = Gathered::default();
+                    self.certificate(cert, &mut own);
+                    own.hits
+                });
+                g.hits.extend(facts.iter().cloned());
             }
         }
         true
@@ -160,9 +244,22 @@ impl ProductDetector {
             return false;
         }
         if let Some(ch) = v.quic_hello().done() {
-            self.hello(ch, true, g);
+            self.hello_once(v, ch, true, g);
         }
         true
+    }
+
+    /// [`ProductDetector::hello`], worked out on the flow's first packet with a whole hello and
+    /// remembered.
+    fn hello_once(&self, v: &FlowView<'_>, ch: &ClientHello, quic: bool, g: &mut Gathered) {
+        let mut memo = v.product_memo();
+        let facts = memo.hello.get_or_insert_with(|| {
+            let mut own = Gathered::default();
+            self.hello(ch, quic, &mut own);
+            own
+        });
+        g.hits.extend(facts.hits.iter().cloned());
+        g.sni_seen |= facts.sni_seen;
     }
 
     /// SNI, ALPN and JA4 facts of a ClientHello.
@@ -249,36 +346,69 @@ impl ProductDetector {
     /// Catalogue patterns on the kept segments of each direction.
     fn patterns(&self, v: &FlowView<'_>, g: &mut Gathered) {
         let port = v.server.port();
-        for (i, p) in self.cat.products.iter().enumerate() {
-            for (k, pat) in p.patterns.iter().enumerate() {
-                if !pat.applies(v.proto, port) {
-                    continue;
-                }
-                let dirs = match pat.dir {
-                    PatternDir::ToServer => [Some(true), None],
-                    PatternDir::ToClient => [Some(false), None],
-                    PatternDir::Either => [Some(true), Some(false)],
+        let pairs = if v.proto == ip_proto::TCP {
+            &self.tcp_patterns
+        } else {
+            &self.udp_patterns
+        };
+        let lens = [v.to_server.segments().len(), v.to_client.segments().len()];
+        let mut memo = v.product_memo();
+        let scan = &mut memo.scan;
+        if lens
+            .iter()
+            .zip(&scan.scanned)
+            .any(|(now, before)| now < before)
+        {
+            // Not the segments scanned before: start over.
+            *scan = PatternScan::default();
+        }
+        for (n, &(i, k)) in pairs.iter().enumerate() {
+            let Some(p) = self.cat.products.get(i) else {
+                continue;
+            };
+            let Some(pat) = p.patterns.get(k) else {
+                continue;
+            };
+            if !pat.applies(v.proto, port) {
+                continue;
+            }
+            let dirs = match pat.dir {
+                PatternDir::ToServer => [Some(true), None],
+                PatternDir::ToClient => [Some(false), None],
+                PatternDir::Either => [Some(true), Some(false)],
+            };
+            for to_server in dirs.into_iter().flatten() {
+                let side = if to_server {
+                    &v.to_server
+                } else {
+                    &v.to_client
                 };
-                for to_server in dirs.into_iter().flatten() {
-                    let side = if to_server {
-                        &v.to_server
-                    } else {
-                        &v.to_client
-                    };
-                    if let Some((seg, wire)) =
-                        first_match(side, |kept, wire| pat.matches(kept, wire))
-                    {
-                        let s = Signal::Pattern {
-                            to_server,
-                            seg,
-                            wire,
-                            pattern: k,
-                        };
-                        keep_strongest(g, i, p, s);
+                let known = scan.found.iter().find(|f| f.0 == n && f.1 == to_server);
+                let hit = match known {
+                    Some(&(_, _, seg, wire)) => Some((seg, wire)),
+                    None => {
+                        let from = scan.scanned.get(usize::from(!to_server)).copied();
+                        let hit = first_match(side, from.unwrap_or(0), |kept, wire| {
+                            pat.matches(kept, wire)
+                        });
+                        if let Some((seg, wire)) = hit {
+                            scan.found.push((n, to_server, seg, wire));
+                        }
+                        hit
                     }
+                };
+                if let Some((seg, wire)) = hit {
+                    let s = Signal::Pattern {
+                        to_server,
+                        seg,
+                        wire,
+                        pattern: k,
+                    };
+                    keep_strongest(g, i, p, s);
                 }
             }
         }
+        scan.scanned = lens;
     }
 
     /// The DNS name the server was resolved from, once the server has answered.
@@ -296,7 +426,7 @@ impl ProductDetector {
     }
 
     /// The strongest product verdict among the gathered hits.
-    fn verdict(&self, v: &FlowView<'_>, g: Gathered) -> Option<Verdict> {
+    fn verdict(&self, v: &FlowView<'_>, g: &Gathered) -> Option<Verdict> {
         let mut best: Option<(Confidence, usize, usize)> = None;
         let mut seen: Vec<usize> = Vec::new();
         for &(i, _) in &g.hits {
@@ -305,7 +435,7 @@ impl ProductDetector {
             }
             seen.push(i);
             let p = self.cat.products.get(i)?;
-            let Some(conf) = score(p, i, v, &g) else {
+            let Some(conf) = score(p, i, v, g) else {
                 continue;
             };
             let n = g.hits.iter().filter(|(j, _)| *j == i).count();
@@ -318,7 +448,7 @@ impl ProductDetector {
         let mut mine: Vec<&Signal> = g
             .hits
             .iter()
-            .filter(|(j, s)| *j == i && usable(s, &g, i))
+            .filter(|(j, s)| *j == i && usable(s, g, i))
             .map(|(_, s)| s)
             .collect();
         mine.sort_by_key(|s| s.rank());
@@ -458,9 +588,13 @@ fn keep_strongest(g: &mut Gathered, i: usize, p: &Product, s: Signal) {
     }
 }
 
-/// The first kept segment of `side` for which `f(kept, wire_len)` holds.
-fn first_match(side: &Side<'_>, f: impl Fn(&[u8], usize) -> bool) -> Option<(usize, usize)> {
-    (0..side.segments().len()).find_map(|i| {
+/// The first kept segment of `side` from segment `from` on for which `f(kept, wire_len)` holds.
+fn first_match(
+    side: &Side<'_>,
+    from: usize,
+    f: impl Fn(&[u8], usize) -> bool,
+) -> Option<(usize, usize)> {
+    (from..side.segments().len()).find_map(|i| {
         let kept = side.segment(i)?;
         let wire = side.wire_len(i)?;
         f(kept, wire).then_some((i, wire))

@@ -34,7 +34,7 @@ mod pattern;
 mod provider;
 mod signal;
 
-pub(crate) use detector::ProductDetector;
+pub(crate) use detector::{ProductDetector, ProductMemo};
 pub(crate) use provider::ProviderEnricher;
 
 use crate::config::Problem;

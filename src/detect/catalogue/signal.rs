@@ -25,7 +25,7 @@ pub(super) enum Via {
 }
 
 /// One fact tying the flow to a product.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Signal {
     /// The client asked for `name` (SNI or Host), matching `sni` rule `rule`.
     Sni { name: String, via: Via, rule: usize },

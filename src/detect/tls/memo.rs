@@ -9,8 +9,9 @@
 //! message is parsed at most once per growth, on first demand.
 
 use super::{Certificate, ClientHello, Parse, ServerHello};
+use crate::detect::catalogue::ProductMemo;
 use crate::detect::FlowView;
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell, RefMut};
 
 /// One memoised parse: its input's size when parsed, and the result.
 #[derive(Debug, Default)]
@@ -48,6 +49,8 @@ pub struct HandshakeMemo {
     quic_hello: Slot<ClientHello>,
     server_hello: Slot<ServerHello>,
     certificate: Slot<Certificate>,
+    /// Not a parse: what the catalogue detector found on the flow's earlier packets.
+    product: RefCell<ProductMemo>,
     last_run: [Option<KeptState>; 2],
 }
 
@@ -100,6 +103,11 @@ impl<'a> FlowView<'a> {
     pub(crate) fn server_hello(&self) -> Parse<&'a ServerHello> {
         let data = self.to_client.data();
         self.memo.server_hello.get(|| super::server_hello(data))
+    }
+
+    /// What the catalogue detector found on this flow's earlier packets.
+    pub(crate) fn product_memo(&self) -> RefMut<'a, ProductMemo> {
+        self.memo.product.borrow_mut()
     }
 
     /// The server's leaf certificate in the server→client TCP stream ([`super::certificate`]).

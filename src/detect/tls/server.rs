@@ -193,9 +193,72 @@ fn leaf(msg: &Message<'_>) -> Parse<Certificate> {
     let Some(der) = b.get(start..start + cert_len) else {
         return Parse::Incomplete;
     };
-    match X509Certificate::from_der(der) {
-        Ok((_, cert)) => Parse::Done(names(&cert)),
-        Err(_) => Parse::NotTls,
+    match recent::lookup(der) {
+        Some(Some(cert)) => Parse::Done(cert),
+        Some(None) => Parse::NotTls,
+        None => {
+            let parsed = X509Certificate::from_der(der).ok().map(|(_, c)| names(&c));
+            recent::remember(der, &parsed);
+            parsed.map_or(Parse::NotTls, Parse::Done)
+        }
+    }
+}
+
+/// Leaf certificates parsed lately on this thread, by their DER bytes.
+///
+/// A sensor sees the same servers again and again (the VPN gateway, the remote-desktop relays
+/// a team uses), each presenting the same leaf certificate on every connection, and the X.509
+/// parse is the dearest step of reading a server's first flight. The names depend on the DER
+/// bytes alone, so a remembered parse is exactly what parsing again would give. Per thread,
+/// because each pipeline worker runs its own cascade and a shared cache would need a lock.
+mod recent {
+    use super::Certificate;
+    use std::cell::RefCell;
+
+    /// Certificates remembered per thread; the oldest is replaced first.
+    const ENTRIES_MAX: usize = 64;
+    /// Largest DER remembered: leaf certificates are typically 1–2 KiB, and the bound keeps the
+    /// cache within `ENTRIES_MAX * DER_MAX` bytes whatever a server sends.
+    const DER_MAX: usize = 4 * 1024;
+
+    /// One remembered parse: the DER, and its names (`None`: not a certificate).
+    type Entry = (Box<[u8]>, Option<Certificate>);
+
+    #[derive(Default)]
+    struct Recent {
+        entries: Vec<Entry>,
+        /// The slot the next new certificate takes once `entries` is full.
+        next: usize,
+    }
+
+    thread_local! {
+        static RECENT: RefCell<Recent> = RefCell::default();
+    }
+
+    /// The remembered parse of `der`: `Some(None)` when it was not a certificate.
+    pub(super) fn lookup(der: &[u8]) -> Option<Option<Certificate>> {
+        RECENT.with_borrow(|r| {
+            r.entries
+                .iter()
+                .find(|(d, _)| **d == *der)
+                .map(|(_, c)| c.clone())
+        })
+    }
+
+    /// Remembers the parse of `der`, unless it is too large to keep.
+    pub(super) fn remember(der: &[u8], parsed: &Option<Certificate>) {
+        if der.len() > DER_MAX {
+            return;
+        }
+        RECENT.with_borrow_mut(|r| {
+            let entry = (Box::from(der), parsed.clone());
+            if r.entries.len() < ENTRIES_MAX {
+                r.entries.push(entry);
+            } else if let Some(slot) = r.entries.get_mut(r.next) {
+                *slot = entry;
+                r.next = (r.next + 1) % ENTRIES_MAX;
+            }
+        });
     }
 }
 
