@@ -391,3 +391,7 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     }
     Ok(got)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests;

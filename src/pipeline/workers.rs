@@ -64,6 +64,10 @@ const BATCH_FRAMES: usize = 512;
 /// Batches per worker in existence (one filling, the rest queued or in the worker's hands): the
 /// bound on memory between reader and worker.
 const BATCHES_PER_WORKER: usize = 4;
+/// Hand-overs queued per worker. Chunks are shared, so a deep queue costs little memory, and it
+/// is what keeps both workers busy while one works through a long run of one flow's packets
+/// (flows are not spread evenly over time). Batches are bounded by `BATCHES_PER_WORKER`.
+const QUEUE_PER_WORKER: usize = 32;
 /// Seed of the shard hash: fixed, so a flow goes to the same worker on every run.
 const SHARD_SEED: u64 = 0x7277_7368_6172_6473;
 
@@ -397,7 +401,7 @@ impl<'s> Workers<'s> {
         let mut senders = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
         for w in 0..n {
-            let (tx, rx) = mpsc::sync_channel(BATCHES_PER_WORKER);
+            let (tx, rx) = mpsc::sync_channel(QUEUE_PER_WORKER);
             let (cfg, done) = (share.clone(), done_tx.clone());
             let h = std::thread::Builder::new()
                 .name(format!("remotewatch-worker-{w}"))
@@ -602,7 +606,11 @@ impl PacketPath for Workers<'_> {
             .front()
             .is_some_and(|c| Arc::strong_count(c) == 1)
         {
-            if let Some(r) = self.chunks.pop_front().and_then(|c| Arc::try_unwrap(c).ok()) {
+            if let Some(r) = self
+                .chunks
+                .pop_front()
+                .and_then(|c| Arc::try_unwrap(c).ok())
+            {
                 self.free.push(r.chunk.into_buffer());
             }
         }
@@ -654,13 +662,7 @@ fn worker_lost() -> io::Error {
 }
 
 /// A worker: runs its pipeline over each batch or chunk and reports, until the reader hangs up.
-fn work(
-    w: usize,
-    cfg: &Config,
-    link: LinkType,
-    inbox: &Receiver<Work>,
-    done: &Sender<Done>,
-) {
+fn work(w: usize, cfg: &Config, link: LinkType, inbox: &Receiver<Work>, done: &Sender<Done>) {
     let outbox = Rc::new(RefCell::new(Outbox {
         tag: Tag::default(),
         alerts: Vec::new(),

@@ -1,0 +1,207 @@
+//! The direct reader against libpcap on the same files: every frame alike, whatever the byte
+//! order and precision, across many chunks; cut files, oversized records and snap lengths
+//! handled as libpcap handles them.
+
+use super::super::{FileCapture, ReadMode, Step};
+use super::*;
+use std::io::Write;
+
+/// One record: seconds, sub-second part, bytes, original length.
+type Rec = (u32, u32, Vec<u8>, u32);
+
+/// A pcap file with `recs`, in the byte order and precision asked, Ethernet, snap length `snap`.
+fn pcap_file(recs: &[Rec], big_endian: bool, nanos: bool, snap: u32) -> Vec<u8> {
+    let w32 = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let w16 = |v: u16| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let mut out = Vec::new();
+    out.extend_from_slice(&w32(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
+    out.extend_from_slice(&w16(2));
+    out.extend_from_slice(&w16(4));
+    out.extend_from_slice(&w32(0));
+    out.extend_from_slice(&w32(0));
+    out.extend_from_slice(&w32(snap));
+    out.extend_from_slice(&w32(1));
+    for (s, frac, data, orig) in recs {
+        out.extend_from_slice(&w32(*s));
+        out.extend_from_slice(&w32(*frac));
+        out.extend_from_slice(&w32(data.len() as u32));
+        out.extend_from_slice(&w32(*orig));
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+/// Records of every size from 0 to 1,600 bytes, enough for several chunks.
+fn records(nanos: bool) -> Vec<Rec> {
+    (0..6000u32)
+        .map(|i| {
+            let len = (i * 7919) % 1601;
+            let data: Vec<u8> = (0..len).map(|j| (i + j) as u8).collect();
+            let frac = if nanos {
+                i * 100_003 % 1_000_000_000
+            } else {
+                i * 13 % 1_000_000
+            };
+            (1_700_000_000 + i / 10, frac, data, len + i % 3)
+        })
+        .collect()
+}
+
+/// A frame as data: time, length on the wire, bytes.
+type Seen = (Ts, u32, Vec<u8>);
+
+fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(bytes).unwrap();
+    f.flush().unwrap();
+    f
+}
+
+/// Every frame of `path` by the reader `mode`, and how the file ended.
+fn pumped(path: &Path, mode: ReadMode) -> (Vec<Seen>, Result<Option<String>, String>) {
+    let mut cap = FileCapture::open_with(path, mode).unwrap();
+    let mut seen = Vec::new();
+    let end = loop {
+        match cap.pump(|f| seen.push((f.ts, f.wire_len, f.data.to_vec()))) {
+            Ok(Step::Frames(_)) => {}
+            Ok(Step::Truncated(why)) => break Ok(Some(why)),
+            Ok(_) => break Ok(None),
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    (seen, end)
+}
+
+/// Every frame of `path` read chunk by chunk, buffers reused, and how the file ended.
+fn chunked(path: &Path) -> (Vec<Seen>, Result<Option<String>, String>, usize) {
+    let mut cap = FileCapture::open(path).unwrap();
+    assert!(cap.chunked());
+    let (mut seen, mut chunks, mut spare) = (Vec::new(), 0, None);
+    let end = loop {
+        match cap.chunk(spare.take()) {
+            Ok(ChunkStep::Chunk(c)) => {
+                chunks += 1;
+                let before = seen.len();
+                c.for_each(|f| seen.push((f.ts, f.wire_len, f.data.to_vec())));
+                assert_eq!(seen.len() - before, c.frames());
+                spare = Some(c.into_buffer());
+            }
+            Ok(ChunkStep::End) => break Ok(None),
+            Ok(ChunkStep::Truncated(why)) => break Ok(Some(why)),
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    (seen, end, chunks)
+}
+
+#[test]
+fn every_frame_as_libpcap_reads_it_in_either_byte_order_and_precision() {
+    for (big_endian, nanos) in [(false, false), (true, false), (false, true), (true, true)] {
+        let recs = records(nanos);
+        let f = write(&pcap_file(&recs, big_endian, nanos, 65535));
+        let (want, want_end) = pumped(f.path(), ReadMode::Libpcap);
+        assert_eq!(want.len(), recs.len());
+        let (direct, end) = pumped(f.path(), ReadMode::Direct);
+        assert!(direct == want, "big_endian {big_endian} nanos {nanos}");
+        assert_eq!(end, want_end);
+        let (by_chunk, end, chunks) = chunked(f.path());
+        assert!(
+            by_chunk == want,
+            "big_endian {big_endian} nanos {nanos}, chunks"
+        );
+        assert_eq!(end, Ok(None));
+        assert!(chunks > 3, "only {chunks} chunks");
+    }
+}
+
+#[test]
+fn a_file_cut_inside_a_record_ends_as_libpcap_says_after_every_whole_record() {
+    let recs = records(false);
+    let whole = pcap_file(&recs, false, false, 65535);
+    // Cut inside the last record's header, then inside its data.
+    let last = 16 + recs.last().unwrap().2.len();
+    for cut in [last - 5, 10] {
+        let f = write(&whole[..whole.len() - cut]);
+        let (want, want_end) = pumped(f.path(), ReadMode::Libpcap);
+        let (direct, end) = pumped(f.path(), ReadMode::Direct);
+        assert_eq!(direct.len(), recs.len() - 1);
+        assert!(direct == want);
+        let why = end.clone().unwrap().unwrap();
+        assert!(why.starts_with("truncated dump file"), "{why}");
+        assert_eq!(end, want_end);
+        let (by_chunk, end, _) = chunked(f.path());
+        assert!(by_chunk == want);
+        assert_eq!(end, want_end);
+    }
+}
+
+#[test]
+fn a_record_longer_than_any_capture_is_an_error_and_a_snap_length_cuts() {
+    let big = (
+        1u32,
+        0u32,
+        vec![0u8; CAPLEN_MAX as usize + 1],
+        CAPLEN_MAX + 1,
+    );
+    let f = write(&pcap_file(&[(1, 0, vec![1; 60], 60), big], false, false, 0));
+    let (frames, end) = pumped(f.path(), ReadMode::Direct);
+    assert_eq!(frames.len(), 1);
+    let err = end.unwrap_err();
+    assert!(
+        err.contains("invalid packet capture length 262145"),
+        "{err}"
+    );
+    let (frames, end, _) = chunked(f.path());
+    assert_eq!(frames.len(), 1);
+    assert!(end.unwrap_err().contains("invalid packet capture length"));
+
+    // A record above the file's snap length is cut to it, as libpcap cuts it.
+    let f = write(&pcap_file(&[(1, 0, vec![2; 300], 300)], false, false, 100));
+    let (want, _) = pumped(f.path(), ReadMode::Libpcap);
+    let (direct, _) = pumped(f.path(), ReadMode::Direct);
+    assert_eq!(direct[0].2.len(), 100);
+    assert!(direct == want);
+}
+
+#[test]
+fn pcapng_and_odd_headers_go_to_libpcap() {
+    // A section header block and an Ethernet interface description, little-endian
+    // (draft-ietf-opsawg-pcapng §4.1, §4.2), and no packets.
+    let mut ng = Vec::new();
+    for v in [
+        0x0a0d_0d0a_u32,
+        28,
+        0x1a2b_3c4d,
+        1,
+        0xffff_ffff,
+        0xffff_ffff,
+        28,
+    ] {
+        ng.extend_from_slice(&v.to_le_bytes());
+    }
+    ng[12..16].copy_from_slice(&[1, 0, 0, 0]); // major 1, minor 0
+    for v in [1u32, 20, 1, 0, 20] {
+        ng.extend_from_slice(&v.to_le_bytes());
+    }
+    let f = write(&ng);
+    let cap = FileCapture::open(f.path()).unwrap();
+    assert!(!cap.chunked());
+    assert_eq!(cap.linktype(), super::super::LinkType::Ethernet);
+    // Version 1 is not one this reader knows.
+    let mut old = pcap_file(&[(1, 0, vec![1; 60], 60)], false, false, 65535);
+    old[4] = 1;
+    let f = write(&old);
+    assert!(open(f.path()).unwrap().is_none());
+}
