@@ -157,7 +157,7 @@ impl Chunk {
     }
 }
 
-/// What [`Classic::chunk`] produced.
+/// What `FileCapture::chunk` produced.
 pub enum ChunkStep {
     /// Whole records.
     Chunk(Chunk),

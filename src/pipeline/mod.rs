@@ -100,29 +100,36 @@ struct Detection {
 
 #[derive(Debug)]
 enum Held {
-    /// The best verdict so far and when its evidence first appeared.
-    Best(Verdict, Ts),
+    /// The best verdict so far (out while the cascade runs) and when its evidence first
+    /// appeared.
+    Best(Option<Verdict>, Ts),
     /// A reported session.
     Session(Session),
 }
 
 impl Detection {
-    /// Takes the best verdict so far out, with the time its evidence first appeared.
+    /// Takes the best verdict so far out, with the time its evidence first appeared. Its box
+    /// stays, empty, for [`Detection::put_best`]: the cascade runs per payload packet, and a box
+    /// freed and allocated again each time would be two allocator calls per packet.
     fn take_best(&mut self) -> (Option<Verdict>, Option<Ts>) {
-        match self.held.take().map(|b| *b) {
-            Some(Held::Best(v, t)) => (Some(v), Some(t)),
-            Some(other) => {
-                self.held = Some(Box::new(other));
-                (None, None)
-            }
-            None => (None, None),
+        match self.held.as_deref_mut() {
+            Some(Held::Best(v, t)) => (v.take(), Some(*t)),
+            _ => (None, None),
         }
     }
 
     /// Puts back the best verdict (`since`: when its evidence first appeared).
     fn put_best(&mut self, v: Option<Verdict>, since: Ts) {
-        if let Some(v) = v {
-            self.held = Some(Box::new(Held::Best(v, since)));
+        let Some(v) = v else {
+            return;
+        };
+        match self.held.as_deref_mut() {
+            Some(Held::Best(slot, t)) => {
+                *slot = Some(v);
+                *t = since;
+            }
+            Some(Held::Session(_)) => {}
+            None => self.held = Some(Box::new(Held::Best(Some(v), since))),
         }
     }
 

@@ -555,7 +555,7 @@ impl PacketPath for Workers<'_> {
         Ok(())
     }
 
-    /// The reader routes every frame of the chunk (see [`Routed`]) and hands the chunk, shared,
+    /// The reader routes every frame of the chunk (see `Routed`) and hands the chunk, shared,
     /// to every worker; nothing is copied per frame.
     fn chunk(&mut self, c: Chunk) -> io::Result<Option<Box<[u8]>>> {
         let first = self.seq;
