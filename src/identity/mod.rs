@@ -331,6 +331,13 @@ impl Identity {
         }
     }
 
+    /// Whether a queued login is due at `now` or findings wait to be taken: the per-packet
+    /// check that lets [`Identity::advance`] and [`Identity::take`] be skipped on almost every
+    /// packet.
+    pub fn has_work(&self, now: Ts) -> bool {
+        !self.out.is_empty() || self.pending.front().is_some_and(|l| l.ts <= now)
+    }
+
     /// Applies every queued login (end of input).
     pub fn drain_logins(&mut self, inv: &Inventory) {
         while let Some(l) = self.pending.pop_front() {

@@ -337,7 +337,7 @@ impl<'s> Pipeline<'s> {
     fn packet(&mut self, p: &Packet<'_>) {
         self.emit.stats.packets += 1;
         self.expire(p.ts);
-        {
+        if self.emit.identity.has_work(p.ts) {
             let e = &mut self.emit;
             e.identity.advance(p.ts, &e.inventory);
             e.flush_findings();
