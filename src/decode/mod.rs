@@ -199,29 +199,15 @@ fn fast<'a>(link: LinkType, frame: &Frame<'a>) -> Option<Packet<'a>> {
     if stop.is_some() {
         return None;
     }
-    let (src, dst, ttl, ip_payload, ah_spi, _) = match &ip {
+    let facts = match &ip {
         etherparse::LaxIpSlice::Ipv4(v4) => ipv4_facts(v4),
         etherparse::LaxIpSlice::Ipv6(v6) => ipv6_facts(v6),
     };
+    let ip_payload = facts.3.clone();
     if ip_payload.fragmented {
         return None;
     }
-    let mut p = Packet {
-        ts: frame.ts,
-        vlan,
-        src,
-        dst,
-        proto: ip_payload.ip_number.0,
-        ttl,
-        src_port: 0,
-        dst_port: 0,
-        tcp: None,
-        icmp: None,
-        ah_spi,
-        payload: ip_payload.payload,
-        wire_len: frame.wire_len,
-        payload_wire_len: 0,
-    };
+    let mut p = ip_packet(frame, vlan, facts);
     match ip_payload.ip_number.0 {
         ip_proto::TCP => fill_tcp(&mut p, &TcpSlice::from_slice(ip_payload.payload).ok()?),
         ip_proto::UDP => fill_udp(&mut p, &UdpSlice::from_slice_lax(ip_payload.payload).ok()?),
@@ -259,34 +245,12 @@ fn ipv6_facts<'a>(v6: &etherparse::LaxIpv6Slice<'a>) -> IpFacts<'a> {
     )
 }
 
-/// Sets the payload's length on the wire: what the snap length cut is the end of the payload.
-fn set_payload_wire_len(p: &mut Packet<'_>, frame: &Frame<'_>) {
-    let cut = frame
-        .wire_len
-        .saturating_sub(u32::try_from(frame.data.len()).unwrap_or(u32::MAX));
-    p.payload_wire_len = u32::try_from(p.payload.len())
-        .unwrap_or(u32::MAX)
-        .saturating_add(cut);
-}
-
-fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
-    let (src, dst, ttl, ip_payload, ah_spi, first_fragment) = match &s.net {
-        Some(LaxNetSlice::Ipv4(v4)) => ipv4_facts(v4),
-        Some(LaxNetSlice::Ipv6(v6)) => ipv6_facts(v6),
-        Some(LaxNetSlice::Arp(_)) => return Decoded::NotIp,
-        None => {
-            return match &s.stop_err {
-                Some((e, layer)) => Decoded::Malformed(Malformed::from_slice_error(e, *layer)),
-                None => Decoded::NotIp,
-            }
-        }
-    };
-    if ip_payload.fragmented && !first_fragment {
-        return Decoded::Fragment;
-    }
-    let mut p = Packet {
+/// The packet an IP layer describes, before its transport header is read.
+fn ip_packet<'a>(frame: &Frame<'a>, vlan: u32, facts: IpFacts<'a>) -> Packet<'a> {
+    let (src, dst, ttl, ip_payload, ah_spi, _) = facts;
+    Packet {
         ts: frame.ts,
-        vlan: link::vlan_id(s),
+        vlan,
         src,
         dst,
         proto: ip_payload.ip_number.0,
@@ -299,7 +263,36 @@ fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
         payload: ip_payload.payload,
         wire_len: frame.wire_len,
         payload_wire_len: 0,
+    }
+}
+
+/// Sets the payload's length on the wire: what the snap length cut is the end of the payload.
+fn set_payload_wire_len(p: &mut Packet<'_>, frame: &Frame<'_>) {
+    let cut = frame
+        .wire_len
+        .saturating_sub(u32::try_from(frame.data.len()).unwrap_or(u32::MAX));
+    p.payload_wire_len = u32::try_from(p.payload.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(cut);
+}
+
+fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
+    let facts = match &s.net {
+        Some(LaxNetSlice::Ipv4(v4)) => ipv4_facts(v4),
+        Some(LaxNetSlice::Ipv6(v6)) => ipv6_facts(v6),
+        Some(LaxNetSlice::Arp(_)) => return Decoded::NotIp,
+        None => {
+            return match &s.stop_err {
+                Some((e, layer)) => Decoded::Malformed(Malformed::from_slice_error(e, *layer)),
+                None => Decoded::NotIp,
+            }
+        }
     };
+    let (ip_payload, first_fragment) = (facts.3.clone(), facts.5);
+    if ip_payload.fragmented && !first_fragment {
+        return Decoded::Fragment;
+    }
+    let mut p = ip_packet(frame, link::vlan_id(s), facts);
     match &s.transport {
         Some(t) => fill_transport(&mut p, t),
         None if ip_payload.fragmented => {
