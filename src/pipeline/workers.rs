@@ -441,10 +441,9 @@ impl<'s> Workers<'s> {
 
     /// Queues an expiry tick for every worker when one pipeline would check at `now`.
     fn tick(&mut self, seq: u64, now: Ts) {
-        if now < self.next_expire {
+        if !self.expiry_due(now) {
             return;
         }
-        self.next_expire = now.plus(EXPIRE_EVERY_NS);
         let f = Frame {
             ts: now,
             data: &[],
@@ -453,6 +452,16 @@ impl<'s> Workers<'s> {
         for b in &mut self.filling {
             b.push(seq, &f, Task::Tick);
         }
+    }
+
+    /// One pipeline's expiry schedule: whether it would look for idle flows at `now`, moving the
+    /// schedule on if so.
+    fn expiry_due(&mut self, now: Ts) -> bool {
+        if now < self.next_expire {
+            return false;
+        }
+        self.next_expire = now.plus(EXPIRE_EVERY_NS);
+        true
     }
 
     /// Sends every worker its batch; blocks while a worker has all its batches in hand.
@@ -570,8 +579,7 @@ impl PacketPath for Workers<'_> {
             let r = match decode(link, f) {
                 Decoded::Packet(p) => {
                     let mut r = u8::try_from(owner_of(&self.shard, &p, n)).unwrap_or(0);
-                    if p.ts >= self.next_expire {
-                        self.next_expire = p.ts.plus(EXPIRE_EVERY_NS);
+                    if self.expiry_due(p.ts) {
                         r |= ROUTE_TICK;
                     }
                     if super::is_dns_response(&p) {
