@@ -53,6 +53,31 @@ pub trait AlertSink {
     }
 }
 
+/// The detector cascade `cfg` asks for: its catalogue shared, or the built-in one.
+fn cascade_for(cfg: &Config) -> Cascade {
+    match &cfg.catalogue {
+        Some(c) => Cascade::with_shared_catalogue(Arc::clone(c)),
+        None => Cascade::standard(),
+    }
+}
+
+/// The sink a pipeline delivers to: borrowed from the caller, or its own. (An owned sink is
+/// `'static`, so a pipeline holding a borrowed one still lets the borrow end where it is last
+/// used, as a plain reference does.)
+enum SinkSlot<'s> {
+    Borrowed(&'s mut dyn AlertSink),
+    Owned(Box<dyn AlertSink>),
+}
+
+impl SinkSlot<'_> {
+    fn get(&mut self) -> &mut dyn AlertSink {
+        match self {
+            SinkSlot::Borrowed(s) => &mut **s,
+            SinkSlot::Owned(s) => &mut **s,
+        }
+    }
+}
+
 /// Collects alerts in memory (tests, library users).
 #[derive(Debug, Default)]
 pub struct VecSink(pub Vec<Alert>);
@@ -150,7 +175,7 @@ struct Emitter<'s> {
     inventory: Inventory,
     identity: Identity,
     dedup: Dedup,
-    sink: &'s mut dyn AlertSink,
+    sink: SinkSlot<'s>,
     stats: Stats,
     error: Option<io::Error>,
     /// Stands in for the memo of a flow that was never inspected when it is concluded.
@@ -169,11 +194,12 @@ pub struct Pipeline<'s> {
 impl<'s> Pipeline<'s> {
     /// A pipeline for frames of framing `link`, configured by `cfg`, delivering to `sink`.
     pub fn new(cfg: &Config, link: LinkType, sink: &'s mut dyn AlertSink) -> Pipeline<'s> {
-        let cascade = match &cfg.catalogue {
-            Some(c) => Cascade::with_shared_catalogue(std::sync::Arc::clone(c)),
-            None => Cascade::standard(),
-        };
-        Pipeline::with_cascade(cfg, link, cascade, sink)
+        Pipeline::with_slot(cfg, link, cascade_for(cfg), SinkSlot::Borrowed(sink))
+    }
+
+    /// As [`Pipeline::new`], the pipeline owning its sink.
+    pub fn owning(cfg: &Config, link: LinkType, sink: Box<dyn AlertSink>) -> Pipeline<'s> {
+        Pipeline::with_slot(cfg, link, cascade_for(cfg), SinkSlot::Owned(sink))
     }
 
     /// As [`Pipeline::new`] with a chosen detector cascade.
@@ -182,6 +208,15 @@ impl<'s> Pipeline<'s> {
         link: LinkType,
         cascade: Cascade,
         sink: &'s mut dyn AlertSink,
+    ) -> Pipeline<'s> {
+        Pipeline::with_slot(cfg, link, cascade, SinkSlot::Borrowed(sink))
+    }
+
+    fn with_slot(
+        cfg: &Config,
+        link: LinkType,
+        cascade: Cascade,
+        sink: SinkSlot<'s>,
     ) -> Pipeline<'s> {
         Pipeline {
             link,
@@ -237,7 +272,7 @@ impl<'s> Pipeline<'s> {
         e.flush_findings();
         self.take_error()?;
         // Logins are rare and may arrive while no packet flows: make their alerts visible now.
-        self.emit.sink.flush()
+        self.emit.sink.get().flush()
     }
 
     /// Hands every alert on without deduplication: for a worker of [`Workers`], whose alerts
@@ -308,13 +343,13 @@ impl<'s> Pipeline<'s> {
         emit.identity.drain_logins(&emit.inventory);
         emit.flush_findings();
         self.take_error()?;
-        self.emit.sink.flush()
+        self.emit.sink.get().flush()
     }
 
     /// Reopens the sink's file outputs (SIGHUP after log rotation).
     pub fn reopen_outputs(&mut self) -> io::Result<()> {
-        self.emit.sink.flush()?;
-        self.emit.sink.reopen()
+        self.emit.sink.get().flush()?;
+        self.emit.sink.get().reopen()
     }
 
     fn take_error(&mut self) -> io::Result<()> {
@@ -570,7 +605,7 @@ impl Emitter<'_> {
     /// Hands one alert to the sink and to the identity stage.
     fn deliver(&mut self, a: &Alert) {
         self.stats.count_alert(a);
-        if let Err(e) = self.sink.emit(a) {
+        if let Err(e) = self.sink.get().emit(a) {
             self.error.get_or_insert(e);
         }
         self.identity.alerted(a, &self.inventory);

@@ -1,37 +1,43 @@
-//! Sharded analysis: one reader, `N` worker pipelines, one final stage.
+//! Sharded analysis: `N` pipelines, one of them on the reading thread, and one final stage.
 //!
 //! ```text
-//!             ┌─▶ worker 0: Pipeline (flows, detectors, alerts without dedup) ─┐
-//! reader ─────┤                                                               ├─▶ final stage:
-//! (decode,    └─▶ worker N-1: …                                               ┘   merge, dedup,
-//!  shard)                                                                          counts, sink
+//! reader: read, decode, shard ─┬─▶ own share: Pipeline (alerts without dedup) ──┐
+//!                              └─▶ worker 1..N-1: Pipeline (threads)         ───┴─▶ final stage:
+//!                                                                                  merge, dedup,
+//!                                                                                  counts, sink
 //! ```
 //!
 //! The reader (the caller's thread) decodes each frame just far enough to find its flow key,
-//! which is normalised so both directions give the same key (`flow::FlowKey`), and hands the
-//! frame to the worker that key hashes to: a flow lives on exactly one worker. Frames travel in
-//! batches (recycled buffers: nothing is allocated per packet once they have grown) over bounded
-//! channels, so a slow worker holds the reader back instead of growing a queue.
+//! which is normalised so both directions give the same key (`flow::FlowKey`), and the key's
+//! hash names the pipeline the flow lives on: a flow lives on exactly one. The reader's own
+//! pipeline is one of them: it analyses its share of flows in line, on frames it has just read
+//! and decoded (nothing crosses to another core, nothing is decoded twice), and takes a smaller
+//! share than the others ([`local_share`]) because reading costs it time the others spend
+//! analysing. Frames for the worker threads travel either as shared chunks of records
+//! (classic pcap files: no copy at all) or in batches (recycled buffers: nothing is allocated
+//! per packet once they have grown) over bounded channels, so a slow worker holds the reader
+//! back instead of growing a queue.
 //!
-//! Each worker runs an ordinary [`Pipeline`], so a flow is decided exactly as one pipeline
+//! Each pipeline is an ordinary [`Pipeline`], so a flow is decided exactly as one pipeline
 //! decides it, given the same flow-independent inputs, which the reader supplies:
 //! - idle expiry: the reader keeps one pipeline's expiry schedule (every
-//!   [`super::EXPIRE_EVERY_NS`] of packet time) and sends each tick to every worker, in stream
-//!   position, so flows end at the same points of the stream whichever worker holds them;
-//! - DNS names: every DNS response is shown to every worker ([`Pipeline::learn_names`]), so a flow
-//!   started after a lookup finds the name whichever worker the lookup went to.
+//!   [`super::EXPIRE_EVERY_NS`] of packet time) and runs each tick on every pipeline, in stream
+//!   position, so flows end at the same points of the stream whichever pipeline holds them;
+//! - DNS names: every DNS response is shown to every pipeline ([`Pipeline::learn_names`]), so a
+//!   flow started after a lookup finds the name whichever pipeline the lookup went to.
 //!
-//! Alerts leave the workers undeduplicated, tagged with the stream position that produced them
-//! (a frame's sequence number; its expiry tick just before it; the final drain last). The final
-//! stage, on the caller's thread, merges them in (position, time, id, flow) order once every
-//! worker has passed that position, then deduplicates, counts and delivers them through the one
-//! sink. Output is therefore the same for any number of workers. It matches one in-line pipeline
-//! alert for alert; only alerts from flows ended by the same expiry tick (or the final drain) may
-//! come out in another order, since one pipeline ends those in least-recently-active order.
-//! Anything that must see every alert or every flow once (deduplication now; identity-level
-//! state later) belongs in this final stage, not in the workers.
+//! Alerts leave the pipelines undeduplicated, tagged with the stream position that produced
+//! them (a frame's sequence number; its expiry tick just before it; the final drain last). The
+//! final stage, on the caller's thread, merges them in (position, time, id, flow) order once
+//! every pipeline has passed that position, then deduplicates, counts and delivers them through
+//! the one sink. Output is therefore the same for any number of workers. It matches one
+//! in-line pipeline alert for alert; only alerts from flows ended by the same expiry tick (or
+//! the final drain) may come out in another order, since one pipeline ends those in
+//! least-recently-active order. Anything that must see every alert or every flow once
+//! (deduplication now; identity-level state later) belongs in this final stage, not in the
+//! pipelines.
 //!
-//! Limits are split: each worker tracks up to `flow.max_flows / N` flows and inspects up to
+//! Limits are split: each pipeline tracks up to `flow.max_flows / N` flows and inspects up to
 //! `flow.max_inspecting / N` at once, so a table under eviction pressure may evict other flows
 //! than one pipeline would.
 //!
@@ -278,10 +284,68 @@ const ROUTE_NAMES: u8 = 0x40;
 const ROUTE_TICK: u8 = 0x80;
 const _: () = assert!(WORKERS_MAX <= ROUTE_OWNER as usize + 1);
 
-/// The worker (of `n`) a packet's flow lives on: both directions hash alike.
-fn owner_of(shard: &foldhash::fast::FixedState, p: &Packet<'_>, n: u64) -> usize {
-    let (key, _) = FlowKey::of(p);
-    usize::try_from(shard.hash_one(key) % n.max(1)).unwrap_or(0)
+/// Resolution of the shard split: a flow's hash, reduced to this range, is compared with the
+/// pipelines' cumulative shares.
+const SHARD_SCALE: u64 = 1 << 16;
+/// What reading costs the reading thread (the kernel's copy, splitting records, decoding every
+/// frame to route it), in percent of what a worker thread spends analysing every flow of the
+/// same file.
+///
+/// Both costs are fitted to per-thread CPU times (`/proc/PID/task/*/stat`) of
+/// `analyze --workers 2` on the 2 GB benchmark capture (`benches/throughput.sh`) at several
+/// shares: reading alone costs the reader about 0.77 s; analysing every flow costs a worker
+/// about 1.15 s and the reader about 0.64 s, since the reader finds the frames it has just read
+/// and decoded in its own cache while a worker fetches each from the reader's core and decodes
+/// it again.
+const READ_COST_PERCENT: u64 = 67;
+/// What the reader's own analysis of a flow costs, in percent of a worker's analysis of it (see
+/// [`READ_COST_PERCENT`]).
+const LOCAL_COST_PERCENT: u64 = 56;
+
+/// The reader's share of flows among `n` pipelines, in [`SHARD_SCALE`] units, chosen so the
+/// reader and each worker finish together. With costs relative to a worker analysing every
+/// flow, reading `r` and the reader's analysis `l`, a reader share `a` costs the reader
+/// `r + a·l` and each worker `(1 - a) / (n - 1)`; equal when
+/// `a = (1/(n-1) - r) / (l + 1/(n-1))`. That is about a fifth with two pipelines and nothing from
+/// three on, where reading is a thread's whole work.
+fn local_share(n: u64) -> u64 {
+    if n <= 1 {
+        return SHARD_SCALE;
+    }
+    let (r, l) = (READ_COST_PERCENT, LOCAL_COST_PERCENT);
+    // In percent: (100/(n-1) - r) / (l + 100/(n-1)), scaled; multiplied through by (n-1).
+    let num = 100u64.saturating_sub(r * (n - 1));
+    let den = l * (n - 1) + 100;
+    SHARD_SCALE * num / den
+}
+
+/// Which pipeline each flow lives on: the reader's own (0) or worker `1..n`.
+struct Shard {
+    hash: foldhash::fast::FixedState,
+    n: u64,
+    local: u64,
+}
+
+impl Shard {
+    fn new(n: usize) -> Shard {
+        let n = n as u64;
+        Shard {
+            hash: foldhash::fast::FixedState::with_seed(SHARD_SEED),
+            n,
+            local: local_share(n),
+        }
+    }
+
+    /// The pipeline a packet's flow lives on: both directions hash alike.
+    fn owner_of(&self, p: &Packet<'_>) -> usize {
+        let (key, _) = FlowKey::of(p);
+        let v = self.hash.hash_one(key) % SHARD_SCALE;
+        if v < self.local || self.n <= 1 {
+            return 0;
+        }
+        let w = 1 + (v - self.local) * (self.n - 1) / (SHARD_SCALE - self.local);
+        usize::try_from(w).unwrap_or(0)
+    }
 }
 
 /// Where an alert was produced in the stream: the frame's sequence number and the step (expiry
@@ -359,9 +423,14 @@ impl AlertSink for OutboxSink {
     }
 }
 
-/// `N` worker pipelines behind one reader and one final stage (see the module documentation).
+/// `N` pipelines: the reader's own, `N - 1` worker threads, and one final stage (see the module
+/// documentation).
 pub struct Workers<'s> {
     link: LinkType,
+    /// The reader's own pipeline (pipeline 0) and where its alerts wait.
+    local: Pipeline<'static>,
+    outbox: Rc<RefCell<Outbox>>,
+    /// Per worker thread (pipeline `w` is thread `w - 1`).
     senders: Vec<SyncSender<Work>>,
     /// Chunks handed out, oldest first, until every worker has let go of them.
     chunks: VecDeque<Arc<Routed>>,
@@ -369,8 +438,10 @@ pub struct Workers<'s> {
     free: Vec<Box<[u8]>>,
     results: Receiver<Done>,
     handles: Vec<JoinHandle<()>>,
+    /// Per worker thread.
     filling: Vec<Batch>,
     spare: Vec<Vec<Batch>>,
+    /// Per pipeline (0 is the reader's).
     watermark: Vec<u64>,
     worker_stats: Vec<Stats>,
     finished: usize,
@@ -378,15 +449,15 @@ pub struct Workers<'s> {
     seq: u64,
     next_expire: Ts,
     since_handover: usize,
-    shard: foldhash::fast::FixedState,
+    shard: Shard,
     dedup: Dedup,
     delivered: Stats,
     sink: &'s mut dyn AlertSink,
 }
 
 impl<'s> Workers<'s> {
-    /// Starts `n` (2..=[`WORKERS_MAX`]) worker pipelines for frames of framing `link`,
-    /// configured by `cfg`, delivering to `sink`.
+    /// Starts `n` (1..=[`WORKERS_MAX`]) pipelines for frames of framing `link`, configured by
+    /// `cfg`, delivering to `sink`: one on the caller's thread, `n - 1` on threads of their own.
     pub fn start(
         cfg: &Config,
         link: LinkType,
@@ -400,7 +471,7 @@ impl<'s> Workers<'s> {
         let (done_tx, results) = mpsc::channel();
         let mut senders = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
-        for w in 0..n {
+        for w in 1..n {
             let (tx, rx) = mpsc::sync_channel(QUEUE_PER_WORKER);
             let (cfg, done) = (share.clone(), done_tx.clone());
             let h = std::thread::Builder::new()
@@ -409,15 +480,23 @@ impl<'s> Workers<'s> {
             senders.push(tx);
             handles.push(h);
         }
+        let outbox = Rc::new(RefCell::new(Outbox {
+            tag: Tag::default(),
+            alerts: Vec::new(),
+        }));
+        let local = Pipeline::owning(&share, link, Box::new(OutboxSink(Rc::clone(&outbox))))
+            .without_dedup();
         Ok(Workers {
             link,
+            local,
+            outbox,
             senders,
             chunks: VecDeque::new(),
             free: Vec::new(),
             results,
             handles,
-            filling: (0..n).map(|_| Batch::default()).collect(),
-            spare: (0..n)
+            filling: (1..n).map(|_| Batch::default()).collect(),
+            spare: (1..n)
                 .map(|_| (1..BATCHES_PER_WORKER).map(|_| Batch::default()).collect())
                 .collect(),
             watermark: vec![0; n],
@@ -427,31 +506,17 @@ impl<'s> Workers<'s> {
             seq: 0,
             next_expire: Ts(0),
             since_handover: 0,
-            shard: foldhash::fast::FixedState::with_seed(SHARD_SEED),
+            shard: Shard::new(n),
             dedup: Dedup::new(cfg.alerts.dedup_window_secs),
             delivered: Stats::default(),
             sink,
         })
     }
 
-    /// The number of workers (their channels close at [`PacketPath::finish`]; this stays).
+    /// The number of pipelines (the worker channels close at [`PacketPath::finish`]; this
+    /// stays).
     fn workers(&self) -> usize {
         self.watermark.len()
-    }
-
-    /// Queues an expiry tick for every worker when one pipeline would check at `now`.
-    fn tick(&mut self, seq: u64, now: Ts) {
-        if !self.expiry_due(now) {
-            return;
-        }
-        let f = Frame {
-            ts: now,
-            data: &[],
-            wire_len: 0,
-        };
-        for b in &mut self.filling {
-            b.push(seq, &f, Task::Tick);
-        }
     }
 
     /// One pipeline's expiry schedule: whether it would look for idle flows at `now`, moving the
@@ -464,39 +529,64 @@ impl<'s> Workers<'s> {
         true
     }
 
-    /// Sends every worker its batch; blocks while a worker has all its batches in hand.
+    /// Runs an expiry tick on every pipeline when one pipeline would check at `now`: at once on
+    /// the reader's, queued for the workers.
+    fn tick(&mut self, seq: u64, now: Ts) {
+        if !self.expiry_due(now) {
+            return;
+        }
+        self.outbox.borrow_mut().tag = Tag { seq, step: 0 };
+        // The outbox cannot fail, so neither can the pipeline.
+        let _ = self.local.idle(now);
+        let f = Frame {
+            ts: now,
+            data: &[],
+            wire_len: 0,
+        };
+        for b in &mut self.filling {
+            b.push(seq, &f, Task::Tick);
+        }
+    }
+
+    /// Sends every worker thread its batch; blocks while one has all its batches in hand.
     fn hand_over(&mut self) -> io::Result<()> {
-        for w in 0..self.senders.len() {
-            let fresh = self.spare_batch(w)?;
-            let mut b = std::mem::replace(self.filling.get_mut(w).ok_or_else(worker_lost)?, fresh);
+        for t in 0..self.senders.len() {
+            let fresh = self.spare_batch(t)?;
+            let mut b = std::mem::replace(self.filling.get_mut(t).ok_or_else(worker_lost)?, fresh);
             b.upto = self.seq;
             self.senders
-                .get(w)
+                .get(t)
                 .ok_or_else(worker_lost)?
                 .send(Work::Batch(b))
                 .map_err(|_| worker_lost())?;
         }
         self.since_handover = 0;
-        while let Ok(d) = self.results.try_recv() {
-            self.absorb(d)?;
-        }
-        Ok(())
+        self.collect()
     }
 
-    fn spare_batch(&mut self, w: usize) -> io::Result<Batch> {
+    /// A free batch for worker thread `t`.
+    fn spare_batch(&mut self, t: usize) -> io::Result<Batch> {
         loop {
-            if let Some(b) = self.spare.get_mut(w).and_then(Vec::pop) {
+            if let Some(b) = self.spare.get_mut(t).and_then(Vec::pop) {
                 return Ok(b);
             }
             let d = self.results.recv().map_err(|_| worker_lost())?;
-            self.absorb(d)?;
+            self.absorb(d);
         }
     }
 
-    /// Takes a worker's report and delivers every alert no worker can still precede.
-    fn absorb(&mut self, d: Done) -> io::Result<()> {
+    /// Takes the reports waiting, the reader's own alerts, and delivers what is ready.
+    fn collect(&mut self) -> io::Result<()> {
+        while let Ok(d) = self.results.try_recv() {
+            self.absorb(d);
+        }
+        self.deliver()
+    }
+
+    /// Takes a worker's report.
+    fn absorb(&mut self, d: Done) {
         if let Some(b) = d.batch {
-            if let Some(s) = self.spare.get_mut(d.worker) {
+            if let Some(s) = self.spare.get_mut(d.worker - 1) {
                 s.push(b);
             }
         }
@@ -508,6 +598,14 @@ impl<'s> Workers<'s> {
         }
         self.finished += usize::from(d.finished);
         self.pending.extend(d.alerts);
+    }
+
+    /// Delivers every alert no pipeline can still precede, the reader's own included.
+    fn deliver(&mut self) -> io::Result<()> {
+        self.pending.append(&mut self.outbox.borrow_mut().alerts);
+        if let Some(m) = self.watermark.first_mut() {
+            *m = (*m).max(self.seq);
+        }
         let ready = if self.finished == self.workers() {
             DRAIN
         } else {
@@ -516,6 +614,9 @@ impl<'s> Workers<'s> {
                 step: 1,
             }
         };
+        if self.pending.is_empty() {
+            return Ok(());
+        }
         self.pending.sort_by(merge_order);
         let cut = self.pending.partition_point(|t| t.tag <= ready);
         for t in self.pending.drain(..cut) {
@@ -528,6 +629,30 @@ impl<'s> Workers<'s> {
     }
 }
 
+/// What the reader does with a frame itself: its expiry tick, its own frame or another's DNS
+/// names, in that order, as a worker would (see `run_chunk`).
+fn run_local(
+    local: &mut Pipeline<'_>,
+    outbox: &RefCell<Outbox>,
+    seq: u64,
+    f: &Frame<'_>,
+    d: Decoded<'_>,
+    route: u8,
+) {
+    let set_tag = |step| outbox.borrow_mut().tag = Tag { seq, step };
+    // The outbox cannot fail, so neither can the pipeline.
+    if route & ROUTE_TICK != 0 {
+        set_tag(0);
+        let _ = local.idle(f.ts);
+    }
+    if route & ROUTE_OWNER == 0 {
+        set_tag(1);
+        let _ = local.decoded(f, d);
+    } else if route & ROUTE_NAMES != 0 {
+        local.learn_names(f);
+    }
+}
+
 impl PacketPath for Workers<'_> {
     fn frame(&mut self, f: &Frame<'_>) -> io::Result<()> {
         self.seq += 1;
@@ -536,26 +661,35 @@ impl PacketPath for Workers<'_> {
         let owner = match &d {
             Decoded::Packet(p) => {
                 self.tick(seq, p.ts);
-                let owner = owner_of(&self.shard, p, self.workers() as u64);
+                let owner = self.shard.owner_of(p);
                 if super::is_dns_response(p) {
-                    for (w, b) in self.filling.iter_mut().enumerate() {
-                        if w != owner {
+                    if owner != 0 {
+                        self.local.learn_names(f);
+                    }
+                    for (t, b) in self.filling.iter_mut().enumerate() {
+                        if t + 1 != owner {
                             b.push(seq, f, Task::Names);
                         }
                     }
                 }
                 owner
             }
-            // Frames without a flow are only counted: any one worker does.
+            // Frames without a flow are only counted: the reader's pipeline does.
             Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => 0,
         };
-        let payload_len = match &d {
-            Decoded::Packet(p) => p.payload.len(),
-            _ => 0,
-        };
-        let pre = Predecoded::of(d, f.data);
-        if let Some(b) = self.filling.get_mut(owner) {
-            b.push_decoded(seq, f, Task::Frame, Some((pre, payload_len)));
+        if owner == 0 {
+            self.outbox.borrow_mut().tag = Tag { seq, step: 1 };
+            // The outbox cannot fail, so neither can the pipeline.
+            let _ = self.local.decoded(f, d);
+        } else {
+            let payload_len = match &d {
+                Decoded::Packet(p) => p.payload.len(),
+                _ => 0,
+            };
+            let pre = Predecoded::of(d, f.data);
+            if let Some(b) = self.filling.get_mut(owner - 1) {
+                b.push_decoded(seq, f, Task::Frame, Some((pre, payload_len)));
+            }
         }
         self.since_handover += 1;
         if self.since_handover >= BATCH_FRAMES {
@@ -564,35 +698,42 @@ impl PacketPath for Workers<'_> {
         Ok(())
     }
 
-    /// The reader routes every frame of the chunk (see `Routed`) and hands the chunk, shared,
-    /// to every worker; nothing is copied per frame.
+    /// The reader routes every frame of the chunk (see `Routed`), analyses its own share at
+    /// once, and hands the chunk, shared, to every worker thread; nothing is copied per frame.
     fn chunk(&mut self, c: Chunk) -> io::Result<Option<Box<[u8]>>> {
         let first = self.seq;
         let (mut at, mut route) = (
             Vec::with_capacity(c.frames()),
             Vec::with_capacity(c.frames()),
         );
-        let n = self.workers() as u64;
         let link = self.link;
+        let mut seq = self.seq;
         c.for_each_at(|place, f| {
-            self.seq += 1;
-            let r = match decode(link, f) {
+            seq += 1;
+            let d = decode(link, f);
+            let r = match &d {
                 Decoded::Packet(p) => {
-                    let mut r = u8::try_from(owner_of(&self.shard, &p, n)).unwrap_or(0);
+                    let mut r = u8::try_from(self.shard.owner_of(p)).unwrap_or(0);
                     if self.expiry_due(p.ts) {
                         r |= ROUTE_TICK;
                     }
-                    if super::is_dns_response(&p) {
+                    if super::is_dns_response(p) {
                         r |= ROUTE_NAMES;
                     }
                     r
                 }
-                // Frames without a flow are only counted: any one worker does.
+                // Frames without a flow are only counted: the reader's pipeline does.
                 Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => 0,
             };
+            run_local(&mut self.local, &self.outbox, seq, f, d, r);
             at.push(place);
             route.push(r);
         });
+        self.seq = seq;
+        if self.senders.is_empty() {
+            self.deliver()?;
+            return Ok(Some(c.into_buffer()));
+        }
         let c = Arc::new(Routed {
             chunk: c,
             first,
@@ -604,9 +745,7 @@ impl PacketPath for Workers<'_> {
                 .map_err(|_| worker_lost())?;
         }
         self.chunks.push_back(c);
-        while let Ok(d) = self.results.try_recv() {
-            self.absorb(d)?;
-        }
+        self.collect()?;
         // Chunks every worker has let go of (the oldest first) give their buffers back; the
         // reader is handed one, so buffers are reused rather than allocated and faulted in anew.
         while self
@@ -633,16 +772,24 @@ impl PacketPath for Workers<'_> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        if self.senders.is_empty() {
+        if self.finished == self.workers() {
             return Ok(());
         }
         self.hand_over()?;
         // Closing the channels tells each worker to end its flows and report for the last time.
         self.senders.clear();
+        self.outbox.borrow_mut().tag = DRAIN;
+        // The outbox cannot fail, so neither can the pipeline.
+        let _ = self.local.finish();
+        if let Some(m) = self.watermark.first_mut() {
+            *m = u64::MAX;
+        }
+        self.finished += 1;
         while self.finished < self.workers() {
             let d = self.results.recv().map_err(|_| worker_lost())?;
-            self.absorb(d)?;
+            self.absorb(d);
         }
+        self.deliver()?;
         for h in self.handles.drain(..) {
             h.join().map_err(|_| worker_lost())?;
         }
@@ -655,8 +802,8 @@ impl PacketPath for Workers<'_> {
     }
 
     fn stats(&self) -> Stats {
-        let mut s = Stats::default();
-        for w in &self.worker_stats {
+        let mut s = self.local.stats();
+        for w in self.worker_stats.iter().skip(1) {
             s.absorb(w);
         }
         s.alerts = self.delivered.alerts;
@@ -669,7 +816,8 @@ fn worker_lost() -> io::Error {
     io::Error::other("an analysis worker stopped unexpectedly")
 }
 
-/// A worker: runs its pipeline over each batch or chunk and reports, until the reader hangs up.
+/// A worker thread (pipeline `w`): runs its pipeline over each batch or chunk and reports,
+/// until the reader hangs up.
 fn work(w: usize, cfg: &Config, link: LinkType, inbox: &Receiver<Work>, done: &Sender<Done>) {
     let outbox = Rc::new(RefCell::new(Outbox {
         tag: Tag::default(),

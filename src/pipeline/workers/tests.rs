@@ -189,3 +189,61 @@ fn merge_order_is_position_then_time_then_id() {
     let by_time = a.ts.cmp(&b.ts).then_with(|| a.id.cmp(&b.id));
     assert_eq!(merge_order(&tagged(5, 0, a), &tagged(5, 0, b)), by_time);
 }
+
+/// A TCP packet of a flow numbered `i`, in one direction or the other.
+fn flow_packet(i: u32, reply: bool) -> Packet<'static> {
+    let client = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 | i));
+    let server = IpAddr::from(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    let port = 1024 + u16::try_from(i % 60_000).unwrap();
+    let (src, dst, src_port, dst_port) = if reply {
+        (server, client, 443, port)
+    } else {
+        (client, server, port, 443)
+    };
+    Packet {
+        ts: Ts(0),
+        vlan: 0,
+        src,
+        dst,
+        proto: 6,
+        ttl: 64,
+        src_port,
+        dst_port,
+        tcp: None,
+        icmp: None,
+        ah_spi: None,
+        payload: &[],
+        wire_len: 60,
+        payload_wire_len: 0,
+    }
+}
+
+/// Flows are split as `local_share` says: with two pipelines the reader's takes the smaller
+/// share its reading leaves room for, from three on it takes none, the worker threads share the
+/// rest evenly, and both directions of a flow always meet on one pipeline.
+#[test]
+fn shard_splits_flows_by_share_and_keeps_directions_together() {
+    const FLOWS: u32 = 40_000;
+    assert_eq!(local_share(1), SHARD_SCALE);
+    let two = local_share(2) as f64 / SHARD_SCALE as f64;
+    assert!((0.1..0.4).contains(&two), "{two}");
+    for n in 3..=WORKERS_MAX as u64 {
+        assert_eq!(local_share(n), 0, "{n}");
+    }
+    for n in [1usize, 2, 3, 4, 7] {
+        let shard = Shard::new(n);
+        let mut count = vec![0u32; n];
+        for i in 0..FLOWS {
+            let w = shard.owner_of(&flow_packet(i, false));
+            assert_eq!(w, shard.owner_of(&flow_packet(i, true)), "flow {i}, {n}");
+            count[w] += 1;
+        }
+        let share = |c: u32| f64::from(c) / f64::from(FLOWS);
+        let local = local_share(n as u64) as f64 / SHARD_SCALE as f64;
+        assert!((share(count[0]) - local).abs() < 0.02, "{n}: {count:?}");
+        let each = (1.0 - local) / (n as f64 - 1.0);
+        for &c in &count[1..] {
+            assert!((share(c) - each).abs() < 0.02, "{n}: {count:?}");
+        }
+    }
+}
