@@ -635,13 +635,9 @@ fn with_runs(mut v: Verdict, c: Option<EspRun>, s: Option<EspRun>) -> Verdict {
 
 /// An SPI in hex.
 fn hex(b: &[u8]) -> String {
-    use std::fmt::Write;
     let mut s = String::with_capacity(2 + 2 * IKE_SPI_LEN);
     s.push_str("0x");
-    for x in b.iter().take(IKE_SPI_LEN) {
-        // Writing to a String cannot fail.
-        let _ = write!(s, "{x:02x}");
-    }
+    crate::hex::push(&mut s, b.get(..IKE_SPI_LEN).unwrap_or(b));
     s
 }
 
