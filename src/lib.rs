@@ -26,6 +26,7 @@ pub mod decode;
 pub mod detect;
 pub mod export;
 pub mod flow;
+mod hex;
 pub mod identity;
 pub mod intel;
 pub mod pipeline;

@@ -123,7 +123,7 @@ impl AlertKey {
             h.update(format!("\nsubject {s}").as_bytes());
         }
         let digest = h.finalize();
-        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+        crate::hex::of(digest.get(..16).unwrap_or_default())
     }
 }
 

@@ -6,7 +6,7 @@
 //! [`NAME_MAX`] characters (the longest a DNS name can be, RFC 1035 §2.3.4).
 
 use simple_dns::rdata::RData;
-use simple_dns::{Label, Name, Packet, PacketFlag};
+use simple_dns::{Name, Packet, PacketFlag};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The DNS port (RFC 1035 §4.2).
@@ -104,10 +104,43 @@ pub fn parse(payload: &[u8]) -> Option<DnsMessage> {
     })
 }
 
+/// What a DNS response teaches the pipeline's name cache: the first question's name and the
+/// A/AAAA addresses among the first [`ANSWERS_MAX`] answers, exactly as [`parse`] gives them
+/// through [`DnsMessage::qname`] and [`DnsMessage::addresses`], but without rendering the names
+/// the cache does not use (answer owners, CNAME targets). `None` for a query, a message without
+/// an address or a non-empty question name, and anything [`parse`] rejects.
+pub fn resolution(payload: &[u8]) -> Option<(String, Vec<IpAddr>)> {
+    // The QR bit is the top bit of the third header byte (RFC 1035 §4.1.1): a query answers
+    // nothing, and is rejected before it is parsed.
+    if payload.len() < 12 || payload.get(2).is_none_or(|&b| b & 0x80 == 0) {
+        return None;
+    }
+    let p = Packet::parse(payload).ok()?;
+    if !p.has_flags(PacketFlag::RESPONSE) {
+        return None;
+    }
+    let addrs: Vec<IpAddr> = p
+        .answers
+        .iter()
+        .take(ANSWERS_MAX)
+        .filter_map(|rr| match &rr.rdata {
+            RData::A(a) => Some(IpAddr::V4(Ipv4Addr::from(a.address))),
+            RData::AAAA(a) => Some(IpAddr::V6(Ipv6Addr::from(a.address))),
+            _ => None,
+        })
+        .collect();
+    if addrs.is_empty() {
+        return None;
+    }
+    let qname = name(text(&p.questions.first()?.qname));
+    (!qname.is_empty()).then_some((qname, addrs))
+}
+
 /// The text `simple-dns` displays for `n`: labels joined by dots, each label's bytes as UTF-8
-/// (invalid sequences replaced) with a dot or backslash inside it escaped. A label that is
-/// valid UTF-8 without either character is its own text and is copied as is; any other goes
-/// through the crate's own formatting. Every response is parsed, so this is a hot path.
+/// (invalid sequences replaced, as `String::from_utf8_lossy` does) with a dot or backslash
+/// inside it escaped. Written straight into one string: the crate's `Display` goes through the
+/// formatter one character at a time, which costs more than the rest of the parse. Every
+/// response is parsed, so this is a hot path.
 fn text(n: &Name<'_>) -> String {
     let size: usize = n.as_bytes().map(|b| b.len() + 1).sum();
     let mut s = String::with_capacity(size);
@@ -115,14 +148,30 @@ fn text(n: &Name<'_>) -> String {
         if i > 0 {
             s.push('.');
         }
-        // Both characters are ASCII, so never part of a multi-byte character: bytes will do.
-        let escaped = b.iter().any(|&c| c == b'.' || c == b'\\');
-        match std::str::from_utf8(b) {
-            Ok(plain) if !escaped => s.push_str(plain),
-            _ => s.push_str(&Label::new_unchecked(b).to_string()),
-        }
+        push_label(&mut s, b);
     }
     s
+}
+
+/// Appends label `b` as `simple-dns` displays it (see [`text`]).
+fn push_label(s: &mut String, b: &[u8]) {
+    for chunk in b.utf8_chunks() {
+        let mut rest = chunk.valid();
+        // Both characters are ASCII, so never part of a multi-byte character: a byte search
+        // finds every one and splits only at character boundaries.
+        while let Some(at) = rest.find(['.', '\\']) {
+            let (plain, tail) = rest.split_at(at);
+            s.push_str(plain);
+            s.push('\\');
+            let (c, after) = tail.split_at(1);
+            s.push_str(c);
+            rest = after;
+        }
+        s.push_str(rest);
+        if !chunk.invalid().is_empty() {
+            s.push(char::REPLACEMENT_CHARACTER);
+        }
+    }
 }
 
 /// `s` lower-cased, without the root dot, cut at [`NAME_MAX`] characters.
@@ -143,6 +192,7 @@ fn name(mut s: String) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use simple_dns::Label;
 
     /// A response for `www.example.com` A 192.0.2.7 with a CNAME first, laid out per RFC 1035
     /// §4.1: header (id 0x1234, QR|RD|RA, 1 question, 2 answers), question, CNAME, A.
@@ -180,6 +230,30 @@ mod tests {
         );
     }
 
+    /// What [`resolution`] must give: [`parse`]'s question name and addresses, for a response
+    /// with both.
+    fn expected_resolution(b: &[u8]) -> Option<(String, Vec<IpAddr>)> {
+        let m = parse(b).filter(|m| m.response)?;
+        let q = m.qname().filter(|q| !q.is_empty())?.to_owned();
+        let addrs: Vec<IpAddr> = m.addresses().collect();
+        (!addrs.is_empty()).then_some((q, addrs))
+    }
+
+    #[test]
+    fn resolution_of_a_response_a_query_and_prefixes() {
+        let r = response();
+        assert_eq!(
+            resolution(&r),
+            Some(("www.example.com".into(), vec!["192.0.2.7".parse().unwrap()]))
+        );
+        let mut q = r.clone();
+        q[2] &= 0x7f;
+        assert_eq!(resolution(&q), None);
+        for cut in 0..r.len() {
+            assert_eq!(resolution(&r[..cut]), expected_resolution(&r[..cut]));
+        }
+    }
+
     #[test]
     fn other_protocols_and_prefixes_are_not_dns() {
         assert!(parse(b"GET / HTTP/1.1\r\n").is_none());
@@ -214,6 +288,25 @@ mod tests {
             let labels: Vec<Label<'_>> = labels.iter().map(|l| Label::new_unchecked(&l[..])).collect();
             let n = Name::new_with_labels(&labels);
             prop_assert_eq!(text(&n), n.to_string());
+        }
+
+        /// The name cache's shortcut learns exactly what the whole parse shows.
+        #[test]
+        fn resolution_is_what_parse_shows(
+            b in proptest::collection::vec(any::<u8>(), 0..300),
+            flip in any::<bool>(),
+        ) {
+            let mut b = b;
+            if flip {
+                // Half the cases start from a real response, mutated.
+                let mut r = response();
+                for (i, x) in b.iter().enumerate().take(8) {
+                    let at = usize::from(*x) % r.len();
+                    r[at] ^= u8::try_from(i).unwrap_or(0) & *x;
+                }
+                b = r;
+            }
+            prop_assert_eq!(resolution(&b), expected_resolution(&b));
         }
 
         #[test]

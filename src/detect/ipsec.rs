@@ -241,6 +241,30 @@ impl Ike<'_> {
     }
 }
 
+/// Whether a datagram of `wire_len` bytes, kept as `b`, can hold an IKE message by the fixed
+/// header fields alone: the version byte (0x10 or 0x20: RFC 2408 §3.1, RFC 7296 §3.1) and a
+/// Length equal to the message's size, at the start or, behind the 4-byte non-ESP marker
+/// (RFC 3948 §2.2), after it. Every message [`parse_ike`] accepts passes; almost any other UDP
+/// payload fails on its first comparison, so a flow that is not IKE is rejected without being
+/// parsed, on every packet of every UDP flow under inspection.
+fn may_be_ike(b: &[u8], wire_len: usize) -> bool {
+    let header = |m: &[u8], len: usize| {
+        matches!(m.get(OFF_VERSION), Some(&(VERSION_IKEV1 | VERSION_IKEV2)))
+            && be32(m, OFF_LENGTH).and_then(|l| usize::try_from(l).ok()) == Some(len)
+    };
+    match b.strip_prefix(&NON_ESP_MARKER) {
+        Some(rest) => wire_len
+            .checked_sub(NON_ESP_MARKER.len())
+            .is_some_and(|len| header(rest, len)),
+        None => header(b, wire_len),
+    }
+}
+
+/// The datagrams of one side that [may be IKE](may_be_ike).
+fn ike_candidates<'a>(side: &Side<'a>) -> impl Iterator<Item = (&'a [u8], usize)> + 'a {
+    datagrams(side).filter(|&(b, len)| len >= IKE_HEADER_LEN && may_be_ike(b, len))
+}
+
 /// Parses an IKE message in a datagram, after a non-ESP marker or at its start. `whole_chain`
 /// demands that the entire payload chain be kept and close exactly.
 fn parse_ike(b: &[u8], wire_len: usize, whole_chain: bool) -> Option<Ike<'_>> {
@@ -457,9 +481,10 @@ fn datagrams<'a>(side: &Side<'a>) -> impl Iterator<Item = (&'a [u8], usize)> + '
 
 /// IKE over UDP: one side's message is a Signature, a request and its response a Handshake.
 fn ike(view: &FlowView<'_>) -> Option<Verdict> {
-    // Cheap gate before any parsing: a datagram long enough for an IKE header.
-    let long_enough = |s: &Side<'_>| datagrams(s).any(|(_, len)| len >= IKE_HEADER_LEN);
-    if !long_enough(&view.to_server) && !long_enough(&view.to_client) {
+    // Cheap gate before any parsing: a datagram with an IKE header's version and length.
+    if ike_candidates(&view.to_server).next().is_none()
+        && ike_candidates(&view.to_client).next().is_none()
+    {
         return None;
     }
     let standard = view.either_port(IKE_PORT) || view.either_port(NAT_T_PORT);
@@ -499,15 +524,15 @@ fn ike(view: &FlowView<'_>) -> Option<Verdict> {
 
 /// The first IKE message on one side.
 fn first_ike<'a>(side: &Side<'a>, standard: bool) -> Option<Ike<'a>> {
-    datagrams(side).find_map(|(b, len)| parse_ike(b, len, !standard))
+    ike_candidates(side).find_map(|(b, len)| parse_ike(b, len, !standard))
 }
 
 /// A client message and a server message of the same IKE SA.
 fn matching_pair<'a>(view: &FlowView<'a>, standard: bool) -> Option<(Ike<'a>, Ike<'a>)> {
-    datagrams(&view.to_server)
+    ike_candidates(&view.to_server)
         .filter_map(|(b, len)| parse_ike(b, len, !standard))
         .find_map(|c| {
-            datagrams(&view.to_client)
+            ike_candidates(&view.to_client)
                 .filter_map(|(b, len)| parse_ike(b, len, !standard))
                 .find(|s| c.ispi == s.ispi && c.version == s.version && spis_agree(&c, s))
                 .map(|s| (c, s))
@@ -635,13 +660,9 @@ fn with_runs(mut v: Verdict, c: Option<EspRun>, s: Option<EspRun>) -> Verdict {
 
 /// An SPI in hex.
 fn hex(b: &[u8]) -> String {
-    use std::fmt::Write;
     let mut s = String::with_capacity(2 + 2 * IKE_SPI_LEN);
     s.push_str("0x");
-    for x in b.iter().take(IKE_SPI_LEN) {
-        // Writing to a String cannot fail.
-        let _ = write!(s, "{x:02x}");
-    }
+    crate::hex::push(&mut s, b.get(..IKE_SPI_LEN).unwrap_or(b));
     s
 }
 
@@ -932,7 +953,57 @@ mod tests {
         }
     }
 
+    /// The gate never turns away a message the parser takes: arbitrary bytes, with the header's
+    /// version and length set or not, at the start or behind the non-ESP marker.
+    fn gate_holds(mut b: Vec<u8>, version: Option<u8>, marker: bool, extra: usize) {
+        let off = if marker { 4 } else { 0 };
+        if marker {
+            b.splice(0..0, NON_ESP_MARKER);
+        }
+        let wire = b.len() + extra;
+        if let Some(v) = version {
+            if b.len() >= off + IKE_HEADER_LEN {
+                b[off + OFF_VERSION] = v;
+                let len = u32::try_from(wire - off).unwrap();
+                b[off + OFF_LENGTH..off + OFF_LENGTH + 4].copy_from_slice(&len.to_be_bytes());
+            }
+        }
+        for whole in [false, true] {
+            if parse_ike(&b, wire, whole).is_some() {
+                assert!(may_be_ike(&b, wire), "{b:02x?} {wire}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_gate_passes_every_message_the_tests_parse() {
+        for m in [sa_init_request(), sa_init_response()] {
+            assert!(parse_ike(&m, m.len(), true).is_some());
+            assert!(may_be_ike(&m, m.len()));
+            let mut behind = NON_ESP_MARKER.to_vec();
+            behind.extend_from_slice(&m);
+            assert!(may_be_ike(&behind, behind.len()));
+            assert!(!may_be_ike(&m, m.len() + 1));
+            gate_holds(m.clone(), None, false, 0);
+            gate_holds(m, None, true, 0);
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn the_gate_never_rejects_what_the_parser_takes(
+            b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            version in proptest::prop_oneof![
+                proptest::strategy::Just(None),
+                proptest::strategy::Just(Some(VERSION_IKEV1)),
+                proptest::strategy::Just(Some(VERSION_IKEV2)),
+            ],
+            marker in proptest::prelude::any::<bool>(),
+            extra in 0usize..3,
+        ) {
+            gate_holds(b, version, marker, extra);
+        }
+
         /// Arbitrary datagrams both ways never panic and never make a handshake.
         #[test]
         fn arbitrary_bytes_are_never_a_handshake(

@@ -538,7 +538,8 @@ pub(crate) fn printable(b: &[u8], max: usize) -> String {
         if c.is_ascii_graphic() || c == b' ' {
             s.push(char::from(c));
         } else {
-            s.push_str(&format!("\\x{c:02x}"));
+            s.push_str("\\x");
+            crate::hex::push(&mut s, &[c]);
         }
     }
     if b.len() > max {

@@ -506,10 +506,9 @@ fn opcode_name(op: u8) -> &'static str {
 
 /// A session id in hex (8 bytes: bounded).
 fn sid_hex(sid: &[u8]) -> String {
-    let mut s = String::from("0x");
-    for x in sid.iter().take(SID_LEN) {
-        s.push_str(&format!("{x:02x}"));
-    }
+    let mut s = String::with_capacity(2 + 2 * SID_LEN);
+    s.push_str("0x");
+    crate::hex::push(&mut s, sid.get(..SID_LEN).unwrap_or(sid));
     s
 }
 

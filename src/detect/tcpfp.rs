@@ -22,6 +22,7 @@
 use super::{Enricher, FlowView, Verdict};
 use crate::decode::ip_proto;
 use crate::flow::Dir;
+use std::fmt::Write as _;
 
 /// Start of the evidence line; also how the enricher recognises its own line (idempotence).
 const PREFIX: &str = "initiator SYN:";
@@ -158,21 +159,25 @@ fn line(view: &FlowView<'_>) -> String {
     let wscale = view.tcp.wscale.get(d).copied().flatten();
     let mut s = String::from(PREFIX);
     match mss {
-        Some(m) => s.push_str(&format!(" MSS {m}")),
+        Some(m) => {
+            let _ = write!(s, " MSS {m}");
+        }
         None => s.push_str(" no MSS option"),
     }
     match wscale {
-        Some(w) => s.push_str(&format!(", window scale {w}")),
+        Some(w) => {
+            let _ = write!(s, ", window scale {w}");
+        }
         None => s.push_str(", no window scale option"),
     }
     let ttl = view.to_server.ttl;
     if ttl != 0 {
         let name = if ipv6 { "hop limit" } else { "TTL" };
-        s.push_str(&format!(", {name} {ttl}"));
+        let _ = write!(s, ", {name} {ttl}");
         if let Some(initial) = INITIAL_TTLS.iter().copied().find(|&i| i >= ttl) {
             let hops = initial - ttl;
             let unit = if hops == 1 { "hop" } else { "hops" };
-            s.push_str(&format!(" (likely initial {initial}, {hops} {unit} away)"));
+            let _ = write!(s, " (likely initial {initial}, {hops} {unit} away)");
         }
     }
     if let Some(m) = mss {

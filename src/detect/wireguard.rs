@@ -422,10 +422,7 @@ fn lone_initiation(view: &FlowView<'_>) -> Option<Verdict> {
 
 /// The first bytes of a key in hex, for evidence.
 fn hex(b: &[u8]) -> String {
-    b.iter()
-        .take(KEY_SHOWN)
-        .map(|x| format!("{x:02x}"))
-        .collect()
+    crate::hex::of(b.get(..KEY_SHOWN).unwrap_or(b))
 }
 
 #[cfg(test)]

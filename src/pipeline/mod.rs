@@ -293,8 +293,8 @@ impl<'s> Pipeline<'s> {
 
     fn learn_names_from(&mut self, p: &Packet<'_>) {
         if is_dns_response(p) {
-            if let Some(m) = dns::parse(p.payload) {
-                self.names.learn(&m);
+            if let Some((q, addrs)) = dns::resolution(p.payload) {
+                self.names.remember(&q, addrs);
             }
         }
     }

@@ -34,8 +34,15 @@ impl NameCache {
         let Some(q) = m.qname().filter(|q| !q.is_empty()) else {
             return;
         };
+        self.remember(q, m.addresses());
+    }
+
+    /// Learns that `addrs` were resolved from the name `q` (what [`NameCache::learn`] takes
+    /// from a response; the pipeline reads it with `dns::resolution`, which renders no other
+    /// name).
+    pub fn remember(&mut self, q: &str, addrs: impl IntoIterator<Item = IpAddr>) {
         let name: Name = Arc::new(Box::from(q));
-        for ip in m.addresses() {
+        for ip in addrs {
             if self.map.insert(ip, Arc::clone(&name)).is_none() {
                 self.order.push_back(ip);
             }

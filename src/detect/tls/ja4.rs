@@ -19,7 +19,6 @@
 use super::client_hello::{EXT_ALPN, EXT_SERVER_NAME};
 use super::ClientHello;
 use sha2::{Digest, Sha256};
-use std::fmt::Write;
 
 /// Largest count JA4 prints in its 2-digit fields.
 const COUNT_MAX: usize = 99;
@@ -110,20 +109,34 @@ impl ClientHello {
             };
             (b, c)
         };
-        format!("{}_{b}_{c}", self.ja4_a(quic))
+        let mut fp = String::with_capacity(A_LEN + 2 + b.len() + c.len());
+        self.push_ja4_a(&mut fp, quic);
+        fp.push('_');
+        fp.push_str(&b);
+        fp.push('_');
+        fp.push_str(&c);
+        fp
     }
 
-    /// The `a` section: protocol, version, SNI, counts, ALPN characters.
-    fn ja4_a(&self, quic: bool) -> String {
-        format!(
-            "{}{}{}{:02}{:02}{}",
-            if quic { 'q' } else { 't' },
-            version_code(self.version()),
-            if self.sni_present { 'd' } else { 'i' },
-            self.cipher_suites.len().min(COUNT_MAX),
-            self.extensions.len().min(COUNT_MAX),
-            alpn_chars(self.alpn.first().map(Vec::as_slice).unwrap_or_default()),
-        )
+    /// Appends the `a` section: protocol, version, SNI, counts, ALPN characters.
+    fn push_ja4_a(&self, s: &mut String, quic: bool) {
+        s.push(if quic { 'q' } else { 't' });
+        s.push_str(version_code(self.version()));
+        s.push(if self.sni_present { 'd' } else { 'i' });
+        push_count(s, self.cipher_suites.len());
+        push_count(s, self.extensions.len());
+        push_alpn_chars(s, self.alpn.first().map(Vec::as_slice).unwrap_or_default());
+    }
+}
+
+/// Length of the `a` section: 1 + 2 + 1 + 2 + 2 + 2 characters.
+const A_LEN: usize = 10;
+
+/// Appends a count as JA4's 2-digit field (`{:02}` of the count capped at [`COUNT_MAX`]).
+fn push_count(s: &mut String, n: usize) {
+    let n = u32::try_from(n.min(COUNT_MAX)).unwrap_or(0);
+    for d in [n / 10, n % 10] {
+        s.push(char::from_digit(d, 10).unwrap_or('0'));
     }
 }
 
@@ -143,26 +156,31 @@ fn version_code(v: u16) -> &'static str {
     }
 }
 
-/// JA4's ALPN characters ("ALPN Extension Value").
-fn alpn_chars(first: &[u8]) -> String {
+/// Appends JA4's ALPN characters ("ALPN Extension Value").
+fn push_alpn_chars(s: &mut String, first: &[u8]) {
     let (Some(&a), Some(&z)) = (first.first(), first.last()) else {
-        return "00".into();
+        s.push_str("00");
+        return;
     };
     if a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric() {
-        return [char::from(a), char::from(z)].iter().collect();
+        s.push(char::from(a));
+        s.push(char::from(z));
+        return;
     }
     // The first hex digit of the first byte and the last hex digit of the last byte.
-    format!("{:x}{:x}", a >> 4, z & 0x0f)
+    for n in [a >> 4, z & 0x0f] {
+        s.push(char::from_digit(u32::from(n), 16).unwrap_or('0'));
+    }
 }
 
 /// Comma-joined 4-digit lower-case hex.
 fn hex_list(v: &[u16]) -> String {
     let mut s = String::with_capacity(v.len() * 5);
-    for (i, x) in v.iter().enumerate() {
+    for (i, &x) in v.iter().enumerate() {
         if i > 0 {
             s.push(',');
         }
-        let _ = write!(s, "{x:04x}");
+        crate::hex::push_u16(&mut s, x);
     }
     s
 }
@@ -170,11 +188,7 @@ fn hex_list(v: &[u16]) -> String {
 /// First 12 lower-case hex characters of SHA-256 over `s`.
 fn hash12(s: &str) -> String {
     let digest = Sha256::digest(s.as_bytes());
-    let mut out = String::with_capacity(HASH_CHARS);
-    for b in digest.iter().take(HASH_CHARS / 2) {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    crate::hex::of(digest.get(..HASH_CHARS / 2).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -235,6 +249,12 @@ mod tests {
             "e5627efa2ab1"
         );
         assert_eq!(hash12(exts), "6d807ffa2a79");
+    }
+
+    fn alpn_chars(first: &[u8]) -> String {
+        let mut s = String::new();
+        push_alpn_chars(&mut s, first);
+        s
     }
 
     /// JA4.md, "ALPN Extension Value": the listed examples.
