@@ -12,8 +12,10 @@
 
 mod link;
 mod malformed;
+mod peek;
 
 pub use malformed::Malformed;
+pub use peek::{peek, Peek};
 
 use crate::capture::{Frame, LinkType};
 use crate::ts::Ts;

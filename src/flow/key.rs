@@ -20,14 +20,22 @@ pub struct FlowKey {
 impl FlowKey {
     /// The key of `p`, and whether `p` travels from the `lo` end to the `hi` end.
     pub fn of(p: &Packet<'_>) -> (FlowKey, bool) {
-        let a = (p.src, p.src_port);
-        let b = (p.dst, p.dst_port);
-        let src_is_lo = order(a) <= order(b);
-        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
+        FlowKey::from_ends(p.vlan, p.proto, (p.src, p.src_port), (p.dst, p.dst_port))
+    }
+
+    /// The key of a packet from `src` to `dst`, and whether `src` is the `lo` end.
+    pub fn from_ends(
+        vlan: u32,
+        proto: u8,
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+    ) -> (FlowKey, bool) {
+        let src_is_lo = order(src) <= order(dst);
+        let (lo, hi) = if src_is_lo { (src, dst) } else { (dst, src) };
         (
             FlowKey {
-                vlan: p.vlan,
-                proto: p.proto,
+                vlan,
+                proto,
                 lo,
                 hi,
             },

@@ -48,7 +48,7 @@ use super::{AlertSink, Pipeline, Stats, EXPIRE_EVERY_NS};
 use crate::alert::{Alert, Dedup};
 use crate::capture::{Chunk, Frame, LinkType};
 use crate::config::Config;
-use crate::decode::{decode, Decoded, Packet};
+use crate::decode::{decode, ip_proto, peek, Decoded, Packet};
 use crate::flow::FlowKey;
 use crate::ts::Ts;
 use std::cell::RefCell;
@@ -287,27 +287,25 @@ const _: () = assert!(WORKERS_MAX <= ROUTE_OWNER as usize + 1);
 /// Resolution of the shard split: a flow's hash, reduced to this range, is compared with the
 /// pipelines' cumulative shares.
 const SHARD_SCALE: u64 = 1 << 16;
-/// What reading costs the reading thread (the kernel's copy, splitting records, decoding every
-/// frame to route it), in percent of what a worker thread spends analysing every flow of the
-/// same file.
-///
-/// Both costs are fitted to per-thread CPU times (`/proc/PID/task/*/stat`) of
-/// `analyze --workers 2` on the 2 GB benchmark capture (`benches/throughput.sh`) at several
-/// shares: reading alone costs the reader about 0.77 s; analysing every flow costs a worker
-/// about 1.15 s and the reader about 0.64 s, since the reader finds the frames it has just read
-/// and decoded in its own cache while a worker fetches each from the reader's core and decodes
-/// it again.
-const READ_COST_PERCENT: u64 = 67;
-/// What the reader's own analysis of a flow costs, in percent of a worker's analysis of it (see
-/// [`READ_COST_PERCENT`]).
-const LOCAL_COST_PERCENT: u64 = 56;
+/// What reading costs the reading thread (the kernel's copy, splitting records, routing every
+/// frame), in percent of what a worker thread spends analysing every flow of the same file.
+/// Measured with per-thread CPU times (`/proc/PID/task/*/stat`) of `analyze --workers 2` on the
+/// 2 GB benchmark capture (`benches/throughput.sh`) with every flow sent to the worker: the
+/// reader used about 0.62 s, the worker about 1.23 s.
+const READ_COST_PERCENT: u64 = 50;
+/// What the reader's own analysis of a flow costs, in percent of a worker's analysis of it.
+/// Fitted so that [`local_share`] lands where a sweep of shares on the same capture finished
+/// soonest (a share of 0.25 to 0.30: 0.87 to 0.94 s against 0.93 to 1.08 s at 0.15 and 0.20).
+/// The reader decodes its own frames from its cache, a worker fetches each from the reader's
+/// core; but the reader also handles the hand-over and the final stage.
+const LOCAL_COST_PERCENT: u64 = 80;
 
 /// The reader's share of flows among `n` pipelines, in [`SHARD_SCALE`] units, chosen so the
 /// reader and each worker finish together. With costs relative to a worker analysing every
 /// flow, reading `r` and the reader's analysis `l`, a reader share `a` costs the reader
 /// `r + a·l` and each worker `(1 - a) / (n - 1)`; equal when
-/// `a = (1/(n-1) - r) / (l + 1/(n-1))`. That is about a fifth with two pipelines and nothing from
-/// three on, where reading is a thread's whole work.
+/// `a = (1/(n-1) - r) / (l + 1/(n-1))`. That is a little over a quarter with two pipelines,
+/// and none from three on, where routing alone keeps the reader as busy as a worker.
 fn local_share(n: u64) -> u64 {
     if n <= 1 {
         return SHARD_SCALE;
@@ -338,7 +336,11 @@ impl Shard {
 
     /// The pipeline a packet's flow lives on: both directions hash alike.
     fn owner_of(&self, p: &Packet<'_>) -> usize {
-        let (key, _) = FlowKey::of(p);
+        self.owner_of_key(&FlowKey::of(p).0)
+    }
+
+    /// The pipeline the flow `key` lives on.
+    fn owner_of_key(&self, key: &FlowKey) -> usize {
         let v = self.hash.hash_one(key) % SHARD_SCALE;
         if v < self.local || self.n <= 1 {
             return 0;
@@ -529,6 +531,25 @@ impl<'s> Workers<'s> {
         true
     }
 
+    /// The route of a decoded frame: its pipeline, an expiry tick where one pipeline would
+    /// check, and whether every pipeline learns its DNS names.
+    fn route_decoded(&mut self, d: &Decoded<'_>) -> u8 {
+        match d {
+            Decoded::Packet(p) => {
+                let mut r = u8::try_from(self.shard.owner_of(p)).unwrap_or(0);
+                if self.expiry_due(p.ts) {
+                    r |= ROUTE_TICK;
+                }
+                if super::is_dns_response(p) {
+                    r |= ROUTE_NAMES;
+                }
+                r
+            }
+            // Frames without a flow are only counted: the reader's pipeline does.
+            Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => 0,
+        }
+    }
+
     /// Runs an expiry tick on every pipeline when one pipeline would check at `now`: at once on
     /// the reader's, queued for the workers.
     fn tick(&mut self, seq: u64, now: Ts) {
@@ -629,15 +650,15 @@ impl<'s> Workers<'s> {
     }
 }
 
-/// What the reader does with a frame itself: its expiry tick, its own frame or another's DNS
-/// names, in that order, as a worker would (see `run_chunk`).
-fn run_local(
+/// What the reader does with a frame itself: its expiry tick, its own frame (decoded by
+/// `decoded`) or another's DNS names, in that order, as a worker would (see `run_chunk`).
+fn run_local<'f>(
     local: &mut Pipeline<'_>,
     outbox: &RefCell<Outbox>,
     seq: u64,
-    f: &Frame<'_>,
-    d: Decoded<'_>,
+    f: &Frame<'f>,
     route: u8,
+    decoded: impl FnOnce() -> Decoded<'f>,
 ) {
     let set_tag = |step| outbox.borrow_mut().tag = Tag { seq, step };
     // The outbox cannot fail, so neither can the pipeline.
@@ -647,7 +668,7 @@ fn run_local(
     }
     if route & ROUTE_OWNER == 0 {
         set_tag(1);
-        let _ = local.decoded(f, d);
+        let _ = local.decoded(f, decoded());
     } else if route & ROUTE_NAMES != 0 {
         local.learn_names(f);
     }
@@ -710,22 +731,27 @@ impl PacketPath for Workers<'_> {
         let mut seq = self.seq;
         c.for_each_at(|place, f| {
             seq += 1;
-            let d = decode(link, f);
-            let r = match &d {
-                Decoded::Packet(p) => {
-                    let mut r = u8::try_from(self.shard.owner_of(p)).unwrap_or(0);
-                    if self.expiry_due(p.ts) {
+            // The common frame is routed from its header fields alone and decoded only if it is
+            // the reader's own; any other (and a possible DNS response, whose names every
+            // pipeline learns) is decoded to route it.
+            let (r, d) = match peek(link, f.data) {
+                Some(k) if !(k.proto == ip_proto::UDP && k.src.1 == super::DNS_PORT) => {
+                    let (key, _) = FlowKey::from_ends(k.vlan, k.proto, k.src, k.dst);
+                    let mut r = u8::try_from(self.shard.owner_of_key(&key)).unwrap_or(0);
+                    // A frame the peek takes decodes to a packet at the frame's time.
+                    if self.expiry_due(f.ts) {
                         r |= ROUTE_TICK;
                     }
-                    if super::is_dns_response(p) {
-                        r |= ROUTE_NAMES;
-                    }
-                    r
+                    (r, None)
                 }
-                // Frames without a flow are only counted: the reader's pipeline does.
-                Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => 0,
+                _ => {
+                    let d = decode(link, f);
+                    (self.route_decoded(&d), Some(d))
+                }
             };
-            run_local(&mut self.local, &self.outbox, seq, f, d, r);
+            run_local(&mut self.local, &self.outbox, seq, f, r, || {
+                d.unwrap_or_else(|| decode(link, f))
+            });
             at.push(place);
             route.push(r);
         });
