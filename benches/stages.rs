@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use remotewatch::alert::Alert;
 use remotewatch::capture::{FileCapture, Frame, LinkType, Step};
 use remotewatch::config::Config;
-use remotewatch::decode::{decode, Decoded};
+use remotewatch::decode::{decode, peek, Decoded};
 use remotewatch::detect::catalogue::Catalogue;
 use remotewatch::detect::{server_name_indication, Cascade};
 use remotewatch::flow::{FlowConfig, FlowTable};
@@ -91,6 +91,16 @@ fn decode_and_flows(c: &mut Criterion, caps: &[Capture]) {
             for cap in caps {
                 cap.each(|f| {
                     black_box(decode(cap.link, f));
+                });
+            }
+        })
+    });
+    // The workers' reader routes the common frame from its header fields alone.
+    g.bench_function("route_peek", |b| {
+        b.iter(|| {
+            for cap in caps {
+                cap.each(|f| {
+                    black_box(peek(cap.link, f.data));
                 });
             }
         })
