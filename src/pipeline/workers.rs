@@ -145,68 +145,6 @@ enum Task {
     Names,
 }
 
-/// What the reader's decode of a frame gave, detached from the reader's buffer: the packet's
-/// payload is `payload` bytes into the frame's copy in the batch.
-#[derive(Debug)]
-enum Predecoded {
-    Packet(Packet<'static>, usize),
-    Other(Decoded<'static>),
-}
-
-impl Predecoded {
-    fn of(d: Decoded<'_>, frame: &[u8]) -> Predecoded {
-        match d {
-            Decoded::Packet(p) => {
-                // The payload is a slice of the frame (decode never copies); its offset is
-                // found from the two addresses, and checked when the worker takes it back.
-                let at = (p.payload.as_ptr() as usize).wrapping_sub(frame.as_ptr() as usize);
-                let offset = if p.payload.is_empty() { 0 } else { at };
-                Predecoded::Packet(detach(&p), offset)
-            }
-            Decoded::NotIp => Predecoded::Other(Decoded::NotIp),
-            Decoded::Fragment => Predecoded::Other(Decoded::Fragment),
-            Decoded::Malformed(m) => Predecoded::Other(Decoded::Malformed(m)),
-        }
-    }
-
-    /// The decode result again, over the frame's copy `frame`; `None` if the payload does not
-    /// lie within it (then the worker decodes the copy itself).
-    fn attach<'a>(&self, frame: &'a [u8], len: usize) -> Option<Decoded<'a>> {
-        Some(match self {
-            Predecoded::Packet(p, offset) => {
-                let payload = frame.get(*offset..offset.checked_add(len)?)?;
-                Decoded::Packet(Packet {
-                    payload,
-                    ..detach(p)
-                })
-            }
-            Predecoded::Other(Decoded::Malformed(m)) => Decoded::Malformed(*m),
-            Predecoded::Other(Decoded::Fragment) => Decoded::Fragment,
-            Predecoded::Other(_) => Decoded::NotIp,
-        })
-    }
-}
-
-/// `p` without its payload.
-fn detach(p: &Packet<'_>) -> Packet<'static> {
-    Packet {
-        ts: p.ts,
-        vlan: p.vlan,
-        src: p.src,
-        dst: p.dst,
-        proto: p.proto,
-        ttl: p.ttl,
-        src_port: p.src_port,
-        dst_port: p.dst_port,
-        tcp: p.tcp,
-        icmp: p.icmp,
-        ah_spi: p.ah_spi,
-        payload: &[],
-        wire_len: p.wire_len,
-        payload_wire_len: p.payload_wire_len,
-    }
-}
-
 /// One batch entry; frame bytes are `data[start..start + len]` of its batch.
 #[derive(Debug)]
 struct Entry {
@@ -216,8 +154,6 @@ struct Entry {
     start: usize,
     len: usize,
     task: Task,
-    /// The reader's decode, for [`Task::Frame`] entries that have one.
-    pre: Option<(Predecoded, usize)>,
 }
 
 /// Frames for one worker, and the stream position they reach.
@@ -230,16 +166,6 @@ struct Batch {
 
 impl Batch {
     fn push(&mut self, seq: u64, f: &Frame<'_>, task: Task) {
-        self.push_decoded(seq, f, task, None);
-    }
-
-    fn push_decoded(
-        &mut self,
-        seq: u64,
-        f: &Frame<'_>,
-        task: Task,
-        pre: Option<(Predecoded, usize)>,
-    ) {
         let start = self.data.len();
         if task != Task::Tick {
             self.data.extend_from_slice(f.data);
@@ -251,7 +177,6 @@ impl Batch {
             start,
             len: self.data.len() - start,
             task,
-            pre,
         });
     }
 }
@@ -531,6 +456,18 @@ impl<'s> Workers<'s> {
         true
     }
 
+    /// The pipeline of a frame routed from its header fields alone (`decode::peek`): `None`
+    /// for a frame outside the common shapes, and for a possible DNS response, whose names
+    /// every pipeline learns, so that the caller decodes it.
+    fn peek_owner(&self, f: &Frame<'_>) -> Option<usize> {
+        let k = peek(self.link, f.data)?;
+        if k.proto == ip_proto::UDP && k.src.1 == super::DNS_PORT {
+            return None;
+        }
+        let (key, _) = FlowKey::from_ends(k.vlan, k.proto, k.src, k.dst);
+        Some(self.shard.owner_of_key(&key))
+    }
+
     /// The route of a decoded frame: its pipeline, an expiry tick where one pipeline would
     /// check, and whether every pipeline learns its DNS names.
     fn route_decoded(&mut self, d: &Decoded<'_>) -> u8 {
@@ -678,39 +615,45 @@ impl PacketPath for Workers<'_> {
     fn frame(&mut self, f: &Frame<'_>) -> io::Result<()> {
         self.seq += 1;
         let seq = self.seq;
-        let d = decode(self.link, f);
-        let owner = match &d {
-            Decoded::Packet(p) => {
-                self.tick(seq, p.ts);
-                let owner = self.shard.owner_of(p);
-                if super::is_dns_response(p) {
-                    if owner != 0 {
-                        self.local.learn_names(f);
-                    }
-                    for (t, b) in self.filling.iter_mut().enumerate() {
-                        if t + 1 != owner {
-                            b.push(seq, f, Task::Names);
-                        }
-                    }
-                }
-                owner
+        // Routed as in `chunk`: the common frame from its header fields; a worker decodes its
+        // own frames, the reader only its own and those it cannot route otherwise.
+        let (owner, d) = match self.peek_owner(f) {
+            Some(owner) => {
+                // A frame the peek takes decodes to a packet at the frame's time.
+                self.tick(seq, f.ts);
+                (owner, None)
             }
-            // Frames without a flow are only counted: the reader's pipeline does.
-            Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => 0,
+            None => {
+                let d = decode(self.link, f);
+                let owner = match &d {
+                    Decoded::Packet(p) => {
+                        self.tick(seq, p.ts);
+                        let owner = self.shard.owner_of(p);
+                        if super::is_dns_response(p) {
+                            if owner != 0 {
+                                self.local.learn_names(f);
+                            }
+                            for (t, b) in self.filling.iter_mut().enumerate() {
+                                if t + 1 != owner {
+                                    b.push(seq, f, Task::Names);
+                                }
+                            }
+                        }
+                        owner
+                    }
+                    // Frames without a flow are only counted: the reader's pipeline does.
+                    Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => 0,
+                };
+                (owner, Some(d))
+            }
         };
         if owner == 0 {
             self.outbox.borrow_mut().tag = Tag { seq, step: 1 };
+            let d = d.unwrap_or_else(|| decode(self.link, f));
             // The outbox cannot fail, so neither can the pipeline.
             let _ = self.local.decoded(f, d);
-        } else {
-            let payload_len = match &d {
-                Decoded::Packet(p) => p.payload.len(),
-                _ => 0,
-            };
-            let pre = Predecoded::of(d, f.data);
-            if let Some(b) = self.filling.get_mut(owner - 1) {
-                b.push_decoded(seq, f, Task::Frame, Some((pre, payload_len)));
-            }
+        } else if let Some(b) = self.filling.get_mut(owner - 1) {
+            b.push(seq, f, Task::Frame);
         }
         self.since_handover += 1;
         if self.since_handover >= BATCH_FRAMES {
@@ -734,10 +677,9 @@ impl PacketPath for Workers<'_> {
             // The common frame is routed from its header fields alone and decoded only if it is
             // the reader's own; any other (and a possible DNS response, whose names every
             // pipeline learns) is decoded to route it.
-            let (r, d) = match peek(link, f.data) {
-                Some(k) if !(k.proto == ip_proto::UDP && k.src.1 == super::DNS_PORT) => {
-                    let (key, _) = FlowKey::from_ends(k.vlan, k.proto, k.src, k.dst);
-                    let mut r = u8::try_from(self.shard.owner_of_key(&key)).unwrap_or(0);
+            let (r, d) = match self.peek_owner(f) {
+                Some(owner) => {
+                    let mut r = u8::try_from(owner).unwrap_or(0);
                     // A frame the peek takes decodes to a packet at the frame's time.
                     if self.expiry_due(f.ts) {
                         r |= ROUTE_TICK;
@@ -907,10 +849,7 @@ fn run_batch(pipe: &mut Pipeline<'_>, b: &Batch, set_tag: impl Fn(u64, u8)) {
             }
             Task::Frame => {
                 set_tag(e.seq, 1);
-                match e.pre.as_ref().and_then(|(p, len)| p.attach(f.data, *len)) {
-                    Some(d) => pipe.decoded(&f, d),
-                    None => pipe.frame(&f),
-                }
+                pipe.frame(&f)
             }
             Task::Names => {
                 pipe.learn_names(&f);
