@@ -30,7 +30,7 @@
 
 use super::names::host_name;
 use super::names::NameHit;
-use super::pattern::{PatternDir, STRONG_BITS};
+use super::pattern::STRONG_BITS;
 use super::signal::{describe, Signal, Via};
 use super::{Catalogue, CertRule, CertTerm, Product};
 use crate::decode::{ip_proto, Packet};
@@ -129,14 +129,15 @@ pub(crate) struct ProductMemo {
 /// How far the catalogue patterns were searched in one flow's kept segments. A recorded
 /// segment never changes and new ones are only appended, so a pattern's first matching segment,
 /// once found, stays its first, and a pattern that matched none of the first `scanned` segments
-/// need only be tried on the later ones: each segment is compared with each pattern once per
-/// flow, not once per packet.
+/// need only be tried on the later ones: each segment is compared with each pattern of its
+/// direction once per flow, not once per packet.
 #[derive(Debug, Default)]
 struct PatternScan {
     /// Segments searched so far in each direction (to the server, to the client).
     scanned: [usize; 2],
     /// Matches found: (index in the transport's pattern list, to the server, segment, wire
-    /// length). At most one per pattern and direction, so bounded by the catalogue's patterns.
+    /// length). At most one per pattern and direction, so bounded by the catalogue's patterns;
+    /// ordered by pattern, the client's direction first.
     found: Vec<(usize, bool, usize, usize)>,
 }
 
@@ -344,6 +345,12 @@ impl ProductDetector {
     }
 
     /// Catalogue patterns on the kept segments of each direction.
+    ///
+    /// Only the segments recorded since the previous call are searched, and only in the
+    /// direction they arrived in: the cascade runs on every packet that changes the kept bytes,
+    /// most add at most one segment to one direction, and many (a stream past its segment table,
+    /// the other direction's run after this one's) add none. The hits are then reported from
+    /// [`PatternScan::found`] in the order a search of every pattern over every segment gives.
     fn patterns(&self, v: &FlowView<'_>, g: &mut Gathered) {
         let port = v.server.port();
         let pairs = if v.proto == ip_proto::TCP {
@@ -362,53 +369,49 @@ impl ProductDetector {
             // Not the segments scanned before: start over.
             *scan = PatternScan::default();
         }
-        for (n, &(i, k)) in pairs.iter().enumerate() {
-            let Some(p) = self.cat.products.get(i) else {
-                continue;
-            };
-            let Some(pat) = p.patterns.get(k) else {
-                continue;
-            };
-            if !pat.applies(v.proto, port) {
+        for (to_server, side) in [(true, &v.to_server), (false, &v.to_client)] {
+            let d = usize::from(!to_server);
+            let from = scan.scanned.get(d).copied().unwrap_or(0);
+            if lens.get(d).is_none_or(|&now| now <= from) {
                 continue;
             }
-            let dirs = match pat.dir {
-                PatternDir::ToServer => [Some(true), None],
-                PatternDir::ToClient => [Some(false), None],
-                PatternDir::Either => [Some(true), Some(false)],
-            };
-            for to_server in dirs.into_iter().flatten() {
-                let side = if to_server {
-                    &v.to_server
-                } else {
-                    &v.to_client
+            for (n, &(i, k)) in pairs.iter().enumerate() {
+                let Some(pat) = self.cat.products.get(i).and_then(|p| p.patterns.get(k)) else {
+                    continue;
                 };
-                let known = scan.found.iter().find(|f| f.0 == n && f.1 == to_server);
-                let hit = match known {
-                    Some(&(_, _, seg, wire)) => Some((seg, wire)),
-                    None => {
-                        let from = scan.scanned.get(usize::from(!to_server)).copied();
-                        let hit = first_match(side, from.unwrap_or(0), |kept, wire| {
-                            pat.matches(kept, wire)
-                        });
-                        if let Some((seg, wire)) = hit {
-                            scan.found.push((n, to_server, seg, wire));
-                        }
-                        hit
-                    }
-                };
-                if let Some((seg, wire)) = hit {
-                    let s = Signal::Pattern {
-                        to_server,
-                        seg,
-                        wire,
-                        pattern: k,
-                    };
-                    keep_strongest(g, i, p, s);
+                if !pat.applies(v.proto, port) || !pat.dir.covers(to_server) {
+                    continue;
+                }
+                if scan.found.iter().any(|f| f.0 == n && f.1 == to_server) {
+                    // A pattern's first matching segment stays its first.
+                    continue;
+                }
+                if let Some((seg, wire)) =
+                    first_match(side, from, |kept, wire| pat.matches(kept, wire))
+                {
+                    let at = scan
+                        .found
+                        .partition_point(|f| (f.0, !f.1) < (n, !to_server));
+                    scan.found.insert(at, (n, to_server, seg, wire));
                 }
             }
         }
         scan.scanned = lens;
+        for &(n, to_server, seg, wire) in &scan.found {
+            let Some(&(i, k)) = pairs.get(n) else {
+                continue;
+            };
+            let Some(p) = self.cat.products.get(i) else {
+                continue;
+            };
+            let s = Signal::Pattern {
+                to_server,
+                seg,
+                wire,
+                pattern: k,
+            };
+            keep_strongest(g, i, p, s);
+        }
     }
 
     /// The DNS name the server was resolved from, once the server has answered.
