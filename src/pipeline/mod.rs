@@ -311,15 +311,22 @@ impl<'s> Pipeline<'s> {
 
     /// Processes one captured frame. Returns the sink's error if delivering an alert failed.
     pub fn frame(&mut self, f: &Frame<'_>) -> io::Result<()> {
-        self.decoded(f, decode(self.link, f))
+        // `decode`, with the common frame's packet handed on where it was built rather than
+        // moved into a `Decoded` and out again.
+        match crate::decode::fast(self.link, f) {
+            Some(p) => {
+                self.count_frame(f);
+                self.packet(&p);
+                self.take_error()
+            }
+            None => self.decoded(f, crate::decode::whole(self.link, f)),
+        }
     }
 
     /// As [`Pipeline::frame`], for a frame already decoded (`d` is `decode` of `f`).
     pub fn decoded(&mut self, f: &Frame<'_>, d: Decoded<'_>) -> io::Result<()> {
+        self.count_frame(f);
         let st = &mut self.emit.stats;
-        st.frames += 1;
-        st.bytes += u64::from(f.wire_len);
-        st.see_time(f.ts);
         match d {
             Decoded::Packet(p) => self.packet(&p),
             Decoded::NotIp => st.not_ip += 1,
@@ -327,6 +334,13 @@ impl<'s> Pipeline<'s> {
             Decoded::Malformed(m) => st.count_malformed(m),
         }
         self.take_error()
+    }
+
+    fn count_frame(&mut self, f: &Frame<'_>) {
+        let st = &mut self.emit.stats;
+        st.frames += 1;
+        st.bytes += u64::from(f.wire_len);
+        st.see_time(f.ts);
     }
 
     /// Lets time pass without traffic (live capture on a quiet link): idle flows expire.
