@@ -23,13 +23,14 @@ impl FlowKey {
         let a = (p.src, p.src_port);
         let b = (p.dst, p.dst_port);
         let src_is_lo = order(a) <= order(b);
-        let (lo, hi) = if src_is_lo { (a, b) } else { (b, a) };
+        // Ends chosen by reference: each is copied once, into the key.
+        let (lo, hi) = if src_is_lo { (&a, &b) } else { (&b, &a) };
         (
             FlowKey {
                 vlan: p.vlan,
                 proto: p.proto,
-                lo,
-                hi,
+                lo: *lo,
+                hi: *hi,
             },
             src_is_lo,
         )
