@@ -121,6 +121,11 @@ pub(crate) struct ProductMemo {
     hello: Option<Gathered>,
     /// The facts of the server's certificate, likewise.
     cert: Option<Vec<(usize, Signal)>>,
+    /// The Host facts of the client's first segment, with that segment's length: a recorded
+    /// segment never changes, so they are worked out once.
+    http: Option<(usize, Gathered)>,
+    /// The DNS-name fact of the server's name, with that name (fixed when the flow starts).
+    dns: Option<(Box<str>, Option<Hit>)>,
     /// The last facts a verdict was made from, and that verdict: the same facts make the same
     /// verdict, so its evidence lines need not be written again.
     last: Option<(Gathered, Option<Verdict>)>,
@@ -140,6 +145,9 @@ struct PatternScan {
     /// ordered by pattern, the client's direction first.
     found: Vec<(usize, bool, usize, usize)>,
 }
+
+/// One fact tying the flow to a product: the product's index and the signal.
+type Hit = (usize, Signal);
 
 /// What was gathered from one view.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -313,8 +321,21 @@ impl ProductDetector {
         let Some(first) = v.to_server.first() else {
             return;
         };
-        if let Some(host) = http_host(first) {
-            self.asked_for(&host, Via::Http, g);
+        let mut memo = v.product_memo();
+        if memo
+            .http
+            .as_ref()
+            .is_none_or(|(len, _)| *len != first.len())
+        {
+            let mut own = Gathered::default();
+            if let Some(host) = http_host(first) {
+                self.asked_for(&host, Via::Http, &mut own);
+            }
+            memo.http = Some((first.len(), own));
+        }
+        if let Some((_, facts)) = &memo.http {
+            g.hits.extend(facts.hits.iter().cloned());
+            g.sni_seen |= facts.sni_seen;
         }
     }
 
@@ -422,9 +443,16 @@ impl ProductDetector {
         let Some(name) = v.server_name else {
             return;
         };
-        if let Some(NameHit { product, rule }) = self.cat.dns.lookup(name) {
-            let name = name.to_owned();
-            g.hits.push((product, Signal::Dns { name, rule }));
+        let mut memo = v.product_memo();
+        if memo.dns.as_ref().is_none_or(|(known, _)| **known != *name) {
+            let hit = self.cat.dns.lookup(name).map(|NameHit { product, rule }| {
+                let name = name.to_owned();
+                (product, Signal::Dns { name, rule })
+            });
+            memo.dns = Some((name.into(), hit));
+        }
+        if let Some((_, Some(hit))) = &memo.dns {
+            g.hits.push(hit.clone());
         }
     }
 

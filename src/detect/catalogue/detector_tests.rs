@@ -602,24 +602,31 @@ fn pattern_payloads() -> Vec<Vec<u8>> {
         vec![0xc1, 0, 0, 0, 0, 1, 2],
         vec![0xc2, 9],
         vec![0x42; 12],
+        b"GET / HTTP/1.1\r\nHost: master1.teamviewer.com\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nHost: example.org:8080\r\n\r\n".to_vec(),
     ]
 }
 
 proptest::proptest! {
-    /// The pattern search resumed packet by packet in the flow's memo finds what a search of
-    /// every kept segment from scratch finds, whatever the packets and their order.
+    /// What the flow's memo keeps from packet to packet (the pattern search so far, the Host
+    /// and DNS-name facts) makes the verdict a look at every kept segment from scratch makes,
+    /// whatever the packets and their order.
     #[test]
     fn resumed_pattern_search_equals_a_search_from_scratch(
         udp in proptest::prelude::any::<bool>(),
         port in proptest::sample::select(vec![443u16, 1494, 4000, 4899, 5938, 2408]),
+        named in proptest::sample::select(vec![None, Some("router9.teamviewer.com"), Some("example.net")]),
         pkts in proptest::collection::vec(
-            (proptest::prelude::any::<bool>(), 0usize..14, 0usize..3),
+            (proptest::prelude::any::<bool>(), 0usize..16, 0usize..3),
             1..14,
         ),
     ) {
         let d = builtin();
         let payloads = pattern_payloads();
         let mut b = if udp { ViewBuilder::udp(50000, port) } else { ViewBuilder::tcp(50000, port) };
+        if let Some(name) = named {
+            b = b.named(name);
+        }
         let mut kept = crate::detect::HandshakeMemo::default();
         for (to_server, which, copies) in pkts {
             let mut payload = payloads[which].clone();
