@@ -150,7 +150,7 @@ pub fn decode<'a>(link: LinkType, frame: &Frame<'a>) -> Decoded<'a> {
 }
 
 /// Decodes a frame with etherparse's whole-packet slicer: every framing and case.
-fn whole<'a>(link: LinkType, frame: &Frame<'a>) -> Decoded<'a> {
+pub(crate) fn whole<'a>(link: LinkType, frame: &Frame<'a>) -> Decoded<'a> {
     let sliced = match link::slice(link, frame.data) {
         Ok(Some(s)) => s,
         Ok(None) => return Decoded::NotIp,
@@ -168,20 +168,65 @@ const VLAN_TAGS_FAST: usize = 2;
 /// bytes, through each layer it descends; most frames need none of that. Anything else (tags,
 /// ARP, fragments, ICMP, a layer cut short or malformed) is `None` and goes the whole way, so
 /// both ways give the same packet (the tests compare them on every fixture frame and on random
-/// and mutated ones).
-fn fast<'a>(link: LinkType, frame: &Frame<'a>) -> Option<Packet<'a>> {
+/// and mutated ones). The packet is built once, in place, from each layer's fields.
+pub(crate) fn fast<'a>(link: LinkType, frame: &Frame<'a>) -> Option<Packet<'a>> {
+    let (ip_bytes, vlan) = fast_link(link, frame.data)?;
+    let ip = match ip_bytes.first()? >> 4 {
+        4 => fast_ipv4(ip_bytes)?,
+        6 => fast_ipv6(ip_bytes)?,
+        _ => return None,
+    };
+    let (src_port, dst_port, tcp, payload) = match ip.proto {
+        ip_proto::TCP => {
+            let t = TcpSlice::from_slice(ip.payload).ok()?;
+            let info = tcp_info(&t);
+            (
+                t.source_port(),
+                t.destination_port(),
+                Some(info),
+                t.payload(),
+            )
+        }
+        ip_proto::UDP => {
+            let u = UdpSlice::from_slice_lax(ip.payload).ok()?;
+            (u.source_port(), u.destination_port(), None, u.payload())
+        }
+        _ => return None,
+    };
+    Some(Packet {
+        ts: frame.ts,
+        vlan,
+        src: ip.src,
+        dst: ip.dst,
+        proto: ip.proto,
+        ttl: ip.ttl,
+        src_port,
+        dst_port,
+        tcp,
+        icmp: None,
+        ah_spi: ip.ah_spi,
+        payload,
+        wire_len: frame.wire_len,
+        payload_wire_len: payload_wire_len(payload, frame),
+    })
+}
+
+/// The IP bytes of a common frame and its VLAN id(s): Ethernet II with up to two 802.1Q /
+/// 802.1ad tags (kept as `link::vlan_id` keeps them), or raw IP.
+fn fast_link(link: LinkType, data: &[u8]) -> Option<(&[u8], u32)> {
     use etherparse::EtherType;
-    let (ip_bytes, vlan) = match link {
+    match link {
         LinkType::Ethernet => {
-            let eth = etherparse::Ethernet2Slice::from_slice_without_fcs(frame.data).ok()?;
+            let eth = etherparse::Ethernet2Slice::from_slice_without_fcs(data).ok()?;
             let (mut et, mut rest) = (eth.ether_type(), eth.payload_slice());
-            // Up to two 802.1Q / 802.1ad tags, kept as `link::vlan_id` keeps them.
             let mut vlan = 0u32;
             for _ in 0..VLAN_TAGS_FAST {
-                if et != EtherType::VLAN_TAGGED_FRAME
-                    && et != EtherType::PROVIDER_BRIDGING
-                    && et != EtherType::VLAN_DOUBLE_TAGGED_FRAME
-                {
+                if !matches!(
+                    et,
+                    EtherType::VLAN_TAGGED_FRAME
+                        | EtherType::PROVIDER_BRIDGING
+                        | EtherType::VLAN_DOUBLE_TAGGED_FRAME
+                ) {
                     break;
                 }
                 let tag = etherparse::SingleVlanSlice::from_slice(rest).ok()?;
@@ -189,34 +234,68 @@ fn fast<'a>(link: LinkType, frame: &Frame<'a>) -> Option<Packet<'a>> {
                 et = tag.ether_type();
                 rest = tag.payload_slice();
             }
-            if et != EtherType::IPV4 && et != EtherType::IPV6 {
-                return None;
-            }
-            (rest, vlan)
+            matches!(et, EtherType::IPV4 | EtherType::IPV6).then_some((rest, vlan))
         }
-        LinkType::RawIp => (frame.data, 0),
-        _ => return None,
-    };
-    let (ip, stop) = etherparse::LaxIpSlice::from_slice(ip_bytes).ok()?;
-    if stop.is_some() {
+        LinkType::RawIp => Some((data, 0)),
+        _ => None,
+    }
+}
+
+/// What the common frame's IP layer says.
+struct FastIp<'a> {
+    src: IpAddr,
+    dst: IpAddr,
+    ttl: u8,
+    proto: u8,
+    ah_spi: Option<u32>,
+    payload: &'a [u8],
+}
+
+/// An unfragmented IPv4 packet without an Authentication Header, read from its header alone.
+/// The payload ends where etherparse's lax IPv4 slicer (`LaxIpv4Slice::from_slice`) ends it: at
+/// the total length (RFC 791 §3.1), or at the captured bytes when the total length is shorter
+/// than the header or longer than what was captured (a frame cut by the snap length).
+fn fast_ipv4(bytes: &[u8]) -> Option<FastIp<'_>> {
+    let h = etherparse::Ipv4HeaderSlice::from_slice(bytes).ok()?;
+    // An AH goes the whole way (the lax slicer reads it, and may stop inside it).
+    if h.is_fragmenting_payload() || h.protocol() == IpNumber::AUTHENTICATION_HEADER {
         return None;
     }
-    let facts = match &ip {
-        etherparse::LaxIpSlice::Ipv4(v4) => ipv4_facts(v4),
-        etherparse::LaxIpSlice::Ipv6(v6) => ipv6_facts(v6),
+    let (header_len, total) = (h.slice().len(), usize::from(h.total_len()));
+    let end = if total < header_len || total > bytes.len() {
+        bytes.len()
+    } else {
+        total
     };
-    let ip_payload = facts.3.clone();
-    if ip_payload.fragmented {
+    Some(FastIp {
+        src: IpAddr::V4(h.source_addr()),
+        dst: IpAddr::V4(h.destination_addr()),
+        ttl: h.ttl(),
+        proto: h.protocol().0,
+        ah_spi: None,
+        payload: bytes.get(header_len..end)?,
+    })
+}
+
+/// An unfragmented IPv6 packet whose extension headers etherparse's lax slicer reads whole.
+fn fast_ipv6(bytes: &[u8]) -> Option<FastIp<'_>> {
+    let (etherparse::LaxIpSlice::Ipv6(v6), None) =
+        etherparse::LaxIpSlice::from_slice(bytes).ok()?
+    else {
+        return None;
+    };
+    let (src, dst, ttl, payload, ah_spi, _) = ipv6_facts(&v6);
+    if payload.fragmented {
         return None;
     }
-    let mut p = ip_packet(frame, vlan, facts);
-    match ip_payload.ip_number.0 {
-        ip_proto::TCP => fill_tcp(&mut p, &TcpSlice::from_slice(ip_payload.payload).ok()?),
-        ip_proto::UDP => fill_udp(&mut p, &UdpSlice::from_slice_lax(ip_payload.payload).ok()?),
-        _ => return None,
-    }
-    set_payload_wire_len(&mut p, frame);
-    Some(p)
+    Some(FastIp {
+        src,
+        dst,
+        ttl,
+        proto: payload.ip_number.0,
+        ah_spi,
+        payload: payload.payload,
+    })
 }
 
 /// Addresses, TTL, payload, AH SPI and whether this is the first (or only) fragment.
@@ -268,14 +347,20 @@ fn ip_packet<'a>(frame: &Frame<'a>, vlan: u32, facts: IpFacts<'a>) -> Packet<'a>
     }
 }
 
-/// Sets the payload's length on the wire: what the snap length cut is the end of the payload.
+/// Sets the payload's length on the wire (see [`payload_wire_len`]).
 fn set_payload_wire_len(p: &mut Packet<'_>, frame: &Frame<'_>) {
+    p.payload_wire_len = payload_wire_len(p.payload, frame);
+}
+
+/// The length on the wire of `payload`, carried by `frame`: what the snap length cut is the end
+/// of the payload.
+fn payload_wire_len(payload: &[u8], frame: &Frame<'_>) -> u32 {
     let cut = frame
         .wire_len
         .saturating_sub(u32::try_from(frame.data.len()).unwrap_or(u32::MAX));
-    p.payload_wire_len = u32::try_from(p.payload.len())
+    u32::try_from(payload.len())
         .unwrap_or(u32::MAX)
-        .saturating_add(cut);
+        .saturating_add(cut)
 }
 
 fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
@@ -403,6 +488,12 @@ fn fill_udp<'a>(p: &mut Packet<'a>, udp: &UdpSlice<'a>) {
 fn fill_tcp<'a>(p: &mut Packet<'a>, tcp: &TcpSlice<'a>) {
     p.src_port = tcp.source_port();
     p.dst_port = tcp.destination_port();
+    p.tcp = Some(tcp_info(tcp));
+    p.payload = tcp.payload();
+}
+
+/// The header fields of a TCP segment the flow table and detectors use.
+fn tcp_info(tcp: &TcpSlice<'_>) -> TcpInfo {
     let flags = tcp.slice().get(13).copied().unwrap_or(0);
     let mut info = TcpInfo {
         seq: tcp.sequence_number(),
@@ -424,8 +515,7 @@ fn fill_tcp<'a>(p: &mut Packet<'a>, tcp: &TcpSlice<'a>) {
             }
         }
     }
-    p.tcp = Some(info);
-    p.payload = tcp.payload();
+    info
 }
 
 fn fill_first_fragment<'a>(

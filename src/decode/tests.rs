@@ -495,3 +495,25 @@ fn the_fast_way_agrees_on_every_capture_frame() {
         "the peek took {peeked} of the {fast} frames the per-layer way took"
     );
 }
+
+/// The per-layer way ends an IPv4 payload where the lax slicer does: at the total length when
+/// Ethernet padding follows it, at the captured bytes when the total length claims more (a
+/// snap-length cut) or less than the header itself.
+#[test]
+fn ipv4_total_length_is_read_as_the_lax_slicer_reads_it() {
+    let base = sample(true, false);
+    let set_total = |d: &mut Vec<u8>, total: u16| d[16..18].copy_from_slice(&total.to_be_bytes());
+    let mut padded = base.clone();
+    padded.extend([0u8; 12]);
+    let mut longer = base.clone();
+    set_total(&mut longer, 1400);
+    let mut shorter = base.clone();
+    set_total(&mut shorter, 12);
+    for (name, d) in [("padded", padded), ("longer", longer), ("shorter", shorter)] {
+        assert!(agree(LinkType::Ethernet, &frame(&d)), "{name}: not taken");
+    }
+    let p = packet(LinkType::Ethernet, &base);
+    let mut padded = base.clone();
+    padded.extend([0u8; 12]);
+    assert_eq!(packet(LinkType::Ethernet, &padded).payload, p.payload);
+}

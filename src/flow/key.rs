@@ -24,6 +24,7 @@ impl FlowKey {
     }
 
     /// The key of a packet from `src` to `dst`, and whether `src` is the `lo` end.
+    #[inline]
     pub fn from_ends(
         vlan: u32,
         proto: u8,
@@ -31,13 +32,18 @@ impl FlowKey {
         dst: (IpAddr, u16),
     ) -> (FlowKey, bool) {
         let src_is_lo = order(src) <= order(dst);
-        let (lo, hi) = if src_is_lo { (src, dst) } else { (dst, src) };
+        // Ends chosen by reference: each is copied once, into the key.
+        let (lo, hi) = if src_is_lo {
+            (&src, &dst)
+        } else {
+            (&dst, &src)
+        };
         (
             FlowKey {
                 vlan,
                 proto,
-                lo,
-                hi,
+                lo: *lo,
+                hi: *hi,
             },
             src_is_lo,
         )

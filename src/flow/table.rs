@@ -196,6 +196,8 @@ pub struct FlowTable<S> {
     hasher: foldhash::fast::RandomState,
     slots: Vec<Option<Flow<S>>>,
     free: Vec<FlowId>,
+    // The flow of the previous packet, looked at before the index (see `ingest_at`).
+    last: FlowId,
     head: u32,
     tail: u32,
     // Boxes are recycled whole: flows hold `Option<Box<Payloads>>`, so reuse avoids allocating.
@@ -220,6 +222,7 @@ impl<S: Default> FlowTable<S> {
             hasher: foldhash::fast::RandomState::default(),
             slots: Vec::with_capacity(initial),
             free: Vec::new(),
+            last: NIL,
             head: NIL,
             tail: NIL,
             pool: Vec::new(),
@@ -273,6 +276,13 @@ impl<S: Default> FlowTable<S> {
         mut ended: F,
     ) -> Ingest {
         let (key, src_is_lo) = FlowKey::of(p);
+        // Packets of one flow come in runs (a burst of segments, their acknowledgements): the
+        // previous packet's flow is compared before the index is hashed and probed. The slot's
+        // own key decides, so nothing needs forgetting when that flow ends: a slot holds a flow
+        // exactly while the index has it, and keys in the index are unique.
+        if key_of(&self.slots, self.last) == Some(&key) {
+            return self.ingest_known(self.last, false, src_is_lo, p);
+        }
         let hash = self.hasher.hash_one(key);
         let slots = &self.slots;
         let found = self.index.find(hash, |&id| key_of(slots, id) == Some(&key));
@@ -289,6 +299,12 @@ impl<S: Default> FlowTable<S> {
                 )
             }
         };
+        self.last = id;
+        self.ingest_known(id, new, src_is_lo, p)
+    }
+
+    /// Accounts `p` to flow `id`, found or just created (`new`).
+    fn ingest_known(&mut self, id: FlowId, new: bool, src_is_lo: bool, p: &Packet<'_>) -> Ingest {
         self.touch(id);
         self.itouch(id);
         let Some(flow) = self.slots.get_mut(id as usize).and_then(Option::as_mut) else {

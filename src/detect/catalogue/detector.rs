@@ -30,7 +30,7 @@
 
 use super::names::host_name;
 use super::names::NameHit;
-use super::pattern::{PatternDir, STRONG_BITS};
+use super::pattern::STRONG_BITS;
 use super::signal::{describe, Signal, Via};
 use super::{Catalogue, CertRule, CertTerm, Product};
 use crate::decode::{ip_proto, Packet};
@@ -121,6 +121,11 @@ pub(crate) struct ProductMemo {
     hello: Option<Gathered>,
     /// The facts of the server's certificate, likewise.
     cert: Option<Vec<(usize, Signal)>>,
+    /// The Host facts of the client's first segment, with that segment's length: a recorded
+    /// segment never changes, so they are worked out once.
+    http: Option<(usize, Gathered)>,
+    /// The DNS-name fact of the server's name, with that name (fixed when the flow starts).
+    dns: Option<(Box<str>, Option<Hit>)>,
     /// The last facts a verdict was made from, and that verdict: the same facts make the same
     /// verdict, so its evidence lines need not be written again.
     last: Option<(Gathered, Option<Verdict>)>,
@@ -129,16 +134,20 @@ pub(crate) struct ProductMemo {
 /// How far the catalogue patterns were searched in one flow's kept segments. A recorded
 /// segment never changes and new ones are only appended, so a pattern's first matching segment,
 /// once found, stays its first, and a pattern that matched none of the first `scanned` segments
-/// need only be tried on the later ones: each segment is compared with each pattern once per
-/// flow, not once per packet.
+/// need only be tried on the later ones: each segment is compared with each pattern of its
+/// direction once per flow, not once per packet.
 #[derive(Debug, Default)]
 struct PatternScan {
     /// Segments searched so far in each direction (to the server, to the client).
     scanned: [usize; 2],
     /// Matches found: (index in the transport's pattern list, to the server, segment, wire
-    /// length). At most one per pattern and direction, so bounded by the catalogue's patterns.
+    /// length). At most one per pattern and direction, so bounded by the catalogue's patterns;
+    /// ordered by pattern, the client's direction first.
     found: Vec<(usize, bool, usize, usize)>,
 }
+
+/// One fact tying the flow to a product: the product's index and the signal.
+type Hit = (usize, Signal);
 
 /// What was gathered from one view.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -312,8 +321,21 @@ impl ProductDetector {
         let Some(first) = v.to_server.first() else {
             return;
         };
-        if let Some(host) = http_host(first) {
-            self.asked_for(&host, Via::Http, g);
+        let mut memo = v.product_memo();
+        if memo
+            .http
+            .as_ref()
+            .is_none_or(|(len, _)| *len != first.len())
+        {
+            let mut own = Gathered::default();
+            if let Some(host) = http_host(first) {
+                self.asked_for(&host, Via::Http, &mut own);
+            }
+            memo.http = Some((first.len(), own));
+        }
+        if let Some((_, facts)) = &memo.http {
+            g.hits.extend(facts.hits.iter().cloned());
+            g.sni_seen |= facts.sni_seen;
         }
     }
 
@@ -344,6 +366,12 @@ impl ProductDetector {
     }
 
     /// Catalogue patterns on the kept segments of each direction.
+    ///
+    /// Only the segments recorded since the previous call are searched, and only in the
+    /// direction they arrived in: the cascade runs on every packet that changes the kept bytes,
+    /// most add at most one segment to one direction, and many (a stream past its segment table,
+    /// the other direction's run after this one's) add none. The hits are then reported from
+    /// [`PatternScan::found`] in the order a search of every pattern over every segment gives.
     fn patterns(&self, v: &FlowView<'_>, g: &mut Gathered) {
         let port = v.server.port();
         let pairs = if v.proto == ip_proto::TCP {
@@ -362,53 +390,49 @@ impl ProductDetector {
             // Not the segments scanned before: start over.
             *scan = PatternScan::default();
         }
-        for (n, &(i, k)) in pairs.iter().enumerate() {
-            let Some(p) = self.cat.products.get(i) else {
-                continue;
-            };
-            let Some(pat) = p.patterns.get(k) else {
-                continue;
-            };
-            if !pat.applies(v.proto, port) {
+        for (to_server, side) in [(true, &v.to_server), (false, &v.to_client)] {
+            let d = usize::from(!to_server);
+            let from = scan.scanned.get(d).copied().unwrap_or(0);
+            if lens.get(d).is_none_or(|&now| now <= from) {
                 continue;
             }
-            let dirs = match pat.dir {
-                PatternDir::ToServer => [Some(true), None],
-                PatternDir::ToClient => [Some(false), None],
-                PatternDir::Either => [Some(true), Some(false)],
-            };
-            for to_server in dirs.into_iter().flatten() {
-                let side = if to_server {
-                    &v.to_server
-                } else {
-                    &v.to_client
+            for (n, &(i, k)) in pairs.iter().enumerate() {
+                let Some(pat) = self.cat.products.get(i).and_then(|p| p.patterns.get(k)) else {
+                    continue;
                 };
-                let known = scan.found.iter().find(|f| f.0 == n && f.1 == to_server);
-                let hit = match known {
-                    Some(&(_, _, seg, wire)) => Some((seg, wire)),
-                    None => {
-                        let from = scan.scanned.get(usize::from(!to_server)).copied();
-                        let hit = first_match(side, from.unwrap_or(0), |kept, wire| {
-                            pat.matches(kept, wire)
-                        });
-                        if let Some((seg, wire)) = hit {
-                            scan.found.push((n, to_server, seg, wire));
-                        }
-                        hit
-                    }
-                };
-                if let Some((seg, wire)) = hit {
-                    let s = Signal::Pattern {
-                        to_server,
-                        seg,
-                        wire,
-                        pattern: k,
-                    };
-                    keep_strongest(g, i, p, s);
+                if !pat.applies(v.proto, port) || !pat.dir.covers(to_server) {
+                    continue;
+                }
+                if scan.found.iter().any(|f| f.0 == n && f.1 == to_server) {
+                    // A pattern's first matching segment stays its first.
+                    continue;
+                }
+                if let Some((seg, wire)) =
+                    first_match(side, from, |kept, wire| pat.matches(kept, wire))
+                {
+                    let at = scan
+                        .found
+                        .partition_point(|f| (f.0, !f.1) < (n, !to_server));
+                    scan.found.insert(at, (n, to_server, seg, wire));
                 }
             }
         }
         scan.scanned = lens;
+        for &(n, to_server, seg, wire) in &scan.found {
+            let Some(&(i, k)) = pairs.get(n) else {
+                continue;
+            };
+            let Some(p) = self.cat.products.get(i) else {
+                continue;
+            };
+            let s = Signal::Pattern {
+                to_server,
+                seg,
+                wire,
+                pattern: k,
+            };
+            keep_strongest(g, i, p, s);
+        }
     }
 
     /// The DNS name the server was resolved from, once the server has answered.
@@ -419,9 +443,16 @@ impl ProductDetector {
         let Some(name) = v.server_name else {
             return;
         };
-        if let Some(NameHit { product, rule }) = self.cat.dns.lookup(name) {
-            let name = name.to_owned();
-            g.hits.push((product, Signal::Dns { name, rule }));
+        let mut memo = v.product_memo();
+        if memo.dns.as_ref().is_none_or(|(known, _)| **known != *name) {
+            let hit = self.cat.dns.lookup(name).map(|NameHit { product, rule }| {
+                let name = name.to_owned();
+                (product, Signal::Dns { name, rule })
+            });
+            memo.dns = Some((name.into(), hit));
+        }
+        if let Some((_, Some(hit))) = &memo.dns {
+            g.hits.push(hit.clone());
         }
     }
 

@@ -578,6 +578,72 @@ proptest::proptest! {
     }
 }
 
+/// Payloads that carry catalogue patterns of either direction (TeamViewer, Citrix, Radmin,
+/// NoMachine, the UDP ones), or nothing.
+fn pattern_payloads() -> Vec<Vec<u8>> {
+    let mut tv_udp = vec![0u8; 11];
+    tv_udp.extend([0x17, 0x24, 0x47, 0x50]);
+    let mut radmin_reply = vec![
+        0x01, 0, 0, 0, 0x25, 0, 0, 0x02, 0x12, 0x08, 0x02, 0, 0, 0x0a,
+    ];
+    radmin_reply.resize(46, 0);
+    vec![
+        tv_identify(),
+        vec![0x11, 0x30, 0x36, 0x00],
+        vec![0x17, 0x24, 0x1b, 0x00, 0x01],
+        b"\x7f\x7fICA\x00".to_vec(),
+        b"\x1aCGP/01".to_vec(),
+        vec![0x01, 0, 0, 0, 0x01, 0, 0, 0, 0x08, 0x08],
+        radmin_reply,
+        vec![0x01, 0, 0, 0, 0x05, 0, 0, 0, 0x27, 0x27, 0, 0, 0, 0],
+        b"NXSH-1.5.0\n".to_vec(),
+        b"NXD-1.5.0\n".to_vec(),
+        tv_udp,
+        vec![0xc1, 0, 0, 0, 0, 1, 2],
+        vec![0xc2, 9],
+        vec![0x42; 12],
+        b"GET / HTTP/1.1\r\nHost: master1.teamviewer.com\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nHost: example.org:8080\r\n\r\n".to_vec(),
+    ]
+}
+
+proptest::proptest! {
+    /// What the flow's memo keeps from packet to packet (the pattern search so far, the Host
+    /// and DNS-name facts) makes the verdict a look at every kept segment from scratch makes,
+    /// whatever the packets and their order.
+    #[test]
+    fn resumed_pattern_search_equals_a_search_from_scratch(
+        udp in proptest::prelude::any::<bool>(),
+        port in proptest::sample::select(vec![443u16, 1494, 4000, 4899, 5938, 2408]),
+        named in proptest::sample::select(vec![None, Some("router9.teamviewer.com"), Some("example.net")]),
+        pkts in proptest::collection::vec(
+            (proptest::prelude::any::<bool>(), 0usize..16, 0usize..3),
+            1..14,
+        ),
+    ) {
+        let d = builtin();
+        let payloads = pattern_payloads();
+        let mut b = if udp { ViewBuilder::udp(50000, port) } else { ViewBuilder::tcp(50000, port) };
+        if let Some(name) = named {
+            b = b.named(name);
+        }
+        let mut kept = crate::detect::HandshakeMemo::default();
+        for (to_server, which, copies) in pkts {
+            let mut payload = payloads[which].clone();
+            for _ in 0..copies {
+                payload.extend_from_slice(&payloads[which]);
+            }
+            b = if to_server { b.to_server(&payload) } else { b.to_client(&payload) };
+            let scratch = d.inspect(&b.view());
+            let mut v = b.view();
+            let lens = |s: &Side<'_>| (s.data().len(), s.segments().len());
+            kept.sync(lens(&v.to_server), lens(&v.to_client));
+            v.memo = &kept;
+            proptest::prop_assert_eq!(d.inspect(&v), scratch);
+        }
+    }
+}
+
 // ------------------------------------------------------------------------- provider hook
 
 fn wireguard_verdict() -> Verdict {

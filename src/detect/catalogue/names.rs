@@ -114,7 +114,10 @@ struct Entry {
 /// Suffix → rule, for one matcher list (SNI, DNS or certificate names).
 #[derive(Debug, Default)]
 pub(super) struct NameIndex {
-    map: HashMap<Box<str>, Entry>,
+    // Hashed with foldhash rather than SipHash: every suffix of every name a flow shows is
+    // looked up, and the keys are the catalogue's own, fixed when it is loaded, so the
+    // flooding SipHash guards against cannot happen here.
+    map: HashMap<Box<str>, Entry, foldhash::fast::RandomState>,
 }
 
 impl NameIndex {

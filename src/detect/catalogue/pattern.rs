@@ -39,6 +39,17 @@ pub(super) enum PatternDir {
     Either,
 }
 
+impl PatternDir {
+    /// Whether the pattern is looked for in the direction to the server (`true`) or back.
+    pub(super) fn covers(self, to_server: bool) -> bool {
+        match self {
+            PatternDir::ToServer => to_server,
+            PatternDir::ToClient => !to_server,
+            PatternDir::Either => true,
+        }
+    }
+}
+
 /// Bytes with a per-bit mask (`??` = mask 0).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Masked {

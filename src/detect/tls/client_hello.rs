@@ -97,8 +97,11 @@ fn body(b: &[u8]) -> Option<ClientHello> {
         // Trailing bytes mean the extension block's length disagreed with the message length.
         return None;
     }
+    // Each list is sized once from its count on the wire (bounded as `keep` bounds it) rather
+    // than grown push by push: a browser's hello lists a dozen or more of each.
     let mut ch = ClientHello {
         legacy_version: raw.version.0,
+        cipher_suites: Vec::with_capacity(raw.ciphers.len().min(super::CIPHER_SUITES_MAX)),
         ..ClientHello::default()
     };
     for c in &raw.ciphers {
@@ -131,6 +134,9 @@ pub(super) fn split_extensions(mut b: &[u8], mut each: impl FnMut(u16, &[u8])) -
 
 /// Reads the extension block into `ch`.
 fn extensions(block: &[u8], ch: &mut ClientHello) -> Option<()> {
+    let mut n = 0usize;
+    split_extensions(block, |_, _| n += 1)?;
+    ch.extensions.reserve(n.min(EXTENSIONS_MAX));
     split_extensions(block, |ty, entry| {
         keep(
             &mut ch.extensions,
@@ -174,11 +180,14 @@ fn content(ext: TlsExtension<'_>, ch: &mut ClientHello) {
             }
         }
         TlsExtension::SignatureAlgorithms(algs) => {
+            ch.signature_algorithms
+                .reserve(algs.len().min(SIG_ALGS_MAX));
             for a in algs {
                 keep(&mut ch.signature_algorithms, a, SIG_ALGS_MAX, g, t);
             }
         }
         TlsExtension::EllipticCurves(groups) => {
+            ch.supported_groups.reserve(groups.len().min(GROUPS_MAX));
             for n in groups {
                 keep(&mut ch.supported_groups, n.0, GROUPS_MAX, g, t);
             }

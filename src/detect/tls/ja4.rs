@@ -39,14 +39,23 @@ struct Variant {
 impl ClientHello {
     /// The JA4 fingerprint, e.g. `t13d1516h2_8daaf6152771_e5627efa2ab1`; `quic` selects the `q`
     /// prefix for a ClientHello carried in QUIC.
+    ///
+    /// Clients of one kind send the same hello on every connection, so the fingerprint of a
+    /// hello seen recently is taken from [`recent`] rather than sorted, written out and hashed
+    /// again.
     pub(crate) fn ja4(&self, quic: bool) -> String {
-        self.ja4_variant(
+        if let Some(fp) = recent::lookup(self, quic) {
+            return fp;
+        }
+        let fp = self.ja4_variant(
             quic,
             Variant {
                 original: false,
                 raw: false,
             },
-        )
+        );
+        recent::remember(self, quic, &fp);
+        fp
     }
 
     /// The raw JA4 (`JA4_r`): sorted lists in place of their hashes.
@@ -126,6 +135,110 @@ impl ClientHello {
         push_count(s, self.cipher_suites.len());
         push_count(s, self.extensions.len());
         push_alpn_chars(s, self.alpn.first().map(Vec::as_slice).unwrap_or_default());
+    }
+}
+
+/// JA4 fingerprints computed recently on this thread, each with every input it was computed
+/// from (protocol, version, server_name presence, the cipher, extension and signature algorithm
+/// lists, the first ALPN value): a hello equal in all of them has the same fingerprint. The
+/// extensions are compared as a sorted list, as JA4 reads them: browsers send them in a new
+/// random order on each connection (Chrome since version 110). The lists are bounded by the
+/// ClientHello parser, so the cache is bounded too.
+mod recent {
+    use super::super::EXTENSIONS_MAX;
+    use super::ClientHello;
+    use std::cell::RefCell;
+
+    /// Fingerprints remembered per thread; the oldest is replaced first.
+    const ENTRIES_MAX: usize = 64;
+
+    /// One fingerprint and its inputs.
+    struct Entry {
+        quic: bool,
+        version: u16,
+        sni_present: bool,
+        ciphers: Box<[u16]>,
+        /// Sorted.
+        extensions: Box<[u16]>,
+        signature_algorithms: Box<[u16]>,
+        first_alpn: Option<Box<[u8]>>,
+        fp: String,
+    }
+
+    impl Entry {
+        /// Whether this is the fingerprint of `ch` (`extensions`: its extensions, sorted).
+        fn is_for(&self, ch: &ClientHello, extensions: &[u16], quic: bool) -> bool {
+            self.quic == quic
+                && self.version == ch.version()
+                && self.sni_present == ch.sni_present
+                && *self.ciphers == *ch.cipher_suites
+                && *self.extensions == *extensions
+                && *self.signature_algorithms == *ch.signature_algorithms
+                && self.first_alpn.as_deref() == ch.alpn.first().map(Vec::as_slice)
+        }
+    }
+
+    /// `ch`'s extensions sorted, in `buf`.
+    fn sorted<'b>(ch: &ClientHello, buf: &'b mut [u16; EXTENSIONS_MAX]) -> &'b [u16] {
+        let n = ch.extensions.len().min(EXTENSIONS_MAX);
+        let out = buf.get_mut(..n).unwrap_or_default();
+        for (o, e) in out.iter_mut().zip(&ch.extensions) {
+            *o = *e;
+        }
+        out.sort_unstable();
+        out
+    }
+
+    #[derive(Default)]
+    struct Recent {
+        entries: Vec<Entry>,
+        /// The slot the next new fingerprint takes once `entries` is full.
+        next: usize,
+    }
+
+    thread_local! {
+        static RECENT: RefCell<Recent> = RefCell::default();
+    }
+
+    /// The remembered fingerprint of `ch`.
+    pub(super) fn lookup(ch: &ClientHello, quic: bool) -> Option<String> {
+        if ch.extensions.len() > EXTENSIONS_MAX {
+            return None;
+        }
+        let mut buf = [0; EXTENSIONS_MAX];
+        let extensions = sorted(ch, &mut buf);
+        RECENT.with_borrow(|r| {
+            r.entries
+                .iter()
+                .find(|e| e.is_for(ch, extensions, quic))
+                .map(|e| e.fp.clone())
+        })
+    }
+
+    /// Remembers `fp` as the fingerprint of `ch`.
+    pub(super) fn remember(ch: &ClientHello, quic: bool, fp: &str) {
+        if ch.extensions.len() > EXTENSIONS_MAX {
+            return;
+        }
+        let mut buf = [0; EXTENSIONS_MAX];
+        let entry = Entry {
+            quic,
+            version: ch.version(),
+            sni_present: ch.sni_present,
+            ciphers: ch.cipher_suites.as_slice().into(),
+            extensions: sorted(ch, &mut buf).into(),
+            signature_algorithms: ch.signature_algorithms.as_slice().into(),
+            first_alpn: ch.alpn.first().map(|a| a.as_slice().into()),
+            fp: fp.to_owned(),
+        };
+        RECENT.with_borrow_mut(|r| {
+            if r.entries.len() < ENTRIES_MAX {
+                r.entries.push(entry);
+            } else if let Some(slot) = r.entries.get_mut(r.next) {
+                *slot = entry;
+                r.next = (r.next + 1) % ENTRIES_MAX;
+            }
+        });
     }
 }
 
@@ -209,6 +322,50 @@ mod tests {
     fn spec_worked_example() {
         assert_eq!(example().ja4(false), "t13d1516h2_8daaf6152771_e5627efa2ab1");
         assert_eq!(example().ja4(true), "q13d1516h2_8daaf6152771_e5627efa2ab1");
+    }
+
+    /// The fingerprint remembered for a hello is only ever given for a hello equal in every
+    /// input: hellos that differ in one input each, asked for in turn and again (more of them
+    /// than are remembered), get what computing afresh gives.
+    #[test]
+    fn remembered_fingerprints_are_those_of_equal_hellos() {
+        let base = example();
+        let fresh = |ch: &ClientHello, quic: bool| {
+            ch.ja4_variant(
+                quic,
+                Variant {
+                    original: false,
+                    raw: false,
+                },
+            )
+        };
+        let mut hellos = Vec::new();
+        for i in 0..100u16 {
+            let mut ch = base.clone();
+            match i % 7 {
+                0 => ch.cipher_suites.push(0x1000 + i),
+                1 => ch.extensions.push(0x2000 + i),
+                2 => ch.signature_algorithms.insert(0, 0x3000 + i),
+                3 => ch
+                    .alpn
+                    .insert(0, vec![b'a' + (i % 26) as u8, b'0' + (i % 10) as u8]),
+                4 => ch.supported_versions = vec![0x0301 + i % 4],
+                5 if i % 2 == 0 => ch.sni_present = false,
+                5 => ch.extensions.rotate_left(usize::from(i % 5) + 1),
+                _ => {
+                    ch.cipher_suites.truncate(usize::from(i % 15));
+                    ch.alpn.clear();
+                }
+            }
+            hellos.push(ch);
+        }
+        for round in 0..3 {
+            for (k, ch) in hellos.iter().enumerate() {
+                let quic = (k + round) % 3 == 0;
+                assert_eq!(ch.ja4(quic), fresh(ch, quic), "hello {k}, round {round}");
+                assert_eq!(base.ja4(!quic), fresh(&base, !quic));
+            }
+        }
     }
 
     /// JA4.md, "Raw Output": `JA4_r` and `JA4_o` of the same hello.

@@ -322,3 +322,81 @@ proptest! {
         prop_assert_eq!(s.created, ended);
     }
 }
+
+/// The previous packet's flow is checked before the index: it must never answer for a packet
+/// of another flow, nor for a flow that ended (expired, evicted or drained) and whose slot was
+/// reused.
+#[test]
+fn the_previous_packets_flow_answers_only_for_its_own_key() {
+    let mut t = table(2);
+    let a = udp("192.0.2.1", 1000, "192.0.2.9", 53, 0);
+    let a_back = udp("192.0.2.9", 53, "192.0.2.1", 1000, 0);
+    let b = udp("192.0.2.2", 1000, "192.0.2.9", 53, 0);
+    let first = t.ingest_at(&a, |_, _| {});
+    let again = t.ingest_at(&a_back, |_, _| {});
+    assert_eq!(
+        (again.id, again.dir, again.new),
+        (first.id, Dir::ToClient, false)
+    );
+    let other = t.ingest_at(&b, |_, _| {});
+    assert_ne!(other.id, first.id);
+    assert!(other.new);
+    // `a` expires; `c` takes its slot; `a` comes back as a new flow, not as `c`.
+    t.expire(Ts::from_secs(100), |_, _| {});
+    assert!(t.is_empty());
+    let c = udp("192.0.2.3", 1000, "192.0.2.9", 53, 100);
+    let c_in = t.ingest_at(&c, |_, _| {});
+    let mut a_late = a.clone();
+    a_late.ts = Ts::from_secs(100);
+    let a_new = t.ingest_at(&a_late, |_, _| {});
+    assert!(a_new.new);
+    assert_ne!(a_new.id, c_in.id);
+    assert_eq!(t.get(a_new.id).map(|f| f.pkts), Some([1, 0]));
+    // A third flow evicts the idlest (`c`), not the previous packet's (`a`); `c` again is new.
+    let d = udp("192.0.2.4", 1000, "192.0.2.9", 53, 100);
+    let mut ended = Vec::new();
+    t.ingest_at(&d, |f, why| ended.push((f.client(), why)));
+    assert_eq!(
+        ended,
+        [(SocketAddr::new(ip("192.0.2.3"), 1000), EndReason::Evicted)]
+    );
+    let d_again = t.ingest_at(&d, |_, _| {});
+    assert!(!d_again.new);
+    assert_eq!(t.get(d_again.id).map(|f| f.pkts), Some([2, 0]));
+    let c_back = t.ingest_at(&c, |_, _| {});
+    assert!(c_back.new);
+    // Drained: the next packet of the last flow starts a new one.
+    t.drain(|_, _| {});
+    assert!(t.ingest_at(&c, |_, _| {}).new);
+    assert_eq!(t.stats().created, 7);
+}
+
+proptest! {
+    /// Whatever the packet order, every packet is accounted to the flow of its own key: each
+    /// tracked flow's packet count equals the packets of its key since it was created.
+    #[test]
+    fn every_packet_lands_in_the_flow_of_its_key(
+        pkts in proptest::collection::vec((0u8..4, any::<bool>(), 0u64..200), 1..300),
+    ) {
+        let mut t = table(3);
+        let mut since: std::collections::HashMap<u8, u64> = Default::default();
+        for (host, back, secs) in pkts {
+            let (me, peer) = (format!("192.0.2.{host}"), "198.51.100.1");
+            let p = if back { udp(peer, 53, &me, 1000, secs) } else { udp(&me, 1000, peer, 53, secs) };
+            let mut gone = Vec::new();
+            t.expire(Ts::from_secs(secs), |f, _| gone.push(f.key));
+            let ing = t.ingest_at(&p, |f, _| gone.push(f.key));
+            for k in gone {
+                since.retain(|h, _| FlowKey::of(&udp(&format!("192.0.2.{h}"), 1000, peer, 53, 0)).0 != k);
+            }
+            let n = since.entry(host).or_insert(0);
+            if ing.new {
+                prop_assert_eq!(*n, 0);
+            }
+            *n += 1;
+            let f = t.get(ing.id).unwrap();
+            prop_assert_eq!(FlowKey::of(&p).0, f.key);
+            prop_assert_eq!(f.pkts[0] + f.pkts[1], *n);
+        }
+    }
+}
