@@ -216,21 +216,21 @@ const SHARD_SCALE: u64 = 1 << 16;
 /// frame), in percent of what a worker thread spends analysing every flow of the same file.
 /// Measured with per-thread CPU times (`/proc/PID/task/*/stat`) of `analyze --workers 2` on the
 /// 2 GB benchmark capture (`benches/throughput.sh`) with every flow sent to the worker: the
-/// reader used about 0.62 s, the worker about 1.23 s.
-const READ_COST_PERCENT: u64 = 50;
+/// reader used about 0.61 s, the worker about 0.96 s.
+const READ_COST_PERCENT: u64 = 64;
 /// What the reader's own analysis of a flow costs, in percent of a worker's analysis of it.
 /// Fitted so that [`local_share`] lands where a sweep of shares on the same capture finished
-/// soonest (a share of 0.25 to 0.30: 0.87 to 0.94 s against 0.93 to 1.08 s at 0.15 and 0.20).
-/// The reader decodes its own frames from its cache, a worker fetches each from the reader's
-/// core; but the reader also handles the hand-over and the final stage.
-const LOCAL_COST_PERCENT: u64 = 80;
+/// soonest: 0.89 s at shares of 0.17 and 0.28, against 0.98 to 1.02 s at 0.10 and 1.0 to 1.7 s
+/// at none. The reader decodes its own frames from its cache, a worker fetches each from the
+/// reader's core; but the reader also handles the hand-over and the final stage.
+const LOCAL_COST_PERCENT: u64 = 64;
 
 /// The reader's share of flows among `n` pipelines, in [`SHARD_SCALE`] units, chosen so the
 /// reader and each worker finish together. With costs relative to a worker analysing every
 /// flow, reading `r` and the reader's analysis `l`, a reader share `a` costs the reader
 /// `r + a·l` and each worker `(1 - a) / (n - 1)`; equal when
-/// `a = (1/(n-1) - r) / (l + 1/(n-1))`. That is a little over a quarter with two pipelines,
-/// and none from three on, where routing alone keeps the reader as busy as a worker.
+/// `a = (1/(n-1) - r) / (l + 1/(n-1))`. That is about a fifth with two pipelines, and none
+/// from three on, where routing alone keeps the reader as busy as a worker.
 fn local_share(n: u64) -> u64 {
     if n <= 1 {
         return SHARD_SCALE;
