@@ -428,9 +428,11 @@ impl<'s> Pipeline<'s> {
         let emit = &mut self.emit;
         let recorded = p.payload.is_empty()
             || self.flows.record_payload(ing.id, ing.dir, p, |idlest| {
-                // Gives its buffer to this flow: it is concluded on what it has shown.
+                // Gives its buffer to this flow: it is concluded on what it has shown, and its
+                // handshake parses go with the buffer they were made from.
                 emit.conclude(idlest);
                 emit.report(idlest);
+                idlest.state.memo = None;
             });
         if !recorded {
             // No buffer to spare: the flow is not inspected rather than inspected blind.

@@ -409,3 +409,37 @@ fn a_tracked_flow_costs_at_most_256_bytes() {
         "slot {slot} + index {index} bytes per flow"
     );
 }
+
+/// A flow that gives its inspection buffer up to a newer one lets its handshake memo go too:
+/// memos, like buffers, are held by at most `flow.max_inspecting` flows at once, however many
+/// flows the table tracks.
+#[test]
+fn a_flow_losing_its_buffer_lets_its_memo_go() {
+    let mut cfg = Config::defaults();
+    cfg.flow.max_inspecting = 2;
+    let mut sink = VecSink::default();
+    let mut pipe = Pipeline::new(&cfg, LinkType::Ethernet, &mut sink);
+    let memos = |pipe: &Pipeline<'_>| {
+        (0..pipe.flows.capacity())
+            .filter_map(|id| pipe.flows.get(u32::try_from(id).ok()?))
+            .filter(|f| f.state.memo.is_some())
+            .count()
+    };
+    for i in 0..10u64 {
+        let data = udp(
+            &format!("192.0.2.{}:40000", 10 + i),
+            "198.51.100.7:9999",
+            &[0x5a; 64],
+        );
+        pipe.frame(&Frame {
+            ts: Ts::from_secs(10 + i),
+            data: &data,
+            wire_len: data.len() as u32,
+        })
+        .unwrap();
+        let held = memos(&pipe);
+        assert!(held <= 2, "{held} memos after {} flows", i + 1);
+    }
+    assert_eq!(pipe.flows.len(), 10);
+    assert_eq!(memos(&pipe), 2, "the two newest flows are under inspection");
+}
