@@ -190,9 +190,9 @@ enum Work {
 }
 
 /// A chunk and, per frame in file order, where its record is and what each worker does with
-/// it: the reader decodes every frame once, as it does in [`PacketPath::frame`], and a worker
-/// then touches only its own frames (and the rare tick or DNS response), never decoding the
-/// others'.
+/// it: the reader routes every frame once (`Workers::route`), as it does in
+/// [`PacketPath::frame`], and a worker then touches only its own frames (and the rare tick or
+/// DNS response), never decoding the others'.
 struct Routed {
     chunk: Chunk,
     /// The sequence number before the chunk's first frame.
@@ -468,6 +468,25 @@ impl<'s> Workers<'s> {
         Some(self.shard.owner_of_key(&key))
     }
 
+    /// The route of a frame (see `Routed`), and its decode if routing needed one: the common
+    /// frame is routed from its header fields alone, any other decoded.
+    fn route<'f>(&mut self, f: &Frame<'f>) -> (u8, Option<Decoded<'f>>) {
+        match self.peek_owner(f) {
+            Some(owner) => {
+                let mut r = u8::try_from(owner).unwrap_or(0);
+                // A frame the peek takes decodes to a packet at the frame's time.
+                if self.expiry_due(f.ts) {
+                    r |= ROUTE_TICK;
+                }
+                (r, None)
+            }
+            None => {
+                let d = decode(self.link, f);
+                (self.route_decoded(&d), Some(d))
+            }
+        }
+    }
+
     /// The route of a decoded frame: its pipeline, an expiry tick where one pipeline would
     /// check, and whether every pipeline learns its DNS names.
     fn route_decoded(&mut self, d: &Decoded<'_>) -> u8 {
@@ -615,45 +634,24 @@ impl PacketPath for Workers<'_> {
     fn frame(&mut self, f: &Frame<'_>) -> io::Result<()> {
         self.seq += 1;
         let seq = self.seq;
-        // Routed as in `chunk`: the common frame from its header fields; a worker decodes its
-        // own frames, the reader only its own and those it cannot route otherwise.
-        let (owner, d) = match self.peek_owner(f) {
-            Some(owner) => {
-                // A frame the peek takes decodes to a packet at the frame's time.
-                self.tick(seq, f.ts);
-                (owner, None)
+        // Routed as in `chunk`; a worker decodes its own frames, the reader only its own and
+        // those it cannot route from their header fields.
+        let (route, d) = self.route(f);
+        let link = self.link;
+        run_local(&mut self.local, &self.outbox, seq, f, route, || {
+            d.unwrap_or_else(|| decode(link, f))
+        });
+        // Each worker thread's part, in the order `run_local` keeps.
+        let owner = usize::from(route & ROUTE_OWNER);
+        for (t, b) in self.filling.iter_mut().enumerate() {
+            if route & ROUTE_TICK != 0 {
+                b.push(seq, f, Task::Tick);
             }
-            None => {
-                let d = decode(self.link, f);
-                let owner = match &d {
-                    Decoded::Packet(p) => {
-                        self.tick(seq, p.ts);
-                        let owner = self.shard.owner_of(p);
-                        if super::is_dns_response(p) {
-                            if owner != 0 {
-                                self.local.learn_names(f);
-                            }
-                            for (t, b) in self.filling.iter_mut().enumerate() {
-                                if t + 1 != owner {
-                                    b.push(seq, f, Task::Names);
-                                }
-                            }
-                        }
-                        owner
-                    }
-                    // Frames without a flow are only counted: the reader's pipeline does.
-                    Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => 0,
-                };
-                (owner, Some(d))
+            if t + 1 == owner {
+                b.push(seq, f, Task::Frame);
+            } else if route & ROUTE_NAMES != 0 {
+                b.push(seq, f, Task::Names);
             }
-        };
-        if owner == 0 {
-            self.outbox.borrow_mut().tag = Tag { seq, step: 1 };
-            let d = d.unwrap_or_else(|| decode(self.link, f));
-            // The outbox cannot fail, so neither can the pipeline.
-            let _ = self.local.decoded(f, d);
-        } else if let Some(b) = self.filling.get_mut(owner - 1) {
-            b.push(seq, f, Task::Frame);
         }
         self.since_handover += 1;
         if self.since_handover >= BATCH_FRAMES {
@@ -677,20 +675,7 @@ impl PacketPath for Workers<'_> {
             // The common frame is routed from its header fields alone and decoded only if it is
             // the reader's own; any other (and a possible DNS response, whose names every
             // pipeline learns) is decoded to route it.
-            let (r, d) = match self.peek_owner(f) {
-                Some(owner) => {
-                    let mut r = u8::try_from(owner).unwrap_or(0);
-                    // A frame the peek takes decodes to a packet at the frame's time.
-                    if self.expiry_due(f.ts) {
-                        r |= ROUTE_TICK;
-                    }
-                    (r, None)
-                }
-                _ => {
-                    let d = decode(link, f);
-                    (self.route_decoded(&d), Some(d))
-                }
-            };
+            let (r, d) = self.route(f);
             run_local(&mut self.local, &self.outbox, seq, f, r, || {
                 d.unwrap_or_else(|| decode(link, f))
             });
