@@ -145,6 +145,7 @@ impl ClientHello {
 /// random order on each connection (Chrome since version 110). The lists are bounded by the
 /// ClientHello parser, so the cache is bounded too.
 mod recent {
+    use super::super::recent::Recent;
     use super::super::EXTENSIONS_MAX;
     use super::ClientHello;
     use std::cell::RefCell;
@@ -189,15 +190,8 @@ mod recent {
         out
     }
 
-    #[derive(Default)]
-    struct Recent {
-        entries: Vec<Entry>,
-        /// The slot the next new fingerprint takes once `entries` is full.
-        next: usize,
-    }
-
     thread_local! {
-        static RECENT: RefCell<Recent> = RefCell::default();
+        static RECENT: RefCell<Recent<Entry>> = const { RefCell::new(Recent::new(ENTRIES_MAX)) };
     }
 
     /// The remembered fingerprint of `ch`.
@@ -208,9 +202,7 @@ mod recent {
         let mut buf = [0; EXTENSIONS_MAX];
         let extensions = sorted(ch, &mut buf);
         RECENT.with_borrow(|r| {
-            r.entries
-                .iter()
-                .find(|e| e.is_for(ch, extensions, quic))
+            r.find(|e| e.is_for(ch, extensions, quic))
                 .map(|e| e.fp.clone())
         })
     }
@@ -231,14 +223,7 @@ mod recent {
             first_alpn: ch.alpn.first().map(|a| a.as_slice().into()),
             fp: fp.to_owned(),
         };
-        RECENT.with_borrow_mut(|r| {
-            if r.entries.len() < ENTRIES_MAX {
-                r.entries.push(entry);
-            } else if let Some(slot) = r.entries.get_mut(r.next) {
-                *slot = entry;
-                r.next = (r.next + 1) % ENTRIES_MAX;
-            }
-        });
+        RECENT.with_borrow_mut(|r| r.remember(entry));
     }
 }
 

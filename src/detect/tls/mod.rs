@@ -41,6 +41,7 @@ mod client_hello;
 mod ja4;
 mod memo;
 mod quic;
+mod recent;
 mod record;
 mod server;
 

@@ -212,6 +212,7 @@ fn leaf(msg: &Message<'_>) -> Parse<Certificate> {
 /// bytes alone, so a remembered parse is exactly what parsing again would give. Per thread,
 /// because each pipeline worker runs its own cascade and a shared cache would need a lock.
 mod recent {
+    use super::super::recent::Recent;
     use super::Certificate;
     use std::cell::RefCell;
 
@@ -224,25 +225,13 @@ mod recent {
     /// One remembered parse: the DER, and its names (`None`: not a certificate).
     type Entry = (Box<[u8]>, Option<Certificate>);
 
-    #[derive(Default)]
-    struct Recent {
-        entries: Vec<Entry>,
-        /// The slot the next new certificate takes once `entries` is full.
-        next: usize,
-    }
-
     thread_local! {
-        static RECENT: RefCell<Recent> = RefCell::default();
+        static RECENT: RefCell<Recent<Entry>> = const { RefCell::new(Recent::new(ENTRIES_MAX)) };
     }
 
     /// The remembered parse of `der`: `Some(None)` when it was not a certificate.
     pub(super) fn lookup(der: &[u8]) -> Option<Option<Certificate>> {
-        RECENT.with_borrow(|r| {
-            r.entries
-                .iter()
-                .find(|(d, _)| **d == *der)
-                .map(|(_, c)| c.clone())
-        })
+        RECENT.with_borrow(|r| r.find(|(d, _)| **d == *der).map(|(_, c)| c.clone()))
     }
 
     /// Remembers the parse of `der`, unless it is too large to keep.
@@ -250,15 +239,7 @@ mod recent {
         if der.len() > DER_MAX {
             return;
         }
-        RECENT.with_borrow_mut(|r| {
-            let entry = (Box::from(der), parsed.clone());
-            if r.entries.len() < ENTRIES_MAX {
-                r.entries.push(entry);
-            } else if let Some(slot) = r.entries.get_mut(r.next) {
-                *slot = entry;
-                r.next = (r.next + 1) % ENTRIES_MAX;
-            }
-        });
+        RECENT.with_borrow_mut(|r| r.remember((Box::from(der), parsed.clone())));
     }
 }
 
