@@ -18,6 +18,10 @@ use remotewatch::pipeline::{Pipeline, VecSink};
 use remotewatch::ts::Ts;
 use std::process::ExitCode;
 
+// The allocator the `remotewatch` binary uses, so the memory measured is the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Lines printed over the run.
 const REPORTS: u64 = 10;
 /// Payload of each datagram: opaque bytes no detector recognises.

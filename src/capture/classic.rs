@@ -15,6 +15,10 @@
 //! a captured length above [`CAPLEN_MAX`] is an error, one above the file's snap length is cut to
 //! it, and a file that ends inside a record is a truncation after everything before it.
 
+mod blocks;
+
+pub use blocks::{BlockEnd, Blocks, Fetched, BLOCK_LEN};
+
 use super::{CaptureError, Frame};
 use crate::ts::Ts;
 use pcap_parser::pcap::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
@@ -136,6 +140,31 @@ impl Chunk {
         }
     }
 
+    /// Hands every frame to `sink` with its [`FramePlace`], in file order.
+    pub fn for_each_placed<F: FnMut(FramePlace, &Frame<'_>)>(&self, mut sink: F) {
+        self.for_each_at(|at, f| {
+            // A chunk is smaller than `BUF_LEN`, so its places and lengths fit.
+            let place = FramePlace {
+                at: at.saturating_add(RECORD_HEADER_LEN as u32),
+                len: u32::try_from(f.data.len()).unwrap_or(0),
+                wire_len: f.wire_len,
+                ts: f.ts,
+            };
+            sink(place, f);
+        });
+    }
+
+    /// The frame at `p` (a place [`Chunk::for_each_placed`] gave), without reading its record
+    /// again.
+    pub fn frame(&self, p: FramePlace) -> Frame<'_> {
+        let (at, len) = (p.at as usize, p.len as usize);
+        Frame {
+            ts: p.ts,
+            data: self.records().get(at..at + len).unwrap_or_default(),
+            wire_len: p.wire_len,
+        }
+    }
+
     /// The frame of the record at `at` (a place [`Chunk::for_each_at`] gave).
     pub fn frame_at(&self, at: u32) -> Option<Frame<'_>> {
         let rest = self.records().get(usize::try_from(at).ok()?..)?;
@@ -154,6 +183,24 @@ impl Chunk {
     /// The buffer back, for the next chunk.
     pub fn into_buffer(self) -> Box<[u8]> {
         self.buf
+    }
+}
+
+/// Where a frame of a [`Chunk`] is, with its record's time and length: small and cheap to
+/// hand to another thread, which gets the frame back with [`Chunk::frame`] without reading
+/// the record header.
+#[derive(Clone, Copy, Debug)]
+pub struct FramePlace {
+    at: u32,
+    len: u32,
+    wire_len: u32,
+    ts: Ts,
+}
+
+impl FramePlace {
+    /// The frame's capture time.
+    pub fn ts(&self) -> Ts {
+        self.ts
     }
 }
 
@@ -194,6 +241,26 @@ pub(super) enum Stop {
 /// Opens `path` for direct reading when it is a classic pcap file with an ordinary header;
 /// `None` hands it to libpcap.
 pub(super) fn open(path: &Path) -> Result<Option<Classic>, CaptureError> {
+    let Some((file, format, linktype)) = open_header(path)? else {
+        return Ok(None);
+    };
+    Ok(Some(Classic {
+        file,
+        path: path.to_owned(),
+        buf: vec![0u8; BUF_LEN].into_boxed_slice(),
+        start: 0,
+        end: 0,
+        eof: false,
+        format,
+        linktype,
+        consumed: FILE_HEADER_LEN as u64,
+        frames: 0,
+    }))
+}
+
+/// The file, its record format and LINKTYPE, positioned after the file header, when `path` is
+/// a classic pcap file with an ordinary header.
+fn open_header(path: &Path) -> Result<Option<(File, Format, i32)>, CaptureError> {
     let unreadable = |e: std::io::Error| CaptureError::Unreadable {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -215,23 +282,13 @@ pub(super) fn open(path: &Path) -> Result<Option<Classic>, CaptureError> {
     } else {
         h.snaplen
     };
-    Ok(Some(Classic {
-        file,
-        path: path.to_owned(),
-        buf: vec![0u8; BUF_LEN].into_boxed_slice(),
-        start: 0,
-        end: 0,
-        eof: false,
-        format: Format {
-            big_endian: h.is_bigendian(),
-            nanos: h.is_nanosecond_precision(),
-            snaplen,
-        },
-        // The upper bits carry the FCS length (draft-ietf-opsawg-pcap §4, LinkType field).
-        linktype: h.network.0 & 0x0fff_ffff,
-        consumed: FILE_HEADER_LEN as u64,
-        frames: 0,
-    }))
+    let format = Format {
+        big_endian: h.is_bigendian(),
+        nanos: h.is_nanosecond_precision(),
+        snaplen,
+    };
+    // The upper bits carry the FCS length (draft-ietf-opsawg-pcap §4, LinkType field).
+    Ok(Some((file, format, h.network.0 & 0x0fff_ffff)))
 }
 
 impl Classic {
@@ -335,25 +392,11 @@ impl Classic {
 
     /// How the file ends, at end of file with `buf[start..end]` unread.
     fn stop(&self) -> Stop {
-        let left = self.end - self.start;
-        if left == 0 {
+        let left = self.buf.get(self.start..self.end).unwrap_or_default();
+        if left.is_empty() {
             Stop::End
         } else {
-            Stop::Truncated(self.truncation(left))
-        }
-    }
-
-    /// libpcap's words for a file that ends after `left` bytes of a record.
-    fn truncation(&self, left: usize) -> String {
-        let avail = self.buf.get(self.start..self.end).unwrap_or_default();
-        if left < RECORD_HEADER_LEN {
-            format!("truncated dump file; tried to read {RECORD_HEADER_LEN} header bytes, only got {left}")
-        } else {
-            let caplen = self.format.field(avail, 8);
-            format!(
-                "truncated dump file; tried to read {caplen} captured bytes, only got {}",
-                left - RECORD_HEADER_LEN
-            )
+            Stop::Truncated(truncation(self.format, left))
         }
     }
 
@@ -375,6 +418,22 @@ impl Classic {
         }
         self.end += got;
         Ok(())
+    }
+}
+
+/// libpcap's words for a file that ends inside the record whose first bytes are `left`.
+fn truncation(format: Format, left: &[u8]) -> String {
+    if left.len() < RECORD_HEADER_LEN {
+        format!(
+            "truncated dump file; tried to read {RECORD_HEADER_LEN} header bytes, only got {}",
+            left.len()
+        )
+    } else {
+        let caplen = format.field(left, 8);
+        format!(
+            "truncated dump file; tried to read {caplen} captured bytes, only got {}",
+            left.len() - RECORD_HEADER_LEN
+        )
     }
 }
 

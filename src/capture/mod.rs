@@ -13,7 +13,7 @@ mod classic;
 mod file;
 mod live;
 
-pub use classic::{Chunk, ChunkStep, CAPLEN_MAX};
+pub use classic::{BlockEnd, Blocks, Chunk, ChunkStep, Fetched, FramePlace, BLOCK_LEN, CAPLEN_MAX};
 pub use file::{FileCapture, ReadMode};
 pub use live::{LiveCapture, LiveOptions, LiveStats};
 

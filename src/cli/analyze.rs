@@ -1,9 +1,9 @@
 //! `remotewatch analyze`: capture files in, JSON Lines alerts out.
 
 use super::{fail, load_config, summary, AnalyzeArgs, EXIT_INPUT, EXIT_RUNTIME};
-use crate::capture::{ChunkStep, FileCapture, Step};
+use crate::capture::{Blocks, ChunkStep, FileCapture, Step};
 use crate::export::JsonlSink;
-use crate::pipeline::{PacketPath, Pipeline, Workers};
+use crate::pipeline::{analyze_file, FileEnd, FileError, PacketPath, Pipeline, Workers};
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -34,6 +34,45 @@ pub(super) fn run(a: &AnalyzeArgs) -> i32 {
         let started = Instant::now();
         let bar =
             (show_progress && cap.size() >= PROGRESS_MIN_BYTES).then(|| progress_bar(cap.size()));
+        if workers > 1 && cap.chunked() {
+            // Classic pcap: every pipeline's thread reads its share of the file.
+            let blocks = match Blocks::open(path) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    return fail(
+                        EXIT_INPUT,
+                        format!("{}: not a classic pcap file any more", path.display()),
+                    )
+                }
+                Err(e) => return fail(EXIT_INPUT, e),
+            };
+            let progress = |at: u64| {
+                if let Some(b) = &bar {
+                    b.set_position(at);
+                }
+            };
+            let ran = analyze_file(&cfg, &blocks, cap.linktype(), workers, &mut sink, &progress);
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            match ran {
+                Ok((stats, end)) => {
+                    let truncated = match end {
+                        FileEnd::End => None,
+                        FileEnd::Truncated(why) => Some(why),
+                    };
+                    summary::print(path, &stats, started.elapsed(), truncated.as_deref());
+                    continue;
+                }
+                Err(FileError::Input(e)) => return fail(EXIT_INPUT, e),
+                Err(FileError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    return 0
+                }
+                Err(FileError::Output(e)) => {
+                    return fail(EXIT_RUNTIME, format!("writing alerts: {e}"))
+                }
+            }
+        }
         let mut pipe: Box<dyn PacketPath> = if workers > 1 {
             match Workers::start(&cfg, cap.linktype(), workers, &mut sink) {
                 Ok(w) => Box::new(w),

@@ -15,10 +15,12 @@
 //! not be silently dropped.
 
 mod names;
+mod parallel;
 mod stats;
 mod workers;
 
 pub use names::NameCache;
+pub use parallel::{analyze_file, FileEnd, FileError};
 pub use stats::Stats;
 pub use workers::{PacketPath, Workers, WORKERS_MAX};
 
@@ -44,6 +46,11 @@ const EXPIRE_EVERY_NS: u64 = Ts::NANOS_PER_SEC;
 pub trait AlertSink {
     /// Delivers one alert.
     fn emit(&mut self, alert: &Alert) -> io::Result<()>;
+    /// Delivers one alert the caller has no further use for: a sink that keeps alerts takes it
+    /// without a copy.
+    fn take(&mut self, alert: Alert) -> io::Result<()> {
+        self.emit(&alert)
+    }
     /// Makes every delivered alert durable or visible.
     fn flush(&mut self) -> io::Result<()>;
 
@@ -630,16 +637,16 @@ impl Emitter<'_> {
             flow: f.flow,
             evidence,
         };
-        self.deliver(&alert);
+        self.deliver(alert);
     }
 
-    /// Hands one alert to the sink and to the identity stage.
-    fn deliver(&mut self, a: &Alert) {
-        self.stats.count_alert(a);
-        if let Err(e) = self.sink.get().emit(a) {
+    /// Hands one alert to the identity stage and to the sink.
+    fn deliver(&mut self, a: Alert) {
+        self.stats.count_alert(&a);
+        self.identity.alerted(&a, &self.inventory);
+        if let Err(e) = self.sink.get().take(a) {
             self.error.get_or_insert(e);
         }
-        self.identity.alerted(a, &self.inventory);
     }
 
     /// Turns the flow's best verdict into an alert (policy, inventory, dedup) and delivers it.
@@ -657,13 +664,14 @@ impl Emitter<'_> {
         if let Some((v, since)) = reported {
             let (kind, family) = (v.kind, v.family.clone());
             let alert = self.alert_for(flow, v, since);
-            if let Some(a) = &alert {
+            let contractor = alert.as_ref().and_then(|a| a.contractor.clone());
+            if let Some(a) = alert {
                 self.deliver(a);
             }
             flow.state.det.held = Some(Box::new(Held::Session(Session {
                 kind,
                 family,
-                contractor: alert.and_then(|a| a.contractor),
+                contractor,
                 reported_long: false,
             })));
         }

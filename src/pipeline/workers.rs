@@ -49,12 +49,10 @@ use crate::alert::{Alert, Dedup};
 use crate::capture::{Chunk, Frame, LinkType};
 use crate::config::Config;
 use crate::decode::{decode, ip_proto, peek, Decoded, Packet};
-use crate::flow::FlowKey;
 use crate::ts::Ts;
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
-use std::hash::BuildHasher;
 use std::io;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -193,20 +191,20 @@ enum Work {
 /// it: the reader routes every frame once (`Workers::route`), as it does in
 /// [`PacketPath::frame`], and a worker then touches only its own frames (and the rare tick or
 /// DNS response), never decoding the others'.
-struct Routed {
-    chunk: Chunk,
+pub(super) struct Routed {
+    pub(super) chunk: Chunk,
     /// The sequence number before the chunk's first frame.
-    first: u64,
-    at: Vec<u32>,
-    route: Vec<u8>,
+    pub(super) first: u64,
+    pub(super) at: Vec<u32>,
+    pub(super) route: Vec<u8>,
 }
 
 /// The owning worker's index: the low bits of a route.
-const ROUTE_OWNER: u8 = 0x3f;
+pub(super) const ROUTE_OWNER: u8 = 0x3f;
 /// Every worker learns the DNS names of the frame (a DNS response).
-const ROUTE_NAMES: u8 = 0x40;
+pub(super) const ROUTE_NAMES: u8 = 0x40;
 /// Every worker runs an expiry check at the frame's time, before it.
-const ROUTE_TICK: u8 = 0x80;
+pub(super) const ROUTE_TICK: u8 = 0x80;
 const _: () = assert!(WORKERS_MAX <= ROUTE_OWNER as usize + 1);
 
 /// Resolution of the shard split: a flow's hash, reduced to this range, is compared with the
@@ -243,56 +241,221 @@ fn local_share(n: u64) -> u64 {
 }
 
 /// Which pipeline each flow lives on: the reader's own (0) or worker `1..n`.
-struct Shard {
-    hash: foldhash::fast::FixedState,
-    n: u64,
-    local: u64,
+pub(super) struct Shard {
+    /// Per pipeline, the end (exclusive) of its range of hash values, in [`SHARD_SCALE`]
+    /// units: a flow's pipeline is found by comparisons, with no division per frame.
+    bounds: Vec<u64>,
 }
 
 impl Shard {
+    /// The split of [`Workers`]: the reader's pipeline takes [`local_share`], the others share
+    /// the rest evenly.
     fn new(n: usize) -> Shard {
-        let n = n as u64;
-        Shard {
-            hash: foldhash::fast::FixedState::with_seed(SHARD_SEED),
-            n,
-            local: local_share(n),
+        Shard::with_first(n, local_share(n as u64))
+    }
+
+    /// `n` pipelines with equal shares: every pipeline reads as much as it analyses
+    /// (`super::parallel`).
+    pub(super) fn even(n: usize) -> Shard {
+        Shard::with_first(n, SHARD_SCALE / n.max(1) as u64)
+    }
+
+    fn with_first(n: usize, first: u64) -> Shard {
+        let n = n.max(1) as u64;
+        if n == 1 {
+            return Shard {
+                bounds: vec![SHARD_SCALE],
+            };
         }
+        let rest = SHARD_SCALE - first.min(SHARD_SCALE);
+        let bounds = (0..n)
+            .map(|w| {
+                if w + 1 == n {
+                    SHARD_SCALE
+                } else {
+                    first + w * rest / (n - 1)
+                }
+            })
+            .collect();
+        Shard { bounds }
     }
 
     /// The pipeline a packet's flow lives on: both directions hash alike.
     fn owner_of(&self, p: &Packet<'_>) -> usize {
-        self.owner_of_key(&FlowKey::of(p).0)
+        self.owner_of_ends(p.vlan, p.proto, (p.src, p.src_port), (p.dst, p.dst_port))
     }
 
-    /// The pipeline the flow `key` lives on.
-    fn owner_of_key(&self, key: &FlowKey) -> usize {
-        let v = self.hash.hash_one(key) % SHARD_SCALE;
-        if v < self.local || self.n <= 1 {
-            return 0;
+    /// The pipeline of the flow between ends `a` and `b` (either way round).
+    fn owner_of_ends(&self, vlan: u32, proto: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> usize {
+        let v = shard_hash(vlan, proto, a, b) % SHARD_SCALE;
+        self.bounds.partition_point(|&end| end <= v)
+    }
+}
+
+/// A flow's shard hash, the same whichever end `a` is: each end (address, port) is folded
+/// into a word, the two words are combined by XOR, which does not care about their order, with
+/// the VLAN and protocol, and a folded multiply (foldhash's mixing step) spreads the result.
+/// Computed for every frame routed, so it is a handful of instructions rather than a general
+/// hash of the normalised `FlowKey`.
+fn shard_hash(vlan: u32, proto: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> u64 {
+    let x = end_word(a) ^ end_word(b) ^ (u64::from(vlan) << 8 | u64::from(proto)).rotate_left(40);
+    let m = u128::from(x ^ SHARD_SEED) * u128::from(SHARD_MULTIPLIER);
+    let (lo, hi) = (
+        u64::try_from(m & u128::from(u64::MAX)).unwrap_or(0),
+        u64::try_from(m >> 64).unwrap_or(0),
+    );
+    lo ^ hi
+}
+
+/// Odd 64-bit constant of the shard hash's multiply (the golden ratio's fraction).
+const SHARD_MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// One end of a flow as a word: the address (an IPv6 one folded) with the port.
+fn end_word((ip, port): (IpAddr, u16)) -> u64 {
+    let addr = match ip {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let v = u128::from(a);
+            let (lo, hi) = (
+                u64::try_from(v & u128::from(u64::MAX)).unwrap_or(0),
+                u64::try_from(v >> 64).unwrap_or(0),
+            );
+            lo ^ hi.rotate_left(29)
         }
-        let w = 1 + (v - self.local) * (self.n - 1) / (SHARD_SCALE - self.local);
-        usize::try_from(w).unwrap_or(0)
+    };
+    addr.rotate_left(16) ^ u64::from(port)
+}
+
+/// Routes each frame to the pipeline its flow lives on (see `Routed`), and keeps one
+/// pipeline's expiry schedule, so that every pipeline runs each expiry tick at the same place
+/// in the stream.
+pub(super) struct Router {
+    link: LinkType,
+    shard: Shard,
+    next_expire: Ts,
+}
+
+impl Router {
+    pub(super) fn new(link: LinkType, shard: Shard) -> Router {
+        Router {
+            link,
+            shard,
+            next_expire: Ts(0),
+        }
+    }
+
+    /// Where the expiry schedule stands: the time of the next check.
+    pub(super) fn next_expire(&self) -> Ts {
+        self.next_expire
+    }
+
+    /// Takes the schedule up where another router (the previous block's) left it.
+    pub(super) fn resume(&mut self, next_expire: Ts) {
+        self.next_expire = next_expire;
+    }
+
+    /// One pipeline's expiry schedule: whether it would look for idle flows at `now`, moving the
+    /// schedule on if so.
+    pub(super) fn expiry_due(&mut self, now: Ts) -> bool {
+        if now < self.next_expire {
+            return false;
+        }
+        self.next_expire = now.plus(EXPIRE_EVERY_NS);
+        true
+    }
+
+    /// The pipeline of a frame routed from its header fields alone (`decode::peek`): `None`
+    /// for a frame outside the common shapes, and for a possible DNS response, whose names
+    /// every pipeline learns, so that the caller decodes it.
+    fn peek_owner(&self, f: &Frame<'_>) -> Option<usize> {
+        let k = peek(self.link, f.data)?;
+        if k.proto == ip_proto::UDP && k.src.1 == super::DNS_PORT {
+            return None;
+        }
+        Some(self.shard.owner_of_ends(k.vlan, k.proto, k.src, k.dst))
+    }
+
+    /// The route of a frame (see `Routed`), and its decode if routing needed one: the common
+    /// frame is routed from its header fields alone, any other decoded.
+    pub(super) fn route<'f>(&mut self, f: &Frame<'f>) -> (u8, Option<Decoded<'f>>) {
+        match self.peek_owner(f) {
+            Some(owner) => {
+                let mut r = u8::try_from(owner).unwrap_or(0);
+                // A frame the peek takes decodes to a packet at the frame's time.
+                if self.expiry_due(f.ts) {
+                    r |= ROUTE_TICK;
+                }
+                (r, None)
+            }
+            None => {
+                let d = decode(self.link, f);
+                (self.route_decoded(&d), Some(d))
+            }
+        }
+    }
+
+    /// The route of a decoded frame: its pipeline, an expiry tick where one pipeline would
+    /// check, and whether every pipeline learns its DNS names.
+    pub(super) fn route_decoded(&mut self, d: &Decoded<'_>) -> u8 {
+        let mut r = self.place(d);
+        if let Decoded::Packet(p) = d {
+            if self.expiry_due(p.ts) {
+                r |= ROUTE_TICK;
+            }
+        }
+        r
+    }
+
+    /// The route of a frame without the expiry schedule (see [`Router::place`]), from its
+    /// header fields when `decode::peek` takes it, and whether it is an IP packet (whose time
+    /// moves the schedule).
+    pub(super) fn place_frame(&self, f: &Frame<'_>) -> (u8, bool) {
+        match self.peek_owner(f) {
+            Some(owner) => (u8::try_from(owner).unwrap_or(0), true),
+            None => {
+                let d = decode(self.link, f);
+                (self.place(&d), matches!(d, Decoded::Packet(_)))
+            }
+        }
+    }
+
+    /// The pipeline of a decoded frame, and whether every pipeline learns its DNS names: its
+    /// route without the expiry schedule.
+    pub(super) fn place(&self, d: &Decoded<'_>) -> u8 {
+        match d {
+            Decoded::Packet(p) => {
+                let r = u8::try_from(self.shard.owner_of(p)).unwrap_or(0);
+                if super::is_dns_response(p) {
+                    r | ROUTE_NAMES
+                } else {
+                    r
+                }
+            }
+            // Frames without a flow are only counted: the reader's pipeline does.
+            Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => 0,
+        }
     }
 }
 
 /// Where an alert was produced in the stream: the frame's sequence number and the step (expiry
 /// tick 0, the frame 1); the final drain is `(u64::MAX, 2)`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-struct Tag {
-    seq: u64,
-    step: u8,
+pub(super) struct Tag {
+    pub(super) seq: u64,
+    pub(super) step: u8,
 }
 
-const DRAIN: Tag = Tag {
+pub(super) const DRAIN: Tag = Tag {
     seq: u64::MAX,
     step: 2,
 };
 
 /// An alert and where it was produced.
 #[derive(Debug)]
-struct Tagged {
+pub(super) struct Tagged {
     tag: Tag,
-    alert: Alert,
+    /// Boxed: alerts are sorted and moved between stages, and an alert is large.
+    alert: Box<Alert>,
 }
 
 /// The final stage's order: stream position, then fields that tell apart alerts produced at
@@ -327,20 +490,24 @@ struct Done {
 
 /// The worker side of the alert hand-over: a sink that tags each alert with the current stream
 /// position and keeps it for the next report.
-struct Outbox {
-    tag: Tag,
-    alerts: Vec<Tagged>,
+pub(super) struct Outbox {
+    pub(super) tag: Tag,
+    pub(super) alerts: Vec<Tagged>,
 }
 
-struct OutboxSink(Rc<RefCell<Outbox>>);
+pub(super) struct OutboxSink(pub(super) Rc<RefCell<Outbox>>);
 
 impl AlertSink for OutboxSink {
     fn emit(&mut self, alert: &Alert) -> io::Result<()> {
+        self.take(alert.clone())
+    }
+
+    fn take(&mut self, alert: Alert) -> io::Result<()> {
         let mut o = self.0.borrow_mut();
         let tag = o.tag;
         o.alerts.push(Tagged {
             tag,
-            alert: alert.clone(),
+            alert: Box::new(alert),
         });
         Ok(())
     }
@@ -350,10 +517,93 @@ impl AlertSink for OutboxSink {
     }
 }
 
+/// The final stage: takes every pipeline's alerts and progress, and delivers the alerts no
+/// pipeline can still precede, merged in stream order, deduplicated once, through the one sink.
+pub(super) struct Merge<'s> {
+    /// Per pipeline: the stream position it has passed.
+    watermark: Vec<u64>,
+    /// Per pipeline: its counters in its last report.
+    stats: Vec<Stats>,
+    pending: Vec<Tagged>,
+    dedup: Dedup,
+    delivered: Stats,
+    sink: &'s mut dyn AlertSink,
+}
+
+impl<'s> Merge<'s> {
+    pub(super) fn new(n: usize, cfg: &Config, sink: &'s mut dyn AlertSink) -> Merge<'s> {
+        Merge {
+            watermark: vec![0; n],
+            stats: vec![Stats::default(); n],
+            pending: Vec::new(),
+            dedup: Dedup::new(cfg.alerts.dedup_window_secs),
+            delivered: Stats::default(),
+            sink,
+        }
+    }
+
+    /// Whether every pipeline has reported its final drain.
+    pub(super) fn all_finished(&self) -> bool {
+        self.watermark.iter().all(|&m| m == u64::MAX)
+    }
+
+    /// Takes pipeline `p`'s report: its alerts, the position it has passed (`u64::MAX` once
+    /// drained) and its counters.
+    pub(super) fn report(&mut self, p: usize, alerts: Vec<Tagged>, upto: u64, stats: Stats) {
+        if let Some(m) = self.watermark.get_mut(p) {
+            *m = upto;
+        }
+        if let Some(s) = self.stats.get_mut(p) {
+            *s = stats;
+        }
+        self.pending.extend(alerts);
+    }
+
+    /// Delivers every alert no pipeline can still precede.
+    pub(super) fn deliver(&mut self) -> io::Result<()> {
+        let ready = if self.all_finished() {
+            DRAIN
+        } else {
+            Tag {
+                seq: self.watermark.iter().copied().min().unwrap_or(0),
+                step: 1,
+            }
+        };
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.pending.sort_by(merge_order);
+        let cut = self.pending.partition_point(|t| t.tag <= ready);
+        for t in self.pending.drain(..cut) {
+            if self.dedup.admit(&t.alert.key(), t.alert.ts) {
+                self.delivered.count_alert(&t.alert);
+                self.sink.emit(&t.alert)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every pipeline's counters (pipeline 0's as `first`, the others' as last reported),
+    /// and the alerts as delivered.
+    pub(super) fn stats(&self, first: &Stats) -> Stats {
+        let mut s = first.clone();
+        for p in self.stats.iter().skip(1) {
+            s.absorb(p);
+        }
+        s.alerts = self.delivered.alerts;
+        s.suppressed = self.dedup.suppressed();
+        s
+    }
+
+    pub(super) fn sink(&mut self) -> &mut dyn AlertSink {
+        self.sink
+    }
+}
+
 /// `N` pipelines: the reader's own, `N - 1` worker threads, and one final stage (see the module
 /// documentation).
 pub struct Workers<'s> {
-    link: LinkType,
+    router: Router,
     /// The reader's own pipeline (pipeline 0) and where its alerts wait.
     local: Pipeline<'static>,
     outbox: Rc<RefCell<Outbox>>,
@@ -368,18 +618,10 @@ pub struct Workers<'s> {
     /// Per worker thread.
     filling: Vec<Batch>,
     spare: Vec<Vec<Batch>>,
-    /// Per pipeline (0 is the reader's).
-    watermark: Vec<u64>,
-    worker_stats: Vec<Stats>,
-    finished: usize,
-    pending: Vec<Tagged>,
     seq: u64,
-    next_expire: Ts,
     since_handover: usize,
-    shard: Shard,
-    dedup: Dedup,
-    delivered: Stats,
-    sink: &'s mut dyn AlertSink,
+    /// Pipeline 0 is the reader's.
+    merge: Merge<'s>,
 }
 
 impl<'s> Workers<'s> {
@@ -414,7 +656,7 @@ impl<'s> Workers<'s> {
         let local = Pipeline::owning(&share, link, Box::new(OutboxSink(Rc::clone(&outbox))))
             .without_dedup();
         Ok(Workers {
-            link,
+            router: Router::new(link, Shard::new(n)),
             local,
             outbox,
             senders,
@@ -426,90 +668,16 @@ impl<'s> Workers<'s> {
             spare: (1..n)
                 .map(|_| (1..BATCHES_PER_WORKER).map(|_| Batch::default()).collect())
                 .collect(),
-            watermark: vec![0; n],
-            worker_stats: vec![Stats::default(); n],
-            finished: 0,
-            pending: Vec::new(),
             seq: 0,
-            next_expire: Ts(0),
             since_handover: 0,
-            shard: Shard::new(n),
-            dedup: Dedup::new(cfg.alerts.dedup_window_secs),
-            delivered: Stats::default(),
-            sink,
+            merge: Merge::new(n, cfg, sink),
         })
-    }
-
-    /// The number of pipelines (the worker channels close at [`PacketPath::finish`]; this
-    /// stays).
-    fn workers(&self) -> usize {
-        self.watermark.len()
-    }
-
-    /// One pipeline's expiry schedule: whether it would look for idle flows at `now`, moving the
-    /// schedule on if so.
-    fn expiry_due(&mut self, now: Ts) -> bool {
-        if now < self.next_expire {
-            return false;
-        }
-        self.next_expire = now.plus(EXPIRE_EVERY_NS);
-        true
-    }
-
-    /// The pipeline of a frame routed from its header fields alone (`decode::peek`): `None`
-    /// for a frame outside the common shapes, and for a possible DNS response, whose names
-    /// every pipeline learns, so that the caller decodes it.
-    fn peek_owner(&self, f: &Frame<'_>) -> Option<usize> {
-        let k = peek(self.link, f.data)?;
-        if k.proto == ip_proto::UDP && k.src.1 == super::DNS_PORT {
-            return None;
-        }
-        let (key, _) = FlowKey::from_ends(k.vlan, k.proto, k.src, k.dst);
-        Some(self.shard.owner_of_key(&key))
-    }
-
-    /// The route of a frame (see `Routed`), and its decode if routing needed one: the common
-    /// frame is routed from its header fields alone, any other decoded.
-    fn route<'f>(&mut self, f: &Frame<'f>) -> (u8, Option<Decoded<'f>>) {
-        match self.peek_owner(f) {
-            Some(owner) => {
-                let mut r = u8::try_from(owner).unwrap_or(0);
-                // A frame the peek takes decodes to a packet at the frame's time.
-                if self.expiry_due(f.ts) {
-                    r |= ROUTE_TICK;
-                }
-                (r, None)
-            }
-            None => {
-                let d = decode(self.link, f);
-                (self.route_decoded(&d), Some(d))
-            }
-        }
-    }
-
-    /// The route of a decoded frame: its pipeline, an expiry tick where one pipeline would
-    /// check, and whether every pipeline learns its DNS names.
-    fn route_decoded(&mut self, d: &Decoded<'_>) -> u8 {
-        match d {
-            Decoded::Packet(p) => {
-                let mut r = u8::try_from(self.shard.owner_of(p)).unwrap_or(0);
-                if self.expiry_due(p.ts) {
-                    r |= ROUTE_TICK;
-                }
-                if super::is_dns_response(p) {
-                    r |= ROUTE_NAMES;
-                }
-                r
-            }
-            // Frames without a flow are only counted: the reader's pipeline does.
-            Decoded::NotIp | Decoded::Fragment | Decoded::Malformed(_) => 0,
-        }
     }
 
     /// Runs an expiry tick on every pipeline when one pipeline would check at `now`: at once on
     /// the reader's, queued for the workers.
     fn tick(&mut self, seq: u64, now: Ts) {
-        if !self.expiry_due(now) {
+        if !self.router.expiry_due(now) {
             return;
         }
         self.outbox.borrow_mut().tag = Tag { seq, step: 0 };
@@ -567,42 +735,15 @@ impl<'s> Workers<'s> {
                 s.push(b);
             }
         }
-        if let Some(m) = self.watermark.get_mut(d.worker) {
-            *m = d.upto;
-        }
-        if let Some(s) = self.worker_stats.get_mut(d.worker) {
-            *s = d.stats;
-        }
-        self.finished += usize::from(d.finished);
-        self.pending.extend(d.alerts);
+        let upto = if d.finished { u64::MAX } else { d.upto };
+        self.merge.report(d.worker, d.alerts, upto, d.stats);
     }
 
     /// Delivers every alert no pipeline can still precede, the reader's own included.
     fn deliver(&mut self) -> io::Result<()> {
-        self.pending.append(&mut self.outbox.borrow_mut().alerts);
-        if let Some(m) = self.watermark.first_mut() {
-            *m = (*m).max(self.seq);
-        }
-        let ready = if self.finished == self.workers() {
-            DRAIN
-        } else {
-            Tag {
-                seq: self.watermark.iter().copied().min().unwrap_or(0),
-                step: 1,
-            }
-        };
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        self.pending.sort_by(merge_order);
-        let cut = self.pending.partition_point(|t| t.tag <= ready);
-        for t in self.pending.drain(..cut) {
-            if self.dedup.admit(&t.alert.key(), t.alert.ts) {
-                self.delivered.count_alert(&t.alert);
-                self.sink.emit(&t.alert)?;
-            }
-        }
-        Ok(())
+        let alerts = std::mem::take(&mut self.outbox.borrow_mut().alerts);
+        self.merge.report(0, alerts, self.seq, self.local.stats());
+        self.merge.deliver()
     }
 }
 
@@ -636,8 +777,8 @@ impl PacketPath for Workers<'_> {
         let seq = self.seq;
         // Routed as in `chunk`; a worker decodes its own frames, the reader only its own and
         // those it cannot route from their header fields.
-        let (route, d) = self.route(f);
-        let link = self.link;
+        let (route, d) = self.router.route(f);
+        let link = self.router.link;
         run_local(&mut self.local, &self.outbox, seq, f, route, || {
             d.unwrap_or_else(|| decode(link, f))
         });
@@ -668,14 +809,14 @@ impl PacketPath for Workers<'_> {
             Vec::with_capacity(c.frames()),
             Vec::with_capacity(c.frames()),
         );
-        let link = self.link;
+        let link = self.router.link;
         let mut seq = self.seq;
         c.for_each_at(|place, f| {
             seq += 1;
             // The common frame is routed from its header fields alone and decoded only if it is
             // the reader's own; any other (and a possible DNS response, whose names every
             // pipeline learns) is decoded to route it.
-            let (r, d) = self.route(f);
+            let (r, d) = self.router.route(f);
             run_local(&mut self.local, &self.outbox, seq, f, r, || {
                 d.unwrap_or_else(|| decode(link, f))
             });
@@ -725,7 +866,7 @@ impl PacketPath for Workers<'_> {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        if self.finished == self.workers() {
+        if self.merge.all_finished() {
             return Ok(());
         }
         self.hand_over()?;
@@ -734,11 +875,10 @@ impl PacketPath for Workers<'_> {
         self.outbox.borrow_mut().tag = DRAIN;
         // The outbox cannot fail, so neither can the pipeline.
         let _ = self.local.finish();
-        if let Some(m) = self.watermark.first_mut() {
-            *m = u64::MAX;
-        }
-        self.finished += 1;
-        while self.finished < self.workers() {
+        // The reader's pipeline has passed every position.
+        self.seq = u64::MAX;
+        self.deliver()?;
+        while !self.merge.all_finished() {
             let d = self.results.recv().map_err(|_| worker_lost())?;
             self.absorb(d);
         }
@@ -746,22 +886,17 @@ impl PacketPath for Workers<'_> {
         for h in self.handles.drain(..) {
             h.join().map_err(|_| worker_lost())?;
         }
-        self.sink.flush()
+        self.merge.sink().flush()
     }
 
     fn reopen_outputs(&mut self) -> io::Result<()> {
-        self.sink.flush()?;
-        self.sink.reopen()
+        let sink = self.merge.sink();
+        sink.flush()?;
+        sink.reopen()
     }
 
     fn stats(&self) -> Stats {
-        let mut s = self.local.stats();
-        for w in self.worker_stats.iter().skip(1) {
-            s.absorb(w);
-        }
-        s.alerts = self.delivered.alerts;
-        s.suppressed = self.dedup.suppressed();
-        s
+        self.merge.stats(&self.local.stats())
     }
 }
 
@@ -846,7 +981,12 @@ fn run_batch(pipe: &mut Pipeline<'_>, b: &Batch, set_tag: impl Fn(u64, u8)) {
 
 /// Runs worker `w`'s part of a routed chunk: its frames, every tick, and other workers' DNS
 /// responses for their names. Returns the chunk's last sequence number.
-fn run_chunk(pipe: &mut Pipeline<'_>, w: usize, c: &Routed, set_tag: impl Fn(u64, u8)) -> u64 {
+pub(super) fn run_chunk(
+    pipe: &mut Pipeline<'_>,
+    w: usize,
+    c: &Routed,
+    set_tag: impl Fn(u64, u8),
+) -> u64 {
     let mut seq = c.first;
     for (&at, &route) in c.at.iter().zip(&c.route) {
         seq += 1;

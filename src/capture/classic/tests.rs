@@ -106,6 +106,43 @@ fn chunked(path: &Path) -> (Vec<Seen>, Result<Option<String>, String>, usize) {
     (seen, end, chunks)
 }
 
+/// Every frame of `path` read in blocks of `block_len` bytes, split in order as the relay
+/// passes, and how the file ended. Each block is read before the one before it is split
+/// (reading needs nothing from other blocks); buffers are reused as `analyze_file` reuses them.
+fn by_blocks(path: &Path, block_len: usize) -> (Vec<Seen>, Result<Option<String>, String>) {
+    let blocks = Blocks::open_with(path, block_len).unwrap().unwrap();
+    let (mut first, mut seen, mut spare) = (blocks.first_record(), Vec::new(), None);
+    let mut next = (blocks.count() > 0).then(|| blocks.fetch(0, None));
+    for b in 0..blocks.count() {
+        let this = next.take().unwrap();
+        next = (b + 1 < blocks.count()).then(|| blocks.fetch(b + 1, spare.take()));
+        let (chunk, end) = this.split(&blocks, first, seen.len() as u64);
+        let before = seen.len();
+        chunk.for_each_placed(|place, f| {
+            // The place gives the same frame back without the record.
+            let again = chunk.frame(place);
+            assert_eq!(
+                (again.ts, again.wire_len, again.data),
+                (f.ts, f.wire_len, f.data)
+            );
+            seen.push((f.ts, f.wire_len, f.data.to_vec()));
+        });
+        assert_eq!(seen.len() - before, chunk.frames());
+        spare = Some(chunk.into_buffer());
+        match end {
+            BlockEnd::Next(at) => first = at,
+            BlockEnd::End => return (seen, Ok(None)),
+            BlockEnd::Truncated(why) => return (seen, Ok(Some(why))),
+            BlockEnd::Failed(e) => return (seen, Err(e.to_string())),
+        }
+    }
+    (seen, Ok(None))
+}
+
+/// Block lengths to read in: shorter than most records (a record covers whole blocks), about
+/// two records, and large.
+const BLOCK_LENS: [usize; 4] = [100, 1000, 65_536, BLOCK_LEN];
+
 #[test]
 fn every_frame_as_libpcap_reads_it_in_either_byte_order_and_precision() {
     for (big_endian, nanos) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -123,6 +160,14 @@ fn every_frame_as_libpcap_reads_it_in_either_byte_order_and_precision() {
         );
         assert_eq!(end, Ok(None));
         assert!(chunks > 3, "only {chunks} chunks");
+        for len in BLOCK_LENS {
+            let (blocked, end) = by_blocks(f.path(), len);
+            assert!(
+                blocked == want,
+                "big_endian {big_endian} nanos {nanos}, blocks of {len}"
+            );
+            assert_eq!(end, Ok(None));
+        }
     }
 }
 
@@ -144,7 +189,19 @@ fn a_file_cut_inside_a_record_ends_as_libpcap_says_after_every_whole_record() {
         let (by_chunk, end, _) = chunked(f.path());
         assert!(by_chunk == want);
         assert_eq!(end, want_end);
+        for len in BLOCK_LENS {
+            let (blocked, end) = by_blocks(f.path(), len);
+            assert!(blocked == want, "cut {cut}, blocks of {len}");
+            assert_eq!(end, want_end, "cut {cut}, blocks of {len}");
+        }
     }
+}
+
+#[test]
+fn a_file_of_only_a_header_has_no_blocks_and_no_frames() {
+    let f = write(&pcap_file(&[], false, false, 65535));
+    assert_eq!(Blocks::open(f.path()).unwrap().unwrap().count(), 0);
+    assert_eq!(by_blocks(f.path(), 100), (Vec::new(), Ok(None)));
 }
 
 #[test]
@@ -166,6 +223,15 @@ fn a_record_longer_than_any_capture_is_an_error_and_a_snap_length_cuts() {
     let (frames, end, _) = chunked(f.path());
     assert_eq!(frames.len(), 1);
     assert!(end.unwrap_err().contains("invalid packet capture length"));
+    for len in BLOCK_LENS {
+        let (frames, end) = by_blocks(f.path(), len);
+        assert_eq!(frames.len(), 1, "blocks of {len}");
+        let err = end.unwrap_err();
+        assert!(
+            err.contains("invalid packet capture length 262145") && err.contains("after 1 "),
+            "blocks of {len}: {err}"
+        );
+    }
 
     // A record above the file's snap length is cut to it, as libpcap cuts it.
     let f = write(&pcap_file(&[(1, 0, vec![2; 300], 300)], false, false, 100));

@@ -171,7 +171,7 @@ fn merge_order_is_position_then_time_then_id() {
     assert_eq!(alerts.len(), 3);
     let tagged = |seq: u64, step: u8, a: &Alert| Tagged {
         tag: Tag { seq, step },
-        alert: a.clone(),
+        alert: Box::new(a.clone()),
     };
     let (a, b) = (&alerts[0], &alerts[1]);
     assert_eq!(

@@ -1,0 +1,300 @@
+//! A classic pcap file read by several threads at once, each reading its own blocks.
+//!
+//! One thread reading a file copies every byte on one core: with analysis spread over the
+//! others, that thread sets the pace. Here the file is cut into fixed blocks of bytes that any
+//! thread may read (`pread(2)`, no shared file position), so the kernel's copy is spread too.
+//! A pcap file has no marks where records start, so a block's records can only be found from
+//! the end of the block before: splitting is a relay, [`Fetched::split`] taking where the first
+//! record starts (the previous block's answer) and giving where the next block's first record
+//! starts. Reading does not wait for the relay; only the split, a walk over record headers,
+//! does.
+//!
+//! A block's records are those that start inside it. The last of them usually runs past the
+//! block's end: its missing bytes are read on their own (one or two small reads), so a record
+//! is always whole in one buffer, and each byte of the file is still read about once.
+//!
+//! Checks and words are [`Classic`](super::Classic)'s, so a file reads alike either way: a
+//! captured length above [`CAPLEN_MAX`] is an error counting the frames before it, and a file
+//! that ends inside a record is a truncation after every record before it.
+
+use super::{
+    open_header, truncation, CaptureError, Chunk, Format, Record, CAPLEN_MAX, FILE_HEADER_LEN,
+    RECORD_HEADER_LEN,
+};
+use std::fs::File;
+use std::io::ErrorKind;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// Bytes per block: large enough that the relay and the hand-over of a block cost nothing per
+/// packet, small enough that a block is still in the reading core's cache when it is split and
+/// routed.
+pub const BLOCK_LEN: usize = 1 << 19;
+
+/// A classic pcap file open for reading in blocks from any thread.
+#[derive(Debug)]
+pub struct Blocks {
+    file: File,
+    path: PathBuf,
+    format: Format,
+    linktype: i32,
+    /// The file's size when opened: a file that grows later is read to this size.
+    size: u64,
+    block_len: usize,
+}
+
+/// How the records of a block end.
+#[derive(Debug)]
+pub enum BlockEnd {
+    /// The next block's first record starts at this offset of the file.
+    Next(u64),
+    /// The file ends after the block's last record.
+    End,
+    /// The file ends inside a record (libpcap's words); the records before it are whole.
+    Truncated(String),
+    /// A record cannot be read; the records before it are whole.
+    Failed(CaptureError),
+}
+
+/// A block's bytes, read but not yet split into records.
+#[derive(Debug)]
+pub struct Fetched {
+    block: u64,
+    buf: Box<[u8]>,
+    /// File offset of `buf[0]`: the block's start.
+    start: u64,
+    /// Bytes of the block read into `buf`.
+    got: usize,
+    /// Why the read stopped short, if it failed.
+    failed: Option<String>,
+}
+
+impl Blocks {
+    /// Opens `path` for reading in blocks when it is a classic pcap file with an ordinary header
+    /// (as [`FileCapture`](super::super::FileCapture) reads directly); `None` otherwise.
+    pub fn open(path: &Path) -> Result<Option<Blocks>, CaptureError> {
+        Blocks::open_with(path, BLOCK_LEN)
+    }
+
+    /// As [`Blocks::open`] with blocks of `block_len` bytes (at least one).
+    pub fn open_with(path: &Path, block_len: usize) -> Result<Option<Blocks>, CaptureError> {
+        let Some((file, format, linktype)) = open_header(path)? else {
+            return Ok(None);
+        };
+        let size = file
+            .metadata()
+            .map_err(|e| CaptureError::Unreadable {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?
+            .len();
+        Ok(Some(Blocks {
+            file,
+            path: path.to_owned(),
+            format,
+            linktype,
+            size,
+            block_len: block_len.max(1),
+        }))
+    }
+
+    /// The file header's LINKTYPE.
+    pub fn linktype(&self) -> i32 {
+        self.linktype
+    }
+
+    /// How many blocks the records take.
+    pub fn count(&self) -> u64 {
+        self.size
+            .saturating_sub(FILE_HEADER_LEN as u64)
+            .div_ceil(self.block_len as u64)
+    }
+
+    /// Where the first record starts: the first block's relay input.
+    pub fn first_record(&self) -> u64 {
+        FILE_HEADER_LEN as u64
+    }
+
+    /// The file offset just past block `b`.
+    pub fn block_end(&self, b: u64) -> u64 {
+        (FILE_HEADER_LEN as u64)
+            .saturating_add(b.saturating_add(1).saturating_mul(self.block_len as u64))
+            .min(self.size)
+    }
+
+    /// The buffer size a block needs: the block and the longest record that can start at its
+    /// last byte.
+    fn buf_len(&self) -> usize {
+        self.block_len + RECORD_HEADER_LEN + CAPLEN_MAX as usize
+    }
+
+    /// Reads block `b` into `spare` (a buffer an earlier block gave back) or a new buffer.
+    /// Needs nothing from other blocks, so threads read their blocks at once.
+    pub fn fetch(&self, b: u64, spare: Option<Box<[u8]>>) -> Fetched {
+        let mut buf = match spare {
+            Some(s) if s.len() == self.buf_len() => s,
+            _ => vec![0u8; self.buf_len()].into_boxed_slice(),
+        };
+        let start = (FILE_HEADER_LEN as u64)
+            .saturating_add(b.saturating_mul(self.block_len as u64))
+            .min(self.size);
+        let want = usize::try_from(self.block_end(b) - start).unwrap_or(0);
+        let (got, failed) =
+            match read_at(&self.file, buf.get_mut(..want).unwrap_or_default(), start) {
+                Ok(got) => (got, None),
+                Err((got, e)) => (got, Some(e.to_string())),
+            };
+        Fetched {
+            block: b,
+            buf,
+            start,
+            got,
+            failed,
+        }
+    }
+
+    fn failed(&self, frames: u64, reason: String) -> BlockEnd {
+        BlockEnd::Failed(CaptureError::Read {
+            path: self.path.clone(),
+            frames,
+            reason,
+        })
+    }
+}
+
+impl Fetched {
+    /// The records that start in this block, the first at file offset `first` (the previous
+    /// block's [`BlockEnd::Next`], or [`Blocks::first_record`]); `frames_before` is the number
+    /// of records before them, for the words of an error. Reads the rest of a record that
+    /// runs past the block's end.
+    pub fn split(mut self, blocks: &Blocks, first: u64, frames_before: u64) -> (Chunk, BlockEnd) {
+        let end = blocks.block_end(self.block);
+        let format = blocks.format;
+        let empty = |buf| Chunk {
+            buf,
+            from: 0,
+            len: 0,
+            format,
+            frames: 0,
+        };
+        if first >= end {
+            // A record from an earlier block covers this one (only with blocks shorter than a
+            // record), or the file ends here.
+            let next = if first >= blocks.size {
+                BlockEnd::End
+            } else {
+                BlockEnd::Next(first)
+            };
+            return (empty(self.buf), next);
+        }
+        let Some(from) = first
+            .checked_sub(self.start)
+            .and_then(|o| usize::try_from(o).ok())
+        else {
+            return (empty(self.buf), BlockEnd::Next(first));
+        };
+        let stop = usize::try_from(end - self.start).unwrap_or(0);
+        let (mut at, mut frames) = (from, 0usize);
+        let outcome = loop {
+            if at >= stop {
+                break if self.start + at as u64 >= blocks.size {
+                    BlockEnd::End
+                } else {
+                    BlockEnd::Next(self.start + at as u64)
+                };
+            }
+            let avail = self.buf.get(at..self.got).unwrap_or_default();
+            match format.record(avail) {
+                Record::Whole(used, _) => {
+                    at += used;
+                    frames += 1;
+                }
+                Record::TooLong(caplen) => {
+                    break blocks.failed(
+                        frames_before + frames as u64,
+                        format!(
+                            "invalid packet capture length {caplen}, bigger than maximum of {CAPLEN_MAX}"
+                        ),
+                    )
+                }
+                Record::Partial => {
+                    if let Some(reason) = self.failed.take() {
+                        break blocks.failed(frames_before + frames as u64, reason);
+                    }
+                    if let Err(why) = self.complete(blocks, at, frames_before + frames as u64) {
+                        break why;
+                    }
+                    // Whole now (or too long, found above on the next turn).
+                    if matches!(
+                        format.record(self.buf.get(at..self.got).unwrap_or_default()),
+                        Record::Partial
+                    ) {
+                        break BlockEnd::Truncated(truncation(
+                            format,
+                            self.buf.get(at..self.got).unwrap_or_default(),
+                        ));
+                    }
+                }
+            }
+        };
+        let chunk = Chunk {
+            buf: self.buf,
+            from,
+            len: at - from,
+            format,
+            frames,
+        };
+        (chunk, outcome)
+    }
+
+    /// Reads the rest of the record that starts at `buf[at]` and runs past what was read: its
+    /// header first if that is cut, then its captured bytes; `frames` were before it. Stops at the end of the file
+    /// (the caller finds the record still partial).
+    fn complete(&mut self, blocks: &Blocks, at: usize, frames: u64) -> Result<(), BlockEnd> {
+        for _ in 0..2 {
+            let have = self.got.saturating_sub(at);
+            let need = if have < RECORD_HEADER_LEN {
+                RECORD_HEADER_LEN
+            } else {
+                let caplen = blocks
+                    .format
+                    .field(self.buf.get(at..).unwrap_or_default(), 8);
+                if caplen > CAPLEN_MAX {
+                    // Reported by the caller as the record's error.
+                    return Ok(());
+                }
+                RECORD_HEADER_LEN + caplen as usize
+            };
+            if need <= have {
+                return Ok(());
+            }
+            let target = self.buf.get_mut(self.got..at + need).unwrap_or_default();
+            let len = target.len();
+            match read_at(&blocks.file, target, self.start + self.got as u64) {
+                Ok(got) => {
+                    self.got += got;
+                    if got < len {
+                        return Ok(());
+                    }
+                }
+                Err((_, e)) => return Err(blocks.failed(frames, e.to_string())),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads `buf.len()` bytes at `offset`, fewer at the end of the file; on an error, the bytes
+/// read before it and the error.
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> Result<usize, (usize, std::io::Error)> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(buf.get_mut(got..).unwrap_or_default(), offset + got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err((got, e)),
+        }
+    }
+    Ok(got)
+}
