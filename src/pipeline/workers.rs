@@ -41,6 +41,11 @@
 //! `flow.max_inspecting / N` at once, so a table under eviction pressure may evict other flows
 //! than one pipeline would.
 //!
+//! This is the way for a capture only one thread can read (a live interface, a pcapng file).
+//! A classic pcap file can be read by every thread at once, which `analyze` does instead
+//! ([`super::analyze_file`]), with this module's routing ([`Router`]) and final stage
+//! ([`Merge`]).
+//!
 //! Failure policy: a worker cannot fail on its own (its sink is memory); if one panics, the
 //! reader's next hand-over or the final join reports it as an error, and the run stops.
 
