@@ -2,9 +2,9 @@
 //! code.
 
 // mimalloc (Microsoft, MIT): per-thread heaps, so the analysis threads of `--workers` do not
-// contend on one lock when they allocate or free each other's alerts, as they do with glibc's
-// arenas (measured: about 2,000 sleeps on its lock per run of the 2 GB benchmark capture with 2
-// workers, and a fifth of the run's time).
+// contend on a lock when they allocate or free each other's alerts, as they do on glibc's
+// arenas. Measured on the 2 GB benchmark capture with 2 workers: about 2,000 sleeps on that lock
+// per run and 0.78 s, against 60 sleeps and 0.65 s with mimalloc.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

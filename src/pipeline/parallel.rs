@@ -56,9 +56,9 @@ const AHEAD_BLOCKS: u64 = 8;
 /// Most blocks claimed past the slowest thread's: the bound on blocks in flight (each a
 /// buffer of [`crate::capture::BLOCK_LEN`] plus the longest record), about 50 MB. Threads do
 /// not progress evenly (thread 0 also runs the final stage), and a thread that is ahead reads
-/// and routes blocks for the others; measured on the 2 GB benchmark capture with 2 threads, a
-/// lead of 16 blocks made the faster thread wait and cost a third more time, 64 as little as
-/// no bound.
+/// and routes blocks for the others. Measured on the 2 GB benchmark capture with 2 threads:
+/// with a lead of 16 blocks the faster thread waited, and one run in two took up to 1.8 times
+/// as long; 64 ran as fast as no bound.
 const LEAD_BLOCKS: u64 = 64;
 
 /// How a file analysed by [`analyze_file`] ended.
@@ -109,7 +109,7 @@ struct Shared<'a> {
     /// Counts the relay's moves, so a waiting thread can watch for one without the lock.
     moves: AtomicU64,
     /// Per thread, the block it is analysing (`u64::MAX` once it has stopped): no block is
-    /// claimed more than [`AHEAD_BLOCKS`] past the slowest thread, so blocks in flight stay
+    /// claimed more than [`LEAD_BLOCKS`] past the slowest thread, so blocks in flight stay
     /// bounded however unevenly the threads progress.
     at: Vec<AtomicU64>,
     /// Buffers and lists of blocks every thread is done with, per thread that read them: a
