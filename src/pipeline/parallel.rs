@@ -326,10 +326,7 @@ impl<'a> Lane<'a> {
         out: Vec<Sender<Block>>,
         inbox: Receiver<Block>,
     ) -> Lane<'a> {
-        let outbox = Rc::new(RefCell::new(Outbox {
-            tag: Tag::default(),
-            alerts: Vec::new(),
-        }));
+        let outbox = Outbox::shared();
         let pipe = Pipeline::owning(cfg, shared.link, Box::new(OutboxSink(Rc::clone(&outbox))))
             .without_dedup();
         Lane {

@@ -500,6 +500,16 @@ pub(super) struct Outbox {
     pub(super) alerts: Vec<Tagged>,
 }
 
+impl Outbox {
+    /// An empty outbox, shared between a pipeline's sink and the code that empties it.
+    pub(super) fn shared() -> Rc<RefCell<Outbox>> {
+        Rc::new(RefCell::new(Outbox {
+            tag: Tag::default(),
+            alerts: Vec::new(),
+        }))
+    }
+}
+
 pub(super) struct OutboxSink(pub(super) Rc<RefCell<Outbox>>);
 
 impl AlertSink for OutboxSink {
@@ -654,10 +664,7 @@ impl<'s> Workers<'s> {
             senders.push(tx);
             handles.push(h);
         }
-        let outbox = Rc::new(RefCell::new(Outbox {
-            tag: Tag::default(),
-            alerts: Vec::new(),
-        }));
+        let outbox = Outbox::shared();
         let local = Pipeline::owning(&share, link, Box::new(OutboxSink(Rc::clone(&outbox))))
             .without_dedup();
         Ok(Workers {
@@ -912,10 +919,7 @@ fn worker_lost() -> io::Error {
 /// A worker thread (pipeline `w`): runs its pipeline over each batch or chunk and reports,
 /// until the reader hangs up.
 fn work(w: usize, cfg: &Config, link: LinkType, inbox: &Receiver<Work>, done: &Sender<Done>) {
-    let outbox = Rc::new(RefCell::new(Outbox {
-        tag: Tag::default(),
-        alerts: Vec::new(),
-    }));
+    let outbox = Outbox::shared();
     let mut sink = OutboxSink(Rc::clone(&outbox));
     let mut pipe = Pipeline::new(cfg, link, &mut sink).without_dedup();
     let set_tag = |seq: u64, step: u8| outbox.borrow_mut().tag = Tag { seq, step };
