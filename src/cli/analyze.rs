@@ -65,12 +65,7 @@ pub(super) fn run(a: &AnalyzeArgs) -> i32 {
                     continue;
                 }
                 Err(FileError::Input(e)) => return fail(EXIT_INPUT, e),
-                Err(FileError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                    return 0
-                }
-                Err(FileError::Output(e)) => {
-                    return fail(EXIT_RUNTIME, format!("writing alerts: {e}"))
-                }
+                Err(FileError::Output(e)) => return output_failed(&e),
             }
         }
         let mut pipe: Box<dyn PacketPath> = if workers > 1 {
@@ -136,14 +131,19 @@ pub(super) fn run(a: &AnalyzeArgs) -> i32 {
             b.finish_and_clear();
         }
         if let Some(e) = sink_err.or_else(|| pipe.finish().err()) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                return 0;
-            }
-            return fail(EXIT_RUNTIME, format!("writing alerts: {e}"));
+            return output_failed(&e);
         }
         summary::print(path, &pipe.stats(), started.elapsed(), truncated.as_deref());
     }
     0
+}
+
+/// The exit code when writing alerts failed: none when the reader went away (`| head`).
+fn output_failed(e: &std::io::Error) -> i32 {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return 0;
+    }
+    fail(EXIT_RUNTIME, format!("writing alerts: {e}"))
 }
 
 fn progress_bar(len: u64) -> indicatif::ProgressBar {

@@ -281,14 +281,6 @@ pub fn analyze_file(
     }
 }
 
-/// What a thread found when it wanted a block.
-enum Next {
-    /// The block, routed.
-    Block(Block),
-    /// No block will come: the records ended before it, or the run was aborted.
-    None,
-}
-
 /// Spins (`std::hint::spin_loop`, tens of nanoseconds each) a thread waits for the relay or a
 /// block before it sleeps. What it waits for is usually another thread's split of one block,
 /// a few microseconds away: sooner than a sleep and a wake-up cost both threads.
@@ -352,7 +344,7 @@ impl<'a> Lane<'a> {
             }
             // Keep blocks routed ahead, then take this one (routing it if nobody has).
             while self.claim(b + AHEAD_BLOCKS) {}
-            let Next::Block(block) = self.next(b) else {
+            let Some(block) = self.next(b) else {
                 break;
             };
             self.analyse(&block.spread);
@@ -387,11 +379,12 @@ impl<'a> Lane<'a> {
         report(self.report(u64::MAX, 0))
     }
 
-    /// Block `b`: as soon as it is routed, routing it here if no thread has claimed it yet.
-    fn next(&mut self, b: u64) -> Next {
+    /// Block `b`: as soon as it is routed, routing it here if no thread has claimed it yet;
+    /// `None` when none will come (the records ended before it, or the run was aborted).
+    fn next(&mut self, b: u64) -> Option<Block> {
         loop {
             if let Ok(block) = self.inbox.try_recv() {
-                return Next::Block(block);
+                return Some(block);
             }
             if self.claim(b) {
                 continue;
@@ -408,21 +401,21 @@ impl<'a> Lane<'a> {
                 )
             };
             if self.shared.abort.load(Ordering::Relaxed) || (!routing && ended) {
-                return Next::None;
+                return None;
             }
             // Another thread is reading it, or this thread is too far ahead of the slowest
             // one to claim it: that one will move on.
             for _ in 0..SPINS {
                 if let Ok(block) = self.inbox.try_recv() {
-                    return Next::Block(block);
+                    return Some(block);
                 }
                 std::hint::spin_loop();
             }
             let wait = if routing { ABORT_POLL } else { HELD_BACK };
             match self.inbox.recv_timeout(wait) {
-                Ok(block) => return Next::Block(block),
+                Ok(block) => return Some(block),
                 Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return Next::None,
+                Err(RecvTimeoutError::Disconnected) => return None,
             }
         }
     }
