@@ -41,6 +41,20 @@ const READ_CHUNK: usize = 1 << 18;
 /// always fits once the rest arrives.
 const BUF_LEN: usize = READ_CHUNK + RECORD_HEADER_LEN + CAPLEN_MAX as usize;
 
+/// The cache line of the x86-64 and ARMv8 cores this runs on.
+const CACHE_LINE: usize = 64;
+
+/// A prefetch hint for the line holding `b`. safe_arch wraps the SSE `prefetcht0` instruction
+/// behind a safe function (the crate forbids `unsafe`, and `core::arch::_mm_prefetch` needs
+/// it); SSE is part of every x86-64 target. Elsewhere, no hint.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+fn prefetch(b: &u8) {
+    safe_arch::prefetch_t0(b);
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+fn prefetch(_: &u8) {}
+
 /// How a file's records are written, from its header.
 #[derive(Clone, Copy, Debug)]
 struct Format {
@@ -140,28 +154,28 @@ impl Chunk {
         }
     }
 
-    /// Hands every frame to `sink` with its [`FramePlace`], in file order.
-    pub fn for_each_placed<F: FnMut(FramePlace, &Frame<'_>)>(&self, mut sink: F) {
-        self.for_each_at(|at, f| {
-            // A chunk is smaller than `BUF_LEN`, so its places and lengths fit.
-            let place = FramePlace {
-                at: at.saturating_add(RECORD_HEADER_LEN as u32),
-                len: u32::try_from(f.data.len()).unwrap_or(0),
-                wire_len: f.wire_len,
-                ts: f.ts,
-            };
-            sink(place, f);
-        });
-    }
-
-    /// The frame at `p` (a place [`Chunk::for_each_placed`] gave), without reading its record
-    /// again.
+    /// The frame at `p` (a place [`Fetched::split`](blocks::Fetched::split) gave), without
+    /// reading its record again.
     pub fn frame(&self, p: FramePlace) -> Frame<'_> {
         let (at, len) = (p.at as usize, p.len as usize);
         Frame {
             ts: p.ts,
             data: self.records().get(at..at + len).unwrap_or_default(),
             wire_len: p.wire_len,
+        }
+    }
+
+    /// Asks the CPU to fetch the start of the frame at `p` into its caches, without waiting:
+    /// the two cache lines that hold the link, IP and transport headers of a common frame
+    /// (Ethernet 14 + IPv4 20 + TCP 32 bytes, or IPv6 40) and the first payload bytes.
+    /// A hint only: no effect on what the program computes.
+    pub fn prefetch(&self, p: FramePlace) {
+        let records = self.records();
+        let at = p.at as usize;
+        for line in [at, at + CACHE_LINE] {
+            if let Some(b) = records.get(line) {
+                prefetch(b);
+            }
         }
     }
 
@@ -198,6 +212,18 @@ pub struct FramePlace {
 }
 
 impl FramePlace {
+    /// The place of frame `f`, whose record starts `at` bytes into a chunk's records.
+    fn of(at: usize, f: &Frame<'_>) -> FramePlace {
+        // A chunk is smaller than a block plus the longest record, so its places and lengths
+        // fit.
+        FramePlace {
+            at: u32::try_from(at + RECORD_HEADER_LEN).unwrap_or(u32::MAX),
+            len: u32::try_from(f.data.len()).unwrap_or(0),
+            wire_len: f.wire_len,
+            ts: f.ts,
+        }
+    }
+
     /// The frame's capture time.
     pub fn ts(&self) -> Ts {
         self.ts

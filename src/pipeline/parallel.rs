@@ -61,6 +61,14 @@ const AHEAD_BLOCKS: u64 = 8;
 /// as long; 64 ran as fast as no bound.
 const LEAD_BLOCKS: u64 = 64;
 
+/// How many steps ahead a thread asks the CPU to fetch the frames it will analyse. Most of
+/// them were read, and so written to the caches, by the other thread's core; a plain load
+/// waits for each such line in turn (about 45 ns a frame more than a frame read on the same
+/// core, measured with `perf` on the benchmark capture), while a prefetch lets the fetches of
+/// the next frames overlap the analysis of this one. 16 steps: 8 and 32 measured the same
+/// (±2 %), and without it `--workers 2` took 8–12 % longer.
+const PREFETCH_STEPS: usize = 16;
+
 /// How a file analysed by [`analyze_file`] ended.
 #[derive(Debug)]
 pub enum FileEnd {
@@ -478,7 +486,7 @@ impl<'a> Lane<'a> {
         };
         // The turn is this block's until `split` moves on: split without holding the lock, which
         // other threads take to claim blocks.
-        let (chunk, end) = fetched.split(sh.blocks, first, seq);
+        let (chunk, end) = fetched.split(sh.blocks, first, seq, &mut frames);
         let last = {
             let mut relay = sh.relay.lock().unwrap_or_else(PoisonError::into_inner);
             relay.split = b + 1;
@@ -498,11 +506,10 @@ impl<'a> Lane<'a> {
         sh.turn.notify_all();
         let (router, packets) = (&self.router, &mut self.packets);
         packets.clear();
-        chunk.for_each_placed(|place, f| {
+        for (i, &place) in frames.iter().enumerate() {
             // A block holds fewer frames than `u32::MAX` (its bytes are fewer).
-            let i = u32::try_from(frames.len()).unwrap_or(u32::MAX);
-            let (route, packet) = router.place_frame(f);
-            frames.push(place);
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            let (route, packet) = router.place_frame(&chunk.frame(place));
             packets.push(packet);
             let owner = usize::from(route & ROUTE_OWNER);
             for (t, list) in steps.iter_mut().enumerate() {
@@ -512,7 +519,7 @@ impl<'a> Lane<'a> {
                     list.push(Step::Names(i));
                 }
             }
-        });
+        }
         {
             let mut relay = self.wait(|r| r.ticked == b);
             if relay.ticked != b || sh.abort.load(Ordering::Relaxed) {
@@ -596,7 +603,13 @@ impl<'a> Lane<'a> {
                 }
             }
         };
-        for &step in s.steps.get(self.t).map(Vec::as_slice).unwrap_or_default() {
+        let steps = s.steps.get(self.t).map(Vec::as_slice).unwrap_or_default();
+        for (k, &step) in steps.iter().enumerate() {
+            if let Some(&(Step::Frame(j) | Step::Names(j))) = steps.get(k + PREFETCH_STEPS) {
+                if let Some(&p) = frame(j) {
+                    s.chunk.prefetch(p);
+                }
+            }
             match step {
                 Step::Frame(i) => {
                     tick_upto(pipe, i);

@@ -18,8 +18,8 @@
 //! that ends inside a record is a truncation after every record before it.
 
 use super::{
-    open_header, truncation, CaptureError, Chunk, Format, Record, CAPLEN_MAX, FILE_HEADER_LEN,
-    RECORD_HEADER_LEN,
+    open_header, truncation, CaptureError, Chunk, Format, FramePlace, Record, CAPLEN_MAX,
+    FILE_HEADER_LEN, RECORD_HEADER_LEN,
 };
 use std::fs::File;
 use std::io::ErrorKind;
@@ -166,8 +166,15 @@ impl Fetched {
     /// The records that start in this block, the first at file offset `first` (the previous
     /// block's [`BlockEnd::Next`], or [`Blocks::first_record`]); `frames_before` is the number
     /// of records before them, for the words of an error. Reads the rest of a record that
-    /// runs past the block's end.
-    pub fn split(mut self, blocks: &Blocks, first: u64, frames_before: u64) -> (Chunk, BlockEnd) {
+    /// runs past the block's end. Appends the place of every frame of the chunk to `places`,
+    /// in file order: the walk that finds where the records end is the only one over them.
+    pub fn split(
+        mut self,
+        blocks: &Blocks,
+        first: u64,
+        frames_before: u64,
+        places: &mut Vec<FramePlace>,
+    ) -> (Chunk, BlockEnd) {
         let end = blocks.block_end(self.block);
         let format = blocks.format;
         let empty = |buf| Chunk {
@@ -205,7 +212,8 @@ impl Fetched {
             }
             let avail = self.buf.get(at..self.got).unwrap_or_default();
             match format.record(avail) {
-                Record::Whole(used, _) => {
+                Record::Whole(used, f) => {
+                    places.push(FramePlace::of(at - from, &f));
                     at += used;
                     frames += 1;
                 }

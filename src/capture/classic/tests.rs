@@ -116,18 +116,24 @@ fn by_blocks(path: &Path, block_len: usize) -> (Vec<Seen>, Result<Option<String>
     for b in 0..blocks.count() {
         let this = next.take().unwrap();
         next = (b + 1 < blocks.count()).then(|| blocks.fetch(b + 1, spare.take()));
-        let (chunk, end) = this.split(&blocks, first, seen.len() as u64);
-        let before = seen.len();
-        chunk.for_each_placed(|place, f| {
-            // The place gives the same frame back without the record.
-            let again = chunk.frame(place);
+        let mut places = Vec::new();
+        let (chunk, end) = this.split(&blocks, first, seen.len() as u64, &mut places);
+        assert_eq!(places.len(), chunk.frames());
+        // Walking the chunk's records again finds the frames the places give back.
+        let mut k = 0;
+        chunk.for_each(|f| {
+            let again = chunk.frame(places[k]);
             assert_eq!(
                 (again.ts, again.wire_len, again.data),
                 (f.ts, f.wire_len, f.data)
             );
-            seen.push((f.ts, f.wire_len, f.data.to_vec()));
+            k += 1;
         });
-        assert_eq!(seen.len() - before, chunk.frames());
+        assert_eq!(k, places.len());
+        seen.extend(places.iter().map(|&p| {
+            let f = chunk.frame(p);
+            (f.ts, f.wire_len, f.data.to_vec())
+        }));
         spare = Some(chunk.into_buffer());
         match end {
             BlockEnd::Next(at) => first = at,
