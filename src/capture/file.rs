@@ -1,7 +1,7 @@
 //! Offline replay of a pcap or pcapng file: classic pcap read directly (`classic.rs`), pcapng
 //! and everything else through libpcap.
 
-use super::classic::{self, ChunkStep, Classic, Stop};
+use super::classic::{self, Blocks, ChunkStep, Classic, Stop};
 use super::{libc_timeval::Timeval, ts_from_timeval, CaptureError, Frame, LinkType, Step};
 use std::path::{Path, PathBuf};
 
@@ -121,6 +121,22 @@ impl FileCapture {
     /// Whether whole runs of records can be read with [`FileCapture::chunk`] (classic pcap).
     pub fn chunked(&self) -> bool {
         matches!(self.reader, Reader::Classic(_))
+    }
+
+    /// The file read in [`Blocks`] instead, when it is read directly (classic pcap) and nothing
+    /// has been read from it yet; otherwise the capture back, unchanged. The file is not opened
+    /// again.
+    pub fn into_blocks(mut self) -> Result<Result<Blocks, FileCapture>, CaptureError> {
+        let Reader::Classic(c) = self.reader else {
+            return Ok(Err(self));
+        };
+        match c.into_blocks()? {
+            Ok(blocks) => Ok(Ok(blocks)),
+            Err(c) => {
+                self.reader = Reader::Classic(c);
+                Ok(Err(self))
+            }
+        }
     }
 
     /// The next run of whole records in one buffer (`spare`: a buffer of an earlier chunk to

@@ -1,7 +1,7 @@
 //! `remotewatch analyze`: capture files in, JSON Lines alerts out.
 
 use super::{fail, load_config, summary, AnalyzeArgs, EXIT_INPUT, EXIT_RUNTIME};
-use crate::capture::{Blocks, ChunkStep, FileCapture, Step};
+use crate::capture::{ChunkStep, FileCapture, Step};
 use crate::export::JsonlSink;
 use crate::pipeline::{analyze_file, FileEnd, FileError, PacketPath, Pipeline, Workers};
 use std::io::IsTerminal;
@@ -30,44 +30,47 @@ pub(super) fn run(a: &AnalyzeArgs) -> i32 {
     let workers = super::workers_for(a.workers, &cfg);
     let mut sink = JsonlSink::stdout();
     let show_progress = !a.no_progress && std::io::stderr().is_terminal();
-    for (path, mut cap) in a.paths.iter().zip(captures) {
+    for (path, cap) in a.paths.iter().zip(captures) {
         let started = Instant::now();
         let bar =
             (show_progress && cap.size() >= PROGRESS_MIN_BYTES).then(|| progress_bar(cap.size()));
-        if workers > 1 && cap.chunked() {
-            // Classic pcap: every pipeline's thread reads its share of the file.
-            let blocks = match Blocks::open(path) {
-                Ok(Some(b)) => b,
-                Ok(None) => {
-                    return fail(
-                        EXIT_INPUT,
-                        format!("{}: not a classic pcap file any more", path.display()),
-                    )
-                }
+        let link = cap.linktype();
+        // Classic pcap with several pipelines: every pipeline's thread reads its share of the
+        // file, opened once above.
+        let read_in_blocks = if workers > 1 {
+            match cap.into_blocks() {
+                Ok(b) => b,
                 Err(e) => return fail(EXIT_INPUT, e),
-            };
-            let progress = |at: u64| {
-                if let Some(b) = &bar {
-                    b.set_position(at);
-                }
-            };
-            let ran = analyze_file(&cfg, &blocks, cap.linktype(), workers, &mut sink, &progress);
-            if let Some(b) = bar {
-                b.finish_and_clear();
             }
-            match ran {
-                Ok((stats, end)) => {
-                    let truncated = match end {
-                        FileEnd::End => None,
-                        FileEnd::Truncated(why) => Some(why),
-                    };
-                    summary::print(path, &stats, started.elapsed(), truncated.as_deref());
-                    continue;
+        } else {
+            Err(cap)
+        };
+        let mut cap = match read_in_blocks {
+            Err(cap) => cap,
+            Ok(blocks) => {
+                let progress = |at: u64| {
+                    if let Some(b) = &bar {
+                        b.set_position(at);
+                    }
+                };
+                let ran = analyze_file(&cfg, &blocks, link, workers, &mut sink, &progress);
+                if let Some(b) = bar {
+                    b.finish_and_clear();
                 }
-                Err(FileError::Input(e)) => return fail(EXIT_INPUT, e),
-                Err(FileError::Output(e)) => return output_failed(&e),
+                match ran {
+                    Ok((stats, end)) => {
+                        let truncated = match end {
+                            FileEnd::End => None,
+                            FileEnd::Truncated(why) => Some(why),
+                        };
+                        summary::print(path, &stats, started.elapsed(), truncated.as_deref());
+                        continue;
+                    }
+                    Err(FileError::Input(e)) => return fail(EXIT_INPUT, e),
+                    Err(FileError::Output(e)) => return output_failed(&e),
+                }
             }
-        }
+        };
         let mut pipe: Box<dyn PacketPath> = if workers > 1 {
             match Workers::start(&cfg, cap.linktype(), workers, &mut sink) {
                 Ok(w) => Box::new(w),

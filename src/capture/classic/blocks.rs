@@ -81,6 +81,18 @@ impl Blocks {
         let Some((file, format, linktype)) = open_header(path)? else {
             return Ok(None);
         };
+        Blocks::of_file(file, path, format, linktype, block_len).map(Some)
+    }
+
+    /// Blocks of the classic pcap file `file` (at `path`), whose header gave `format` and
+    /// `linktype`.
+    pub(super) fn of_file(
+        file: File,
+        path: &Path,
+        format: Format,
+        linktype: i32,
+        block_len: usize,
+    ) -> Result<Blocks, CaptureError> {
         let size = file
             .metadata()
             .map_err(|e| CaptureError::Unreadable {
@@ -88,14 +100,14 @@ impl Blocks {
                 reason: e.to_string(),
             })?
             .len();
-        Ok(Some(Blocks {
+        Ok(Blocks {
             file,
             path: path.to_owned(),
             format,
             linktype,
             size,
             block_len: block_len.max(1),
-        }))
+        })
     }
 
     /// The file header's LINKTYPE.

@@ -110,14 +110,18 @@ fn chunked(path: &Path) -> (Vec<Seen>, Result<Option<String>, String>, usize) {
 /// passes, and how the file ended. Each block is read before the one before it is split
 /// (reading needs nothing from other blocks); buffers are reused as `analyze_file` reuses them.
 fn by_blocks(path: &Path, block_len: usize) -> (Vec<Seen>, Result<Option<String>, String>) {
-    let blocks = Blocks::open_with(path, block_len).unwrap().unwrap();
+    read_blocks(&Blocks::open_with(path, block_len).unwrap().unwrap())
+}
+
+/// Every frame of `blocks`, as [`by_blocks`].
+fn read_blocks(blocks: &Blocks) -> (Vec<Seen>, Result<Option<String>, String>) {
     let (mut first, mut seen, mut spare) = (blocks.first_record(), Vec::new(), None);
     let mut next = (blocks.count() > 0).then(|| blocks.fetch(0, None));
     for b in 0..blocks.count() {
         let this = next.take().unwrap();
         next = (b + 1 < blocks.count()).then(|| blocks.fetch(b + 1, spare.take()));
         let mut places = Vec::new();
-        let (chunk, end) = this.split(&blocks, first, seen.len() as u64, &mut places);
+        let (chunk, end) = this.split(blocks, first, seen.len() as u64, &mut places);
         assert_eq!(places.len(), chunk.frames());
         // Walking the chunk's records again finds the frames the places give back.
         let mut k = 0;
@@ -276,4 +280,38 @@ fn pcapng_and_odd_headers_go_to_libpcap() {
     old[4] = 1;
     let f = write(&old);
     assert!(open(f.path()).unwrap().is_none());
+}
+
+#[test]
+fn a_capture_handed_over_to_blocks_reads_the_file_it_opened_and_only_unread() {
+    let recs = records(false);
+    let f = write(&pcap_file(&recs, false, false, 65535));
+    let (want, want_end) = pumped(f.path(), ReadMode::Libpcap);
+    assert_eq!(want.len(), recs.len());
+    // The path now names another capture: the blocks still read the file that was opened
+    // and checked, not whatever the path names when the blocks are made.
+    let cap = FileCapture::open(f.path()).unwrap();
+    let other = write(&pcap_file(&recs[..1], true, true, 65535));
+    std::fs::rename(other.path(), f.path()).unwrap();
+    let Ok(blocks) = cap.into_blocks().unwrap() else {
+        panic!("a classic pcap file read directly goes to blocks");
+    };
+    assert_eq!(blocks.linktype(), 1);
+    let (got, end) = read_blocks(&blocks);
+    assert!(got == want);
+    assert_eq!(end, want_end);
+
+    // A capture that has delivered records, or is read by libpcap, comes back as it was.
+    let f = write(&pcap_file(&recs, false, false, 65535));
+    let mut cap = FileCapture::open(f.path()).unwrap();
+    let mut n = 0;
+    assert!(matches!(cap.pump(|_| n += 1), Ok(Step::Frames(1..))));
+    let Err(mut cap) = cap.into_blocks().unwrap() else {
+        panic!("a capture already read from is not handed over");
+    };
+    // It goes on where it was: every frame once.
+    while let Ok(Step::Frames(_)) = cap.pump(|_| n += 1) {}
+    assert_eq!(n, recs.len());
+    let cap = FileCapture::open_with(f.path(), ReadMode::Libpcap).unwrap();
+    assert!(cap.into_blocks().unwrap().is_err());
 }
