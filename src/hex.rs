@@ -1,6 +1,10 @@
 //! Lower-case hexadecimal for alert ids, fingerprints and evidence, written straight into a
 //! string: the formatter (`{:02x}` per byte) costs a call chain per byte and, through
 //! `format!`, a string per byte, and ids and evidence are written for every alert.
+//!
+//! Not the `hex` crate: it returns a new `String` per call or writes into a byte slice, and the
+//! callers here append to a string they are building (a JA4 cipher list is one four-digit
+//! value per cipher, an evidence escape one byte at a time).
 
 /// The lower-case hex digit of `n` (0–15).
 fn digit(n: u8) -> char {

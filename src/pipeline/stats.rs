@@ -94,3 +94,39 @@ impl Stats {
         self.alerts.iter().sum()
     }
 }
+
+#[cfg(test)]
+impl Stats {
+    /// Asserts that `self` counts what `one` (one pipeline's run of the same input) counts:
+    /// frames, packets, bytes, frames without IP, malformed frames, flows created and expired,
+    /// alerts and suppressed duplicates. `what` names the run in a failure.
+    pub(crate) fn assert_counts_as(&self, one: &Stats, what: &str) {
+        assert_eq!(
+            (
+                self.frames,
+                self.packets,
+                self.bytes,
+                self.not_ip,
+                self.malformed
+            ),
+            (
+                one.frames,
+                one.packets,
+                one.bytes,
+                one.not_ip,
+                one.malformed
+            ),
+            "{what}"
+        );
+        assert_eq!(
+            (self.flows.created, self.flows.expired),
+            (one.flows.created, one.flows.expired),
+            "{what}"
+        );
+        assert_eq!(
+            (self.alerts, self.suppressed),
+            (one.alerts, one.suppressed),
+            "{what}"
+        );
+    }
+}

@@ -86,27 +86,7 @@ fn shared_reading_gives_one_pipelines_alerts_in_the_workers_order() {
                 sorted.sort();
                 want.sort();
                 assert_eq!(sorted, want, "{what}");
-                assert_eq!(
-                    (st.frames, st.packets, st.bytes, st.not_ip, st.malformed),
-                    (
-                        single.frames,
-                        single.packets,
-                        single.bytes,
-                        single.not_ip,
-                        single.malformed
-                    ),
-                    "{what}"
-                );
-                assert_eq!(
-                    (st.flows.created, st.flows.expired),
-                    (single.flows.created, single.flows.expired),
-                    "{what}"
-                );
-                assert_eq!(
-                    (st.alerts, st.suppressed),
-                    (single.alerts, single.suppressed),
-                    "{what}"
-                );
+                st.assert_counts_as(&single, &what);
             }
         }
     }

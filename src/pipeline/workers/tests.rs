@@ -77,23 +77,7 @@ fn workers_give_one_pipelines_alerts_in_one_order() {
                 frames,
             );
             let what = format!("{} with {n} workers", path.display());
-            assert_eq!(
-                (st.frames, st.packets, st.bytes, st.not_ip, st.malformed),
-                (
-                    single.frames,
-                    single.packets,
-                    single.bytes,
-                    single.not_ip,
-                    single.malformed
-                ),
-                "{what}"
-            );
-            assert_eq!(st.flows.created, single.flows.created, "{what}");
-            assert_eq!(
-                (st.alerts, st.suppressed),
-                (single.alerts, single.suppressed),
-                "{what}"
-            );
+            st.assert_counts_as(&single, &what);
             let (mut got, mut want) = (lines(&sink.0), lines(&one.0));
             // Fed whole chunks of the file instead of frames, the workers route for themselves
             // and come to the same alerts, in the same order, and the same counts.
