@@ -259,9 +259,10 @@ pub(super) struct Classic {
 impl Classic {
     /// The same file read in blocks instead, when nothing has been read from it yet: it was
     /// opened and its header checked once, so it cannot have been swapped for another file in
-    /// between. `Err(self)` once records have been read.
+    /// between. `Err(self)` once records have been delivered (blocks read with `pread`, so
+    /// where the file's position stands does not matter).
     pub(super) fn into_blocks(self) -> Result<Result<Blocks, Classic>, CaptureError> {
-        if self.frames > 0 || self.consumed > FILE_HEADER_LEN as u64 {
+        if self.consumed > FILE_HEADER_LEN as u64 {
             return Ok(Err(self));
         }
         Blocks::of_file(self.file, &self.path, self.format, self.linktype, BLOCK_LEN).map(Ok)
