@@ -13,6 +13,12 @@
 //! One side's well-formed identification is a Signature. Both sides' make the Handshake: the
 //! software strings of both ends are the evidence. A server identification behind preamble lines
 //! counts only together with the client's, so that free text containing "SSH-" cannot match.
+//!
+//! The server's identification alone is judged only when inspection ends ([`Detector::conclude`]):
+//! a server sends it as soon as the connection is accepted, before the client has said anything,
+//! and what the client then sends decides. A client that speaks another protocol (an HTTP
+//! request to an SSH server, a port scanner's probe) is not in an SSH session, whatever the
+//! server announced; the server half of a capture that saw only that direction still is.
 
 use super::{printable, Confidence, Detector, FlowView, Kind, Verdict};
 use crate::decode::ip_proto;
@@ -68,10 +74,37 @@ impl Detector for Ssh {
                 Some(protocol_1_note(v, &[c, s]).done())
             }
             (Some(c), None) => Some(one_side("client", c)),
-            (None, Some(s)) => Some(one_side("server", s)),
-            (None, None) => None,
+            // Decided in `conclude`, once the client has had its say.
+            (None, Some(_)) | (None, None) => None,
         }
     }
+
+    fn conclude(&self, view: &FlowView<'_>) -> Option<Verdict> {
+        if view.proto != ip_proto::TCP {
+            return None;
+        }
+        let client = view.to_server.data();
+        let server = view.to_client.data();
+        if !may_be_ident(client) || ident_line(client, 0).is_some() {
+            // The client spoke something else, or `inspect` has judged both sides.
+            return None;
+        }
+        ident_line(server, 0).map(|s| one_side("server", s))
+    }
+}
+
+/// Whether a client stream can still be, or begin, an identification line: empty, or starting
+/// with "SSH-" or a prefix of it (the line may be cut by the end of inspection). Empty lines
+/// before it are no other protocol (someone pressing Enter at a terminal connected to the port)
+/// and are passed over.
+fn may_be_ident(client: &[u8]) -> bool {
+    let start = client
+        .iter()
+        .position(|&c| c != b'\r' && c != b'\n')
+        .unwrap_or(client.len());
+    let rest = client.get(start..).unwrap_or_default();
+    let n = rest.len().min(IDENT_PREFIX.len());
+    rest.get(..n) == IDENT_PREFIX.get(..n)
 }
 
 /// A parsed identification line.
@@ -171,8 +204,10 @@ mod tests {
 
     #[test]
     fn one_side_is_a_signature_on_any_port() {
+        // The server's side is judged when inspection ends.
         let b = ViewBuilder::tcp(50000, 8022).to_client(b"SSH-1.99-Cisco-1.25\r\n");
-        let v = run(&b).unwrap();
+        assert!(run(&b).is_none());
+        let v = Ssh.conclude(&b.view()).unwrap();
         assert_eq!(v.confidence, Confidence::Signature);
         assert!(!v.complete);
         assert_eq!(v.evidence[0], "server SSH-1.99-Cisco-1.25");
@@ -182,6 +217,43 @@ mod tests {
             run(&b).unwrap().evidence[0],
             "client SSH-2.0-dropbear_2018.76"
         );
+    }
+
+    /// An HTTP request to an SSH server (and the server's complaint about it) is not an SSH
+    /// session; an empty line, or a client identification cut by the end of inspection, still
+    /// fits one.
+    #[test]
+    fn a_server_identification_answered_by_another_protocol_is_not_ssh() {
+        let server =
+            &b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.8\r\nInvalid SSH identification string.\r\n"
+                [..];
+        for client in [
+            &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+            b"\x16\x03\x01",
+            b"G",
+            b"SSX",
+        ] {
+            let b = ViewBuilder::tcp(50000, 22)
+                .to_client(server)
+                .to_server(client);
+            assert!(run(&b).is_none());
+            assert!(Ssh.conclude(&b.view()).is_none(), "{client:?}");
+        }
+        // A client that only sent an empty line, or whose identification was cut short.
+        for cut in [&b"\r\n"[..], b"S", b"SSH-", b"SSH-2.0-Open"] {
+            let b = ViewBuilder::tcp(50000, 22).to_client(server).to_server(cut);
+            let v = Ssh.conclude(&b.view()).unwrap();
+            assert_eq!(
+                v.evidence[0],
+                "server SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13.8"
+            );
+        }
+        // Both identifications are judged by `inspect` alone.
+        let both = ViewBuilder::tcp(50000, 22)
+            .to_client(server)
+            .to_server(b"SSH-2.0-PuTTY_Release_0.80\r\n");
+        assert!(Ssh.conclude(&both.view()).is_none());
+        assert_eq!(run(&both).unwrap().confidence, Confidence::Handshake);
     }
 
     #[test]
@@ -228,10 +300,9 @@ mod tests {
     fn prefixes_never_panic_or_match() {
         let full = b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n";
         for n in 0..full.len() - 1 {
-            assert!(
-                run(&ViewBuilder::tcp(1, 22).to_client(&full[..n])).is_none(),
-                "{n}"
-            );
+            let b = ViewBuilder::tcp(1, 22).to_client(&full[..n]);
+            assert!(run(&b).is_none(), "{n}");
+            assert!(Ssh.conclude(&b.view()).is_none(), "{n}");
         }
     }
 
@@ -262,6 +333,7 @@ mod tests {
             let lead: &[u8] = if lead { b"SSH-2.0-" } else { b"" };
             let b = ViewBuilder::tcp(1023, 22).noise(lead, &a, &down, &tail);
             let _ = Ssh.inspect(&b.view());
+            let _ = Ssh.conclude(&b.view());
         }
     }
 }

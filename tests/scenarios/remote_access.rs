@@ -45,6 +45,10 @@ pub fn scenarios() -> Vec<Scenario> {
             build: ssh_on_port_443,
         },
         Scenario {
+            name: "http-request-to-ssh-server",
+            build: http_request_to_ssh_server,
+        },
+        Scenario {
             name: "telnet-negotiation",
             build: telnet_negotiation,
         },
@@ -547,6 +551,21 @@ fn ssh_on_port_443() -> CaptureBuilder {
     t.server_sends(&mut cap, b"SSH-2.0-dropbear_2022.83\r\n");
     t.client_sends(&mut cap, &ssh_kexinit(11));
     t.server_sends(&mut cap, &ssh_kexinit(12));
+    t.close(&mut cap);
+    cap
+}
+
+/// An HTTP client on the SSH port: the server announces itself, the client sends an HTTP
+/// request, the server complains (OpenSSH's own words) and closes. No SSH session.
+fn http_request_to_ssh_server() -> CaptureBuilder {
+    let mut cap = CaptureBuilder::new();
+    let mut t = cap.tcp(sa("192.0.2.10:58244"), sa("198.51.100.20:22"));
+    t.server_sends(&mut cap, b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n");
+    t.client_sends(
+        &mut cap,
+        b"GET / HTTP/1.1\r\nHost: 198.51.100.20:22\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n",
+    );
+    t.server_sends(&mut cap, b"Invalid SSH identification string.\r\n");
     t.close(&mut cap);
     cap
 }
