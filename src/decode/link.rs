@@ -1,4 +1,9 @@
 //! Link-layer framing: from a datalink's header to etherparse's entry point.
+//!
+//! PPPoE session frames (RFC 2516), the framing of DSL and many fibre links, are unwrapped here:
+//! etherparse 0.21 stops at their EtherType, so the PPPoE header and the PPP protocol field are
+//! read by hand and the IP packet inside handed to etherparse's IP slicer, the VLAN tags outside
+//! kept as the flow key's.
 
 use super::Malformed;
 use crate::capture::LinkType;
@@ -16,23 +21,45 @@ const NULL_HEADER_LEN: usize = 4;
 const AF_INET: u32 = 2;
 /// AF_INET6 differs per system: Linux 10, NetBSD/OpenBSD 24, FreeBSD 28, macOS 30.
 const AF_INET6: [u32; 4] = [10, 24, 28, 30];
+/// EtherType of the PPPoE Session stage (RFC 2516 §4).
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+/// PPPoE header: VER/TYPE, CODE, SESSION_ID, LENGTH (RFC 2516 §4).
+const PPPOE_HEADER_LEN: usize = 6;
+/// VER and TYPE, both 1 (RFC 2516 §4).
+const PPPOE_VER_TYPE: u8 = 0x11;
+/// CODE of session data (RFC 2516 §5: 0x00 in the Session stage).
+const PPPOE_CODE_SESSION: u8 = 0x00;
+/// PPP protocol numbers of IP (RFC 1332 §2, RFC 5072 §2); a compressed (one-byte) protocol
+/// field carries the low byte alone (RFC 1661 §6.5).
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
+
+/// A sliced frame and its flow-key VLAN value (see [`vlan_id`]).
+pub(super) type Sliced<'a> = (LaxSlicedPacket<'a>, u32);
 
 /// Slices `data` by `link`. `Ok(None)` is a valid frame that is not IP.
-pub(super) fn slice(link: LinkType, data: &[u8]) -> Result<Option<LaxSlicedPacket<'_>>, Malformed> {
+pub(super) fn slice(link: LinkType, data: &[u8]) -> Result<Option<Sliced<'_>>, Malformed> {
     match link {
-        LinkType::Ethernet => LaxSlicedPacket::from_ethernet(data)
-            .map(Some)
-            .map_err(|_| Malformed::LinkHeader),
-        LinkType::RawIp => from_ip(data),
+        LinkType::Ethernet => {
+            let s = LaxSlicedPacket::from_ethernet(data).map_err(|_| Malformed::LinkHeader)?;
+            let vlan = vlan_id(&s);
+            match s.ether_payload() {
+                Some(p) if s.net.is_none() && p.ether_type.0 == ETHERTYPE_PPPOE_SESSION => {
+                    pppoe(p.payload, vlan)
+                }
+                _ => Ok(Some((s, vlan))),
+            }
+        }
+        LinkType::RawIp => untagged(from_ip(data)),
         LinkType::LinuxSll => {
             let proto = be16(data, SLL_PROTOCOL_OFFSET).ok_or(Malformed::LinkHeader)?;
             let rest = data.get(SLL_HEADER_LEN..).ok_or(Malformed::LinkHeader)?;
-            Ok(from_ether_type(proto, rest))
+            from_ether_type(proto, rest)
         }
         LinkType::LinuxSll2 => {
             let proto = be16(data, 0).ok_or(Malformed::LinkHeader)?;
             let rest = data.get(SLL2_HEADER_LEN..).ok_or(Malformed::LinkHeader)?;
-            Ok(from_ether_type(proto, rest))
+            from_ether_type(proto, rest)
         }
         LinkType::Null | LinkType::Loop => {
             let af = data.get(..NULL_HEADER_LEN).ok_or(Malformed::LinkHeader)?;
@@ -48,9 +75,41 @@ pub(super) fn slice(link: LinkType, data: &[u8]) -> Result<Option<LaxSlicedPacke
             if family != AF_INET && !AF_INET6.contains(&family) {
                 return Ok(None);
             }
-            from_ip(data.get(NULL_HEADER_LEN..).unwrap_or_default())
+            untagged(from_ip(data.get(NULL_HEADER_LEN..).unwrap_or_default()))
         }
     }
+}
+
+fn untagged(
+    s: Result<Option<LaxSlicedPacket<'_>>, Malformed>,
+) -> Result<Option<Sliced<'_>>, Malformed> {
+    s.map(|s| s.map(|s| (s, 0)))
+}
+
+/// The IP packet of a PPPoE session frame's payload (`data`, after the EtherType), keyed with
+/// `vlan`. Discovery-stage codes, other versions and PPP's own control protocols (LCP, IPCP,
+/// …) are valid frames that are not IP.
+fn pppoe(data: &[u8], vlan: u32) -> Result<Option<Sliced<'_>>, Malformed> {
+    let header = data.get(..PPPOE_HEADER_LEN).ok_or(Malformed::LinkHeader)?;
+    if header.first() != Some(&PPPOE_VER_TYPE) || header.get(1) != Some(&PPPOE_CODE_SESSION) {
+        return Ok(None);
+    }
+    // LENGTH counts the PPP frame; bytes beyond it are Ethernet padding. A length past the
+    // captured data (snap length) leaves what was captured, as etherparse's lax slicers do.
+    let len = usize::from(be16(data, 4).ok_or(Malformed::LinkHeader)?);
+    let ppp = data.get(PPPOE_HEADER_LEN..).unwrap_or_default();
+    let ppp = ppp.get(..len).unwrap_or(ppp);
+    let first = *ppp.first().ok_or(Malformed::LinkHeader)?;
+    let (protocol, ip) = if first & 1 == 1 {
+        (u16::from(first), ppp.get(1..))
+    } else {
+        (be16(ppp, 0).ok_or(Malformed::LinkHeader)?, ppp.get(2..))
+    };
+    if protocol != PPP_IPV4 && protocol != PPP_IPV6 {
+        return Ok(None);
+    }
+    let s = from_ip(ip.unwrap_or_default())?;
+    Ok(s.map(|s| (s, vlan)))
 }
 
 fn from_ip(data: &[u8]) -> Result<Option<LaxSlicedPacket<'_>>, Malformed> {
@@ -59,13 +118,18 @@ fn from_ip(data: &[u8]) -> Result<Option<LaxSlicedPacket<'_>>, Malformed> {
         .map_err(|_| Malformed::IpHeader)
 }
 
-fn from_ether_type(proto: u16, rest: &[u8]) -> Option<LaxSlicedPacket<'_>> {
+fn from_ether_type(proto: u16, rest: &[u8]) -> Result<Option<Sliced<'_>>, Malformed> {
     // SLL carries an EtherType for Ethernet-like devices and small ARPHRD-specific values (< 0x0600)
     // for others (e.g. 0x0004 for 802.2 LLC): those are not IP.
     if proto < 0x0600 {
-        return None;
+        return Ok(None);
     }
-    Some(LaxSlicedPacket::from_ether_type(EtherType(proto), rest))
+    if proto == ETHERTYPE_PPPOE_SESSION {
+        return pppoe(rest, 0);
+    }
+    let s = LaxSlicedPacket::from_ether_type(EtherType(proto), rest);
+    let vlan = vlan_id(&s);
+    Ok(Some((s, vlan)))
 }
 
 pub(super) fn be16(data: &[u8], off: usize) -> Option<u16> {

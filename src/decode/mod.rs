@@ -151,12 +151,12 @@ pub fn decode<'a>(link: LinkType, frame: &Frame<'a>) -> Decoded<'a> {
 
 /// Decodes a frame with etherparse's whole-packet slicer: every framing and case.
 pub(crate) fn whole<'a>(link: LinkType, frame: &Frame<'a>) -> Decoded<'a> {
-    let sliced = match link::slice(link, frame.data) {
+    let (sliced, vlan) = match link::slice(link, frame.data) {
         Ok(Some(s)) => s,
         Ok(None) => return Decoded::NotIp,
         Err(m) => return Decoded::Malformed(m),
     };
-    packet_from(&sliced, frame)
+    packet_from(&sliced, vlan, frame)
 }
 
 /// VLAN tags the per-layer way walks; more go the whole way.
@@ -363,7 +363,7 @@ fn payload_wire_len(payload: &[u8], frame: &Frame<'_>) -> u32 {
         .saturating_add(cut)
 }
 
-fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
+fn packet_from<'a>(s: &LaxSlicedPacket<'a>, vlan: u32, frame: &Frame<'a>) -> Decoded<'a> {
     let facts = match &s.net {
         Some(LaxNetSlice::Ipv4(v4)) => ipv4_facts(v4),
         Some(LaxNetSlice::Ipv6(v6)) => ipv6_facts(v6),
@@ -379,7 +379,7 @@ fn packet_from<'a>(s: &LaxSlicedPacket<'a>, frame: &Frame<'a>) -> Decoded<'a> {
     if ip_payload.fragmented && !first_fragment {
         return Decoded::Fragment;
     }
-    let mut p = ip_packet(frame, link::vlan_id(s), facts);
+    let mut p = ip_packet(frame, vlan, facts);
     match &s.transport {
         Some(t) => fill_transport(&mut p, t),
         None if ip_payload.fragmented => {

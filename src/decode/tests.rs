@@ -184,6 +184,86 @@ fn cooked_and_loopback_framings() {
     assert_eq!(packet(LinkType::RawIp, ip).dst_port, 3389);
 }
 
+/// `ip` in a PPPoE session frame (RFC 2516 §4) of session 0x2175 behind `tags` 802.1Q tags,
+/// with PPP protocol field `ppp` (two bytes, or one when compressed), padded to Ethernet's
+/// minimum with bytes after the PPPoE length.
+fn pppoe_frame(tags: &[u16], ppp: &[u8], ip: &[u8]) -> Vec<u8> {
+    let mut f = [MAC_B, MAC_A].concat();
+    for t in tags {
+        f.extend_from_slice(&[0x81, 0x00]);
+        f.extend_from_slice(&t.to_be_bytes());
+    }
+    f.extend_from_slice(&[0x88, 0x64, 0x11, 0x00, 0x21, 0x75]);
+    f.extend_from_slice(&((ppp.len() + ip.len()) as u16).to_be_bytes());
+    f.extend_from_slice(ppp);
+    f.extend_from_slice(ip);
+    f.resize(f.len().max(64), 0xee);
+    f
+}
+
+#[test]
+fn pppoe_session_frames_carry_ip() {
+    let eth = eth_tcp_syn();
+    let ip4 = &eth[14..];
+    let f = pppoe_frame(&[], &[0x00, 0x21], ip4);
+    let p = packet(LinkType::Ethernet, &f);
+    assert_eq!(
+        (p.src.to_string(), p.dst_port, p.vlan),
+        ("192.0.2.1".into(), 3389, 0)
+    );
+    assert_eq!(p.tcp.unwrap().mss, Some(1380));
+    // Behind two tags, as on a provider's access network; a compressed protocol field (RFC
+    // 1661 §6.5).
+    let f = pppoe_frame(&[285, 121], &[0x21], ip4);
+    let p = packet(LinkType::Ethernet, &f);
+    assert_eq!((p.dst_port, p.vlan), (3389, 285 << 12 | 121));
+    // IPv6 carrying ESP; the padding after the PPPoE length is not payload.
+    let esp = [0x2c, 0x58, 0x2f, 0xba, 0, 0, 0, 1, 0xab, 0xcd];
+    let ip6 = ipv6(ip_proto::ESP, &esp);
+    let f = pppoe_frame(&[], &[0x00, 0x57], &ip6);
+    let p = packet(LinkType::Ethernet, &f);
+    assert_eq!((p.proto, p.payload), (ip_proto::ESP, &esp[..]));
+    // Through Linux cooked capture, EtherType 0x8864 in the protocol field.
+    let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+    sll.extend_from_slice(&pppoe_frame(&[], &[0x00, 0x21], ip4)[12..]);
+    assert_eq!(packet(LinkType::LinuxSll, &sll).dst_port, 3389);
+}
+
+#[test]
+fn pppoe_control_and_discovery_are_not_ip_and_a_cut_header_is_malformed() {
+    let eth = eth_tcp_syn();
+    let ip4 = &eth[14..];
+    // LCP (0xc021) and IPCP (0x8021) run inside the session; not IP.
+    for ppp in [[0xc0, 0x21], [0x80, 0x21]] {
+        let f = pppoe_frame(&[], &ppp, &[1, 1, 0, 4]);
+        assert!(matches!(
+            decode(LinkType::Ethernet, &frame(&f)),
+            Decoded::NotIp
+        ));
+    }
+    // A discovery packet (PADI, code 0x09) with the session EtherType, and another version.
+    for (at, v) in [(15, 0x09), (14, 0x21)] {
+        let mut f = pppoe_frame(&[], &[0x00, 0x21], ip4);
+        f[at] = v;
+        assert!(matches!(
+            decode(LinkType::Ethernet, &frame(&f)),
+            Decoded::NotIp
+        ));
+    }
+    // Cut inside the PPPoE header or before the protocol field.
+    let f = pppoe_frame(&[], &[0x00, 0x21], ip4);
+    for n in [16, 19, 20] {
+        assert!(matches!(
+            decode(LinkType::Ethernet, &frame(&f[..n])),
+            Decoded::Malformed(Malformed::LinkHeader)
+        ));
+    }
+    // A length past the captured bytes (snap length) leaves what was captured.
+    let mut f = pppoe_frame(&[], &[0x00, 0x21], ip4);
+    f[18..20].copy_from_slice(&0xffffu16.to_be_bytes());
+    assert_eq!(packet(LinkType::Ethernet, &f).dst_port, 3389);
+}
+
 #[test]
 fn arp_is_not_ip() {
     let mut arp = vec![0xff; 6];
@@ -294,6 +374,22 @@ proptest! {
             (LinkType::Ethernet, &data[..])
         };
         agree(link, &frame(bytes));
+    }
+
+    /// A PPPoE session frame with bytes flipped anywhere and cut anywhere: a decision, never
+    /// a panic.
+    #[test]
+    fn mutated_pppoe_frames_never_panic(
+        flips in proptest::collection::vec((0usize..70, any::<u8>()), 0..8),
+        cut in 0usize..80,
+    ) {
+        let eth = eth_tcp_syn();
+        let mut data = pppoe_frame(&[7], &[0x00, 0x21], &eth[14..]);
+        for (i, v) in flips {
+            if let Some(b) = data.get_mut(i) { *b = v; }
+        }
+        data.truncate(data.len().saturating_sub(cut));
+        let _ = decode(LinkType::Ethernet, &frame(&data));
     }
 
     /// A valid packet with bytes flipped after the link header still decodes to something.

@@ -85,6 +85,32 @@ impl CaptureBuilder {
         t
     }
 
+    /// The same capture on a PPPoE access link (RFC 2516): every untagged IPv4/IPv6 Ethernet
+    /// frame becomes a PPPoE session frame of `session`, behind the 802.1Q tags `tags` (outer
+    /// first), the IP packet unchanged.
+    pub fn over_pppoe(mut self, tags: &[u16], session: u16) -> CaptureBuilder {
+        for f in &mut self.frames {
+            let ppp_protocol: u16 = match [f.data[12], f.data[13]] {
+                [0x08, 0x00] => 0x0021,
+                [0x86, 0xdd] => 0x0057,
+                other => panic!("not an untagged IP frame: EtherType {other:02x?}"),
+            };
+            let ip = f.data.split_off(14);
+            f.data.truncate(12);
+            for t in tags {
+                f.data.extend_from_slice(&[0x81, 0x00]);
+                f.data.extend_from_slice(&t.to_be_bytes());
+            }
+            f.data.extend_from_slice(&[0x88, 0x64, 0x11, 0x00]);
+            f.data.extend_from_slice(&session.to_be_bytes());
+            f.data
+                .extend_from_slice(&(ip.len() as u16 + 2).to_be_bytes());
+            f.data.extend_from_slice(&ppp_protocol.to_be_bytes());
+            f.data.extend_from_slice(&ip);
+        }
+        self
+    }
+
     /// Writes the capture as classic pcap (LINKTYPE_ETHERNET, microsecond timestamps).
     pub fn write_pcap(&self, path: &Path) {
         let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).expect("pcap dead capture");

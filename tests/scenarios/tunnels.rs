@@ -16,6 +16,10 @@ pub fn scenarios() -> Vec<Scenario> {
             build: wireguard_midstream,
         },
         Scenario {
+            name: "wireguard-over-pppoe",
+            build: wireguard_over_pppoe,
+        },
+        Scenario {
             name: "tailscale-disco",
             build: tailscale_disco,
         },
@@ -107,6 +111,12 @@ fn wireguard_handshake() -> CaptureBuilder {
         cap.udp(s, c, &wg_data(ci, n - 1, 4, 20 + n));
     }
     cap
+}
+
+/// The same handshake seen on a DSL or fibre access link: PPPoE session frames behind the
+/// provider's two VLAN tags.
+fn wireguard_over_pppoe() -> CaptureBuilder {
+    wireguard_handshake().over_pppoe(&[285, 121], 0x2175)
 }
 
 fn wireguard_midstream() -> CaptureBuilder {
