@@ -23,6 +23,11 @@
 //! by chance: that pair is a Handshake. With tls-crypt the acknowledgement is encrypted, so the
 //! pair is tied by the layout, the replay ids and the two clocks instead.
 //!
+//! A capture that holds only the server's direction (asymmetric routing, a tap on one link of
+//! the pair) still shows the session: the server's reset names the client's session id and
+//! acknowledges its sequence number 0, and its next control packets of the same session carry
+//! the TLS handshake. That shape is a Signature; without the TLS records it is not judged.
+//!
 //! Not recognised: static-key mode (no control channel), a capture that starts after the
 //! handshake (data channel only), and "obfuscated" forks that scramble the opcode byte.
 
@@ -116,7 +121,9 @@ impl Detector for OpenVpn {
             ip_proto::UDP => false,
             _ => return None,
         };
-        let first = Packets::new(view.to_server, tcp).next()?;
+        let Some(first) = Packets::new(view.to_server, tcp).next() else {
+            return lone_server(view.to_client, tcp);
+        };
         if !matches!(opcode_key(first.0), Some((op, 0)) if is_client_reset(op)) {
             return None;
         }
@@ -148,6 +155,54 @@ impl Detector for OpenVpn {
             },
         )
     }
+}
+
+/// TLS record content type handshake, opening the TLS bytes a P_CONTROL_V1 carries.
+const TLS_HANDSHAKE_RECORD: [u8; 2] = [0x16, 0x03];
+
+/// The server half of a session whose client half was not captured: a server reset (plain or
+/// tls-auth) acknowledging sequence number 0 of another, non-zero session id, and a later
+/// P_CONTROL_V1 of the same session carrying a TLS handshake record.
+fn lone_server(side: Side<'_>, tcp: bool) -> Option<Verdict> {
+    let (b, len) = Packets::new(side, tcp).next()?;
+    if opcode_key(b)? != (P_CONTROL_HARD_RESET_SERVER_V2, 0) {
+        return None;
+    }
+    let wraps = HMAC_SIZES.iter().map(|&h| Wrap::TlsAuth(h));
+    let (reset, wrap) = wraps.chain([Wrap::Plain]).find_map(|wrap| {
+        let c = parse(b, len, wrap)?;
+        let peer_ok = c
+            .peer_sid
+            .is_some_and(|p| p != c.sid && p.iter().any(|&x| x != 0));
+        let ok = c.acks == 1
+            && matches!(c.first_ack, Some(0 | EARLY_NEG_START))
+            && c.seq == Some(0)
+            && peer_ok
+            && (wrap == Wrap::Plain || early_replay(c.replay))
+            && tlvs_ok(b, c.end, c.rest);
+        ok.then_some((c, wrap))
+    })?;
+    let tls_seq = Packets::new(side, tcp).skip(1).find_map(|(b, len)| {
+        let c = parse(b, len, wrap)?;
+        let carries_tls =
+            b.get(c.end..c.end + TLS_HANDSHAKE_RECORD.len()) == Some(&TLS_HANDSHAKE_RECORD[..]);
+        (c.opcode == P_CONTROL_V1 && c.sid == reset.sid && carries_tls).then_some(c.seq)
+    })?;
+    Some(
+        Verdict::new(Kind::VpnTunnel, "openvpn", Confidence::Signature)
+            .with(format!(
+                "{} from server acknowledges client session {} (server session {}, {}, {len} bytes)",
+                opcode_name(P_CONTROL_HARD_RESET_SERVER_V2),
+                sid_hex(reset.peer_sid.unwrap_or_default()),
+                sid_hex(reset.sid),
+                wrap.describe(),
+            ))
+            .with(format!(
+                "P_CONTROL_V1 of the same session (sequence {}) carries a TLS handshake record",
+                tls_seq.unwrap_or(0)
+            ))
+            .with("server's direction only: the client's packets were not captured"),
+    )
 }
 
 /// The evidence line for the client's reset.
@@ -574,6 +629,76 @@ mod tests {
         assert!(v.evidence[0].contains("P_CONTROL_HARD_RESET_CLIENT_V2"));
         assert!(v.evidence[0].contains("no tls-auth"));
         assert!(v.evidence[1].contains("0xd67be45be5c201eb"));
+    }
+
+    /// The server's P_CONTROL_V1 with sequence 1: acknowledges the client's packet 1 and
+    /// carries the start of a TLS ServerHello record.
+    fn server_tls_pkt(hmac: Option<usize>) -> Vec<u8> {
+        let mut p = vec![head(P_CONTROL_V1)];
+        p.extend_from_slice(&SSID);
+        if let Some(h) = hmac {
+            p.extend(std::iter::repeat_n(0x22, h));
+            p.extend_from_slice(&2u32.to_be_bytes());
+            p.extend_from_slice(&TIME.to_be_bytes());
+        }
+        p.push(1);
+        p.extend_from_slice(&1u32.to_be_bytes());
+        p.extend_from_slice(&CSID);
+        p.extend_from_slice(&1u32.to_be_bytes());
+        p.extend_from_slice(&[
+            0x16, 0x03, 0x03, 0x00, 0x5d, 0x02, 0x00, 0x00, 0x59, 0x03, 0x03,
+        ]);
+        p
+    }
+
+    /// Only the server's direction captured (the flow table took the server's port as the
+    /// responder's): its reset naming the client's session and a TLS-carrying control packet
+    /// are a signature, over UDP plain and tls-auth, and over TCP.
+    #[test]
+    fn the_server_half_alone_is_a_signature() {
+        for hmac in [None, Some(20), Some(64)] {
+            let b = ViewBuilder::udp(60201, 1194)
+                .to_client(&server_reset_pkt(hmac, CSID))
+                .to_client(&server_tls_pkt(hmac));
+            let v = OpenVpn.inspect(&b.view()).unwrap();
+            assert_eq!(v.confidence, Confidence::Signature, "{hmac:?}");
+            assert!(!v.complete);
+            assert!(v.evidence[0].contains("client session 0xd67be45be5c201eb"));
+            assert!(v.evidence[1].contains("sequence 1"));
+            assert!(v.evidence[2].contains("server's direction only"));
+        }
+        let b = ViewBuilder::tcp(60201, 443)
+            .to_client(&framed(&server_reset_pkt(None, CSID)))
+            .to_client(&framed(&server_tls_pkt(None)));
+        assert!(OpenVpn.inspect(&b.view()).is_some());
+    }
+
+    #[test]
+    fn the_server_half_alone_needs_its_tls_and_a_reset_of_session_zero() {
+        // The reset alone.
+        let b = ViewBuilder::udp(60201, 1194).to_client(&server_reset_pkt(None, CSID));
+        assert!(OpenVpn.inspect(&b.view()).is_none());
+        // A control packet without TLS bytes.
+        let mut no_tls = server_tls_pkt(None);
+        no_tls.truncate(no_tls.len() - 11);
+        no_tls.extend_from_slice(b"GET / HTTP/1.1");
+        let b = ViewBuilder::udp(60201, 1194)
+            .to_client(&server_reset_pkt(None, CSID))
+            .to_client(&no_tls);
+        assert!(OpenVpn.inspect(&b.view()).is_none());
+        // A reset acknowledging sequence 5, naming a zero session, or naming its own.
+        let mut late = server_reset_pkt(None, CSID);
+        late[13] = 5;
+        for reset in [
+            late,
+            server_reset_pkt(None, [0; 8]),
+            server_reset_pkt(None, SSID),
+        ] {
+            let b = ViewBuilder::udp(60201, 1194)
+                .to_client(&reset)
+                .to_client(&server_tls_pkt(None));
+            assert!(OpenVpn.inspect(&b.view()).is_none());
+        }
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub fn scenarios() -> Vec<Scenario> {
             build: openvpn_udp_tls_auth,
         },
         Scenario {
+            name: "openvpn-server-half-only",
+            build: openvpn_server_half_only,
+        },
+        Scenario {
             name: "openvpn-tcp-443",
             build: openvpn_tcp_443,
         },
@@ -199,6 +203,31 @@ fn client_hello_start(seed: u64) -> Vec<u8> {
     h.extend(noise(seed, 32));
     h.extend_from_slice(&[0x00, 0x00, 0x02, 0x13, 0x01, 0x01, 0x00]);
     h
+}
+
+/// The server's direction of a plain OpenVPN session over UDP, as a tap on one link of an
+/// asymmetric path sees it: the server's reset acknowledging the client's, its TLS ServerHello
+/// flight in two control packets, and acknowledgements. None of the client's packets.
+fn openvpn_server_half_only() -> CaptureBuilder {
+    let (c, s) = (sa("192.0.2.10:50312"), sa("198.51.100.20:1194"));
+    let csid = noise(111, 8);
+    let ssid = noise(112, 8);
+    let mut cap = CaptureBuilder::new();
+    let reset = ovpn_control(8, &ssid, None, &[0], Some(&csid), Some(0), &[]);
+    cap.udp(s, c, &reset);
+    cap.wait_ms(30);
+    let mut hello = vec![
+        0x16, 0x03, 0x03, 0x00, 0x5d, 0x02, 0x00, 0x00, 0x59, 0x03, 0x03,
+    ];
+    hello.extend(noise(113, 32));
+    let flight = ovpn_control(4, &ssid, None, &[1], Some(&csid), Some(1), &hello);
+    cap.udp(s, c, &flight);
+    let more = ovpn_control(4, &ssid, None, &[], None, Some(2), &noise(114, 900));
+    cap.udp(s, c, &more);
+    cap.wait_ms(30);
+    let ack = ovpn_control(5, &ssid, None, &[2], Some(&csid), None, &[]);
+    cap.udp(s, c, &ack);
+    cap
 }
 
 fn openvpn_udp_tls_auth() -> CaptureBuilder {
