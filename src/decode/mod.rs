@@ -6,6 +6,13 @@
 //! first payload bytes matter to detectors, so length fields larger than the captured data fall
 //! back to what was captured instead of failing.
 //!
+//! IP tunnels without encryption are unwrapped, as Zeek and Suricata unwrap them: IP in IP
+//! (IPv4 or IPv6 inside IPv4 or IPv6, RFC 2003, RFC 4213, RFC 2473) and IP in GRE version 0
+//! (RFC 2784, with RFC 2890's key and sequence number). The packet is the innermost one, so an
+//! RDP session or an OpenVPN handshake carried through a tunnel broker or a GRE link is a flow
+//! like any other; GRE version 1 (PPTP's PPP data, RFC 2637) is left as it is, for the PPTP
+//! detector.
+//!
 //! Failure policy: nothing here panics or allocates. A frame that cannot be decoded is a
 //! [`Malformed`] reason (a small closed set, so it can be a metric label); non-IP frames and
 //! non-first IP fragments are reported as such and skipped by the flow table.
@@ -29,10 +36,14 @@ use std::net::IpAddr;
 pub mod ip_proto {
     /// ICMP (RFC 792).
     pub const ICMP: u8 = 1;
+    /// IPv4 encapsulated in IP (RFC 2003).
+    pub const IPV4_IN_IP: u8 = 4;
     /// TCP (RFC 9293).
     pub const TCP: u8 = 6;
     /// UDP (RFC 768).
     pub const UDP: u8 = 17;
+    /// IPv6 encapsulated in IP (RFC 4213 in IPv4, RFC 2473 in IPv6).
+    pub const IPV6_IN_IP: u8 = 41;
     /// GRE (RFC 2784; PPTP uses the enhanced version 1 of RFC 2637).
     pub const GRE: u8 = 47;
     /// IPsec Encapsulating Security Payload (RFC 4303).
@@ -363,7 +374,58 @@ fn payload_wire_len(payload: &[u8], frame: &Frame<'_>) -> u32 {
         .saturating_add(cut)
 }
 
+/// Tunnel layers unwrapped in one frame: a tunnel inside a tunnel (PPTP's GRE inside 4in6,
+/// say) is still read through; the packet of a deeper one is the last tunnel layer reached.
+const TUNNEL_DEPTH_MAX: usize = 2;
+/// EtherTypes GRE names its payload with (RFC 2784 §2.4).
+const GRE_IPV4: u16 = 0x0800;
+const GRE_IPV6: u16 = 0x86dd;
+/// GRE flag bits of the first byte: checksum present, routing present (RFC 1701, deprecated),
+/// key present, sequence number present (RFC 2784 §2.1, RFC 2890 §2).
+const GRE_CHECKSUM: u8 = 0x80;
+const GRE_ROUTING: u8 = 0x40;
+const GRE_KEY: u8 = 0x20;
+const GRE_SEQUENCE: u8 = 0x10;
+/// GRE version bits of the second byte: 0 for RFC 2784, 1 for PPTP.
+const GRE_VERSION_MASK: u8 = 0x07;
+/// GRE base header, and each optional field (checksum with reserved, key, sequence number).
+const GRE_BASE_LEN: usize = 4;
+const GRE_FIELD_LEN: usize = 4;
+
+/// The IP packet an IP payload of protocol `proto` carries when it is an unencrypted tunnel:
+/// IP in IP, or IP in GRE version 0.
+fn tunnelled(proto: u8, payload: &[u8]) -> Option<&[u8]> {
+    match proto {
+        ip_proto::IPV4_IN_IP | ip_proto::IPV6_IN_IP => Some(payload),
+        ip_proto::GRE => {
+            let (&flags, &version) = (payload.first()?, payload.get(1)?);
+            if version & GRE_VERSION_MASK != 0 || flags & GRE_ROUTING != 0 {
+                return None;
+            }
+            if !matches!(link::be16(payload, 2)?, GRE_IPV4 | GRE_IPV6) {
+                return None;
+            }
+            let fields = [GRE_CHECKSUM, GRE_KEY, GRE_SEQUENCE]
+                .iter()
+                .filter(|&&f| flags & f != 0)
+                .count();
+            payload.get(GRE_BASE_LEN + fields * GRE_FIELD_LEN..)
+        }
+        _ => None,
+    }
+}
+
 fn packet_from<'a>(s: &LaxSlicedPacket<'a>, vlan: u32, frame: &Frame<'a>) -> Decoded<'a> {
+    packet_at(s, vlan, frame, 0)
+}
+
+/// The packet of `s`, `depth` tunnel layers down the frame.
+fn packet_at<'a>(
+    s: &LaxSlicedPacket<'a>,
+    vlan: u32,
+    frame: &Frame<'a>,
+    depth: usize,
+) -> Decoded<'a> {
     let facts = match &s.net {
         Some(LaxNetSlice::Ipv4(v4)) => ipv4_facts(v4),
         Some(LaxNetSlice::Ipv6(v6)) => ipv6_facts(v6),
@@ -378,6 +440,17 @@ fn packet_from<'a>(s: &LaxSlicedPacket<'a>, vlan: u32, frame: &Frame<'a>) -> Dec
     let (ip_payload, first_fragment) = (facts.3.clone(), facts.5);
     if ip_payload.fragmented && !first_fragment {
         return Decoded::Fragment;
+    }
+    if !ip_payload.fragmented && depth < TUNNEL_DEPTH_MAX {
+        let inner = tunnelled(ip_payload.ip_number.0, ip_payload.payload)
+            .and_then(|b| LaxSlicedPacket::from_ip(b).ok());
+        if let Some(inner) = inner {
+            match packet_at(&inner, vlan, frame, depth + 1) {
+                d @ (Decoded::Packet(_) | Decoded::Fragment) => return d,
+                // A tunnel whose content does not decode is kept as the tunnel's packet.
+                Decoded::NotIp | Decoded::Malformed(_) => {}
+            }
+        }
     }
     let mut p = ip_packet(frame, vlan, facts);
     match &s.transport {

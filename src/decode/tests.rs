@@ -1,5 +1,5 @@
 use super::*;
-use etherparse::{PacketBuilder, TcpOptionElement};
+use etherparse::{IpNumber, PacketBuilder, TcpOptionElement};
 use proptest::prelude::*;
 
 const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 1];
@@ -334,6 +334,127 @@ fn fragments_first_keyed_later_skipped() {
     ));
 }
 
+/// `inner` as the payload of an IPv4 packet of protocol `proto` between the tunnel's ends
+/// 203.0.113.1 and 203.0.113.2.
+fn ipv4_around(proto: u8, inner: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4([203, 0, 113, 1], [203, 0, 113, 2], 60)
+        .write(&mut out, IpNumber(proto), inner)
+        .unwrap();
+    out
+}
+
+/// A GRE version 0 header (RFC 2784, RFC 2890) with the given optional fields, naming
+/// `ether_type` as its payload, then `inner`.
+fn gre0(checksum: bool, key: bool, seq: bool, ether_type: u16, inner: &[u8]) -> Vec<u8> {
+    let flags = u8::from(checksum) << 7 | u8::from(key) << 5 | u8::from(seq) << 4;
+    let mut g = vec![flags, 0];
+    g.extend_from_slice(&ether_type.to_be_bytes());
+    for on in [checksum, key, seq] {
+        if on {
+            g.extend_from_slice(&[0xa5; 4]);
+        }
+    }
+    g.extend_from_slice(inner);
+    g
+}
+
+#[test]
+fn ip_in_ip_and_gre_version_0_give_the_inner_packet() {
+    let eth = eth_tcp_syn();
+    let tcp4 = &eth[14..];
+    let udp6 = sample(true, true);
+    let udp6 = &udp6[14..];
+    // IPv4 in IPv4 (RFC 2003), IPv6 in IPv4 (RFC 4213), IPv4 in IPv6 and IPv6 in IPv6 (RFC 2473).
+    let f = ipv4_around(4, tcp4);
+    let p = packet(LinkType::RawIp, &f);
+    assert_eq!(
+        (p.src.to_string(), p.dst_port, p.ttl),
+        ("192.0.2.1".into(), 3389, 61)
+    );
+    assert_eq!(p.tcp.unwrap().mss, Some(1380));
+    let f = ipv4_around(41, udp6);
+    let p = packet(LinkType::RawIp, &f);
+    assert_eq!(
+        (p.dst.to_string(), p.proto, p.dst_port),
+        ("2001:db8::2".into(), ip_proto::UDP, 40000)
+    );
+    assert_eq!(p.payload, &[7u8; 40][..]);
+    let f = ipv6(4, tcp4);
+    let p = packet(LinkType::RawIp, &f);
+    assert_eq!(p.dst_port, 3389);
+    let f = ipv6(41, udp6);
+    let p = packet(LinkType::RawIp, &f);
+    assert_eq!(p.src_port, 53);
+    // GRE version 0 with each combination of optional fields, IPv4 and IPv6 inside.
+    for bits in 0..8 {
+        let (c, k, s) = (bits & 4 != 0, bits & 2 != 0, bits & 1 != 0);
+        let f = ipv4_around(47, &gre0(c, k, s, 0x0800, tcp4));
+        let p = packet(LinkType::RawIp, &f);
+        assert_eq!((p.proto, p.dst_port), (ip_proto::TCP, 3389), "{bits}");
+        let f = ipv4_around(47, &gre0(c, k, s, 0x86dd, udp6));
+        let p = packet(LinkType::RawIp, &f);
+        assert_eq!((p.proto, p.src_port), (ip_proto::UDP, 53), "{bits}");
+    }
+    // Through Ethernet and a VLAN tag: the tag stays the flow's.
+    let mut f = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .single_vlan(etherparse::VlanId::try_new(42).unwrap())
+        .ipv4([203, 0, 113, 1], [203, 0, 113, 2], 60)
+        .write(&mut f, IpNumber(4), tcp4)
+        .unwrap();
+    let p = packet(LinkType::Ethernet, &f);
+    assert_eq!((p.dst_port, p.vlan), (3389, 42));
+}
+
+#[test]
+fn tunnels_that_are_not_unwrapped_stay_the_tunnels_packet() {
+    let eth = eth_tcp_syn();
+    let tcp4 = &eth[14..];
+    // PPTP's enhanced GRE (version 1, PPP inside): the PPTP detector reads it as GRE.
+    let mut pptp = vec![0x30, 0x81, 0x88, 0x0b, 0, 4, 0x12, 0x34, 0, 0, 0, 1];
+    pptp.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
+    let f = ipv4_around(47, &pptp);
+    let p = packet(LinkType::RawIp, &f);
+    assert_eq!((p.proto, p.payload), (ip_proto::GRE, &pptp[..]));
+    // GRE with routing (RFC 1701), or carrying another EtherType (Ethernet bridging, 0x6558).
+    let mut routed = gre0(false, false, false, 0x0800, tcp4);
+    routed[0] |= 0x40;
+    for g in [routed, gre0(false, true, false, 0x6558, tcp4)] {
+        assert_eq!(
+            packet(LinkType::RawIp, &ipv4_around(47, &g)).proto,
+            ip_proto::GRE
+        );
+    }
+    // A tunnel whose content is not an IP packet.
+    let junk = ipv4_around(4, b"not an IP packet");
+    let p = packet(LinkType::RawIp, &junk);
+    assert_eq!((p.proto, p.payload), (4, &b"not an IP packet"[..]));
+    // Two tunnel layers are unwrapped (PPTP inside IPv4-in-IPv6 is a GRE packet); a third is
+    // the packet of the second.
+    let pptp_in_4in6 = ipv6(4, &ipv4_around(47, &pptp));
+    assert_eq!(packet(LinkType::RawIp, &pptp_in_4in6).proto, ip_proto::GRE);
+    let two = ipv4_around(
+        47,
+        &gre0(false, false, false, 0x0800, &ipv4_around(4, tcp4)),
+    );
+    assert_eq!(packet(LinkType::RawIp, &two).dst_port, 3389);
+    let three = ipv6(4, &two);
+    let p = packet(LinkType::RawIp, &three);
+    assert_eq!((p.proto, p.src.to_string()), (4, "203.0.113.1".into()));
+    // A later fragment of the inner packet is a fragment.
+    let mut later = tcp4.to_vec();
+    later[7] = 0x03;
+    let h = etherparse::Ipv4HeaderSlice::from_slice(&later)
+        .unwrap()
+        .to_header();
+    later[10..12].copy_from_slice(&h.calc_header_checksum().to_be_bytes());
+    assert!(matches!(
+        decode(LinkType::RawIp, &frame(&ipv4_around(4, &later))),
+        Decoded::Fragment
+    ));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -390,6 +511,28 @@ proptest! {
         }
         data.truncate(data.len().saturating_sub(cut));
         let _ = decode(LinkType::Ethernet, &frame(&data));
+    }
+
+    /// A tunnelled packet (IP in IP, IP in GRE) with bytes flipped anywhere and cut anywhere:
+    /// a decision, never a panic.
+    #[test]
+    fn mutated_tunnels_never_panic(
+        gre in any::<bool>(),
+        flips in proptest::collection::vec((0usize..90, any::<u8>()), 0..8),
+        cut in 0usize..90,
+    ) {
+        let eth = eth_tcp_syn();
+        let inner = &eth[14..];
+        let mut data = if gre {
+            ipv4_around(47, &gre0(true, true, true, 0x0800, inner))
+        } else {
+            ipv4_around(4, inner)
+        };
+        for (i, v) in flips {
+            if let Some(b) = data.get_mut(i) { *b = v; }
+        }
+        data.truncate(data.len().saturating_sub(cut));
+        let _ = decode(LinkType::RawIp, &frame(&data));
     }
 
     /// A valid packet with bytes flipped after the link header still decodes to something.

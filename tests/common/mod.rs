@@ -111,6 +111,42 @@ impl CaptureBuilder {
         self
     }
 
+    /// The same capture carried through a GRE tunnel (RFC 2784 version 0 with an RFC 2890 key)
+    /// between `near` (the tunnel end on the side of the IPv4 client `client`) and `far`: every
+    /// untagged IPv4 frame becomes an IPv4 packet of protocol 47 between the two ends, the
+    /// inner packet unchanged.
+    pub fn over_gre(
+        mut self,
+        client: [u8; 4],
+        near: [u8; 4],
+        far: [u8; 4],
+        key: u32,
+    ) -> CaptureBuilder {
+        for f in &mut self.frames {
+            assert_eq!(
+                [f.data[12], f.data[13]],
+                [0x08, 0x00],
+                "not an untagged IPv4 frame"
+            );
+            let inner = &f.data[14..];
+            let (src, dst) = if inner[12..16] == client {
+                (near, far)
+            } else {
+                (far, near)
+            };
+            let mut gre = vec![0x20, 0x00, 0x08, 0x00];
+            gre.extend_from_slice(&key.to_be_bytes());
+            gre.extend_from_slice(inner);
+            let mut out = Vec::new();
+            PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC)
+                .ipv4(src, dst, 62)
+                .write(&mut out, IpNumber(47), &gre)
+                .expect("gre frame");
+            f.data = out;
+        }
+        self
+    }
+
     /// Writes the capture as classic pcap (LINKTYPE_ETHERNET, microsecond timestamps).
     pub fn write_pcap(&self, path: &Path) {
         let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).expect("pcap dead capture");

@@ -13,6 +13,10 @@ pub fn scenarios() -> Vec<Scenario> {
             build: rdp_x224_cookie_nla,
         },
         Scenario {
+            name: "rdp-through-gre-tunnel",
+            build: rdp_through_gre_tunnel,
+        },
+        Scenario {
             name: "rdp-standard-security-nonstandard-port",
             build: rdp_standard_security_nonstandard_port,
         },
@@ -116,6 +120,12 @@ fn tls_server_hello(seed: u64) -> Vec<u8> {
 }
 
 /// mstsc to a Windows host: cookie, NLA negotiated, CredSSP over TLS follows.
+/// The `rdp-x224-cookie-nla` session carried through a GRE tunnel between the contractor's
+/// router (203.0.113.1) and a rented server (203.0.113.200) that forwards it on.
+fn rdp_through_gre_tunnel() -> CaptureBuilder {
+    rdp_x224_cookie_nla().over_gre([192, 0, 2, 10], [203, 0, 113, 1], [203, 0, 113, 200], 0x1d)
+}
+
 fn rdp_x224_cookie_nla() -> CaptureBuilder {
     let mut cap = CaptureBuilder::new();
     let mut t = cap.tcp(sa("192.0.2.10:50000"), sa("198.51.100.20:3389"));
