@@ -171,6 +171,7 @@ impl<'a> FlowInput<'a> {
                 payload,
                 wire_len: payload.len() as u32 + 40,
                 payload_wire_len: payload.len() as u32,
+                tunnel: None,
             };
             // A fresh memo per view: the payload grew since the last one.
             let memo = HandshakeMemo::default();

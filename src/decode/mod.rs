@@ -104,6 +104,25 @@ impl TcpInfo {
     }
 }
 
+/// An unencrypted tunnel a packet was unwrapped from (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tunnel {
+    /// IP in IP: IPv4 or IPv6 inside IPv4 or IPv6 (RFC 2003, RFC 4213, RFC 2473).
+    IpInIp,
+    /// IP in GRE version 0 (RFC 2784, RFC 2890).
+    Gre,
+}
+
+impl Tunnel {
+    /// What an alert's evidence says of a flow carried in this tunnel.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Tunnel::IpInIp => "carried in an IP-in-IP tunnel (RFC 2003/4213), unwrapped",
+            Tunnel::Gre => "carried in a GRE tunnel (RFC 2784), unwrapped",
+        }
+    }
+}
+
 /// A decoded IP packet: addresses, transport ports and the payload detectors look at.
 #[derive(Clone, Debug)]
 pub struct Packet<'a> {
@@ -137,6 +156,8 @@ pub struct Packet<'a> {
     /// frame (the cut bytes are the end of the payload), so size-exact formats still see the size
     /// their sender wrote.
     pub payload_wire_len: u32,
+    /// The tunnel this packet was unwrapped from (the innermost, when nested).
+    pub tunnel: Option<Tunnel>,
 }
 
 /// What a frame turned out to be.
@@ -219,6 +240,7 @@ pub(crate) fn fast<'a>(link: LinkType, frame: &Frame<'a>) -> Option<Packet<'a>> 
         payload,
         wire_len: frame.wire_len,
         payload_wire_len: payload_wire_len(payload, frame),
+        tunnel: None,
     })
 }
 
@@ -355,6 +377,7 @@ fn ip_packet<'a>(frame: &Frame<'a>, vlan: u32, facts: IpFacts<'a>) -> Packet<'a>
         payload: ip_payload.payload,
         wire_len: frame.wire_len,
         payload_wire_len: 0,
+        tunnel: None,
     }
 }
 
@@ -392,11 +415,11 @@ const GRE_VERSION_MASK: u8 = 0x07;
 const GRE_BASE_LEN: usize = 4;
 const GRE_FIELD_LEN: usize = 4;
 
-/// The IP packet an IP payload of protocol `proto` carries when it is an unencrypted tunnel:
-/// IP in IP, or IP in GRE version 0.
-fn tunnelled(proto: u8, payload: &[u8]) -> Option<&[u8]> {
+/// The IP packet an IP payload of protocol `proto` carries when it is an unencrypted tunnel
+/// (IP in IP, or IP in GRE version 0), and which.
+fn tunnelled(proto: u8, payload: &[u8]) -> Option<(Tunnel, &[u8])> {
     match proto {
-        ip_proto::IPV4_IN_IP | ip_proto::IPV6_IN_IP => Some(payload),
+        ip_proto::IPV4_IN_IP | ip_proto::IPV6_IN_IP => Some((Tunnel::IpInIp, payload)),
         ip_proto::GRE => {
             let (&flags, &version) = (payload.first()?, payload.get(1)?);
             if version & GRE_VERSION_MASK != 0 || flags & GRE_ROUTING != 0 {
@@ -409,7 +432,10 @@ fn tunnelled(proto: u8, payload: &[u8]) -> Option<&[u8]> {
                 .iter()
                 .filter(|&&f| flags & f != 0)
                 .count();
-            payload.get(GRE_BASE_LEN + fields * GRE_FIELD_LEN..)
+            Some((
+                Tunnel::Gre,
+                payload.get(GRE_BASE_LEN + fields * GRE_FIELD_LEN..)?,
+            ))
         }
         _ => None,
     }
@@ -443,10 +469,14 @@ fn packet_at<'a>(
     }
     if !ip_payload.fragmented && depth < TUNNEL_DEPTH_MAX {
         let inner = tunnelled(ip_payload.ip_number.0, ip_payload.payload)
-            .and_then(|b| LaxSlicedPacket::from_ip(b).ok());
-        if let Some(inner) = inner {
+            .and_then(|(t, b)| Some((t, LaxSlicedPacket::from_ip(b).ok()?)));
+        if let Some((tunnel, inner)) = inner {
             match packet_at(&inner, vlan, frame, depth + 1) {
-                d @ (Decoded::Packet(_) | Decoded::Fragment) => return d,
+                Decoded::Packet(mut p) => {
+                    p.tunnel.get_or_insert(tunnel);
+                    return Decoded::Packet(p);
+                }
+                Decoded::Fragment => return Decoded::Fragment,
                 // A tunnel whose content does not decode is kept as the tunnel's packet.
                 Decoded::NotIp | Decoded::Malformed(_) => {}
             }

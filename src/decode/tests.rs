@@ -373,6 +373,7 @@ fn ip_in_ip_and_gre_version_0_give_the_inner_packet() {
         ("192.0.2.1".into(), 3389, 61)
     );
     assert_eq!(p.tcp.unwrap().mss, Some(1380));
+    assert_eq!(p.tunnel, Some(Tunnel::IpInIp));
     let f = ipv4_around(41, udp6);
     let p = packet(LinkType::RawIp, &f);
     assert_eq!(
@@ -392,6 +393,7 @@ fn ip_in_ip_and_gre_version_0_give_the_inner_packet() {
         let f = ipv4_around(47, &gre0(c, k, s, 0x0800, tcp4));
         let p = packet(LinkType::RawIp, &f);
         assert_eq!((p.proto, p.dst_port), (ip_proto::TCP, 3389), "{bits}");
+        assert_eq!(p.tunnel, Some(Tunnel::Gre));
         let f = ipv4_around(47, &gre0(c, k, s, 0x86dd, udp6));
         let p = packet(LinkType::RawIp, &f);
         assert_eq!((p.proto, p.src_port), (ip_proto::UDP, 53), "{bits}");
@@ -416,7 +418,10 @@ fn tunnels_that_are_not_unwrapped_stay_the_tunnels_packet() {
     pptp.extend_from_slice(&[0xff, 0x03, 0x00, 0x21]);
     let f = ipv4_around(47, &pptp);
     let p = packet(LinkType::RawIp, &f);
-    assert_eq!((p.proto, p.payload), (ip_proto::GRE, &pptp[..]));
+    assert_eq!(
+        (p.proto, p.payload, p.tunnel),
+        (ip_proto::GRE, &pptp[..], None)
+    );
     // GRE with routing (RFC 1701), or carrying another EtherType (Ethernet bridging, 0x6558).
     let mut routed = gre0(false, false, false, 0x0800, tcp4);
     routed[0] |= 0x40;
@@ -438,7 +443,9 @@ fn tunnels_that_are_not_unwrapped_stay_the_tunnels_packet() {
         47,
         &gre0(false, false, false, 0x0800, &ipv4_around(4, tcp4)),
     );
-    assert_eq!(packet(LinkType::RawIp, &two).dst_port, 3389);
+    let p = packet(LinkType::RawIp, &two);
+    // The innermost tunnel is named.
+    assert_eq!((p.dst_port, p.tunnel), (3389, Some(Tunnel::IpInIp)));
     let three = ipv6(4, &two);
     let p = packet(LinkType::RawIp, &three);
     assert_eq!((p.proto, p.src.to_string()), (4, "203.0.113.1".into()));

@@ -151,6 +151,7 @@ mod arbitrary {
             payload,
             wire_len: payload.len() as u32 + 54,
             payload_wire_len: payload.len() as u32,
+            tunnel: None,
         }
     }
 

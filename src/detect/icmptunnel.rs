@@ -408,6 +408,7 @@ mod tests {
             payload,
             wire_len: payload.len() as u32 + 42,
             payload_wire_len: payload.len() as u32,
+            tunnel: None,
         }
     }
 

@@ -403,6 +403,7 @@ mod tests {
             payload: b"x",
             wire_len: 55,
             payload_wire_len: 1,
+            tunnel: None,
         };
         let hs = syn(Some(1380), Some(8));
         let b = ViewBuilder::tcp(50000, 3389);

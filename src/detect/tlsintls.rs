@@ -233,6 +233,7 @@ mod tests {
             payload,
             wire_len: payload.len() as u32 + 54,
             payload_wire_len: payload.len() as u32,
+            tunnel: None,
         }
     }
 

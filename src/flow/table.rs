@@ -6,7 +6,7 @@
 
 use super::key::{Dir, FlowKey};
 use super::payload::Payloads;
-use crate::decode::{Packet, TcpInfo};
+use crate::decode::{Packet, TcpInfo, Tunnel};
 use crate::ts::Ts;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -121,6 +121,8 @@ pub struct Flow<S> {
     pub ttl: [u8; 2],
     /// SPI of the first IPsec Authentication Header seen per direction (RFC 4302).
     pub ah_spi: [Option<u32>; 2],
+    /// The tunnel the flow's first packet was unwrapped from.
+    pub tunnel: Option<Tunnel>,
     /// TCP handshake observations (empty for other protocols).
     pub tcp: Handshake,
     /// Kept payload while the flow is under inspection.
@@ -320,6 +322,9 @@ impl<S: Default> FlowTable<S> {
         } else {
             Dir::ToClient
         };
+        if new {
+            flow.tunnel = p.tunnel;
+        }
         account(flow, p, dir);
         Ingest { id, dir, new }
     }
@@ -434,6 +439,7 @@ impl<S: Default> FlowTable<S> {
             bytes: [0; 2],
             ttl: [0; 2],
             ah_spi: [None; 2],
+            tunnel: None,
             tcp: Handshake::default(),
             payloads: None,
             state: S::default(),

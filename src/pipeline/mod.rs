@@ -717,6 +717,9 @@ impl Emitter<'_> {
         }
         let mut severity = self.policy.severity(&v);
         let mut evidence = v.evidence;
+        if let Some(t) = flow.tunnel {
+            evidence.push(t.describe().to_owned());
+        }
         // Neither side is a contractor endpoint: the initiator may be a contractor's egress
         // (inbound to a gateway), bound by the inventory or a session log.
         let mut contractor = self.inventory.lookup(endpoint);

@@ -38,6 +38,7 @@ fn pkt<'a>(
         payload,
         wire_len: 60 + payload.len() as u32,
         payload_wire_len: payload.len() as u32,
+        tunnel: None,
     }
 }
 

@@ -199,6 +199,7 @@ fn flow_packet(i: u32, reply: bool) -> Packet<'static> {
         payload: &[],
         wire_len: 60,
         payload_wire_len: 0,
+        tunnel: None,
     }
 }
 
