@@ -50,7 +50,7 @@ pub(super) fn slice(link: LinkType, data: &[u8]) -> Result<Option<Sliced<'_>>, M
                 _ => Ok(Some((s, vlan))),
             }
         }
-        LinkType::RawIp => untagged(from_ip(data)),
+        LinkType::RawIp => keyed(from_ip(data), 0),
         LinkType::LinuxSll => {
             let proto = be16(data, SLL_PROTOCOL_OFFSET).ok_or(Malformed::LinkHeader)?;
             let rest = data.get(SLL_HEADER_LEN..).ok_or(Malformed::LinkHeader)?;
@@ -75,15 +75,17 @@ pub(super) fn slice(link: LinkType, data: &[u8]) -> Result<Option<Sliced<'_>>, M
             if family != AF_INET && !AF_INET6.contains(&family) {
                 return Ok(None);
             }
-            untagged(from_ip(data.get(NULL_HEADER_LEN..).unwrap_or_default()))
+            keyed(from_ip(data.get(NULL_HEADER_LEN..).unwrap_or_default()), 0)
         }
     }
 }
 
-fn untagged(
+/// An IP slicing's result, keyed with `vlan`.
+fn keyed(
     s: Result<Option<LaxSlicedPacket<'_>>, Malformed>,
+    vlan: u32,
 ) -> Result<Option<Sliced<'_>>, Malformed> {
-    s.map(|s| s.map(|s| (s, 0)))
+    s.map(|s| s.map(|s| (s, vlan)))
 }
 
 /// The IP packet of a PPPoE session frame's payload (`data`, after the EtherType), keyed with
@@ -108,8 +110,7 @@ fn pppoe(data: &[u8], vlan: u32) -> Result<Option<Sliced<'_>>, Malformed> {
     if protocol != PPP_IPV4 && protocol != PPP_IPV6 {
         return Ok(None);
     }
-    let s = from_ip(ip.unwrap_or_default())?;
-    Ok(s.map(|s| (s, vlan)))
+    keyed(from_ip(ip.unwrap_or_default()), vlan)
 }
 
 fn from_ip(data: &[u8]) -> Result<Option<LaxSlicedPacket<'_>>, Malformed> {

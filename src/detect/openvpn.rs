@@ -168,18 +168,11 @@ fn lone_server(side: Side<'_>, tcp: bool) -> Option<Verdict> {
     if opcode_key(b)? != (P_CONTROL_HARD_RESET_SERVER_V2, 0) {
         return None;
     }
-    let wraps = HMAC_SIZES.iter().map(|&h| Wrap::TlsAuth(h));
-    let (reset, wrap) = wraps.chain([Wrap::Plain]).find_map(|wrap| {
-        let c = parse(b, len, wrap)?;
-        let peer_ok = c
-            .peer_sid
-            .is_some_and(|p| p != c.sid && p.iter().any(|&x| x != 0));
+    let (reset, wrap) = plain_wraps().find_map(|wrap| {
+        let c = plain_server_reset(b, len, wrap)?;
         let ok = c.acks == 1
             && matches!(c.first_ack, Some(0 | EARLY_NEG_START))
-            && c.seq == Some(0)
-            && peer_ok
-            && (wrap == Wrap::Plain || early_replay(c.replay))
-            && tlvs_ok(b, c.end, c.rest);
+            && c.peer_sid.is_some_and(|p| p.iter().any(|&x| x != 0));
         ok.then_some((c, wrap))
     })?;
     let tls_seq = Packets::new(side, tcp).skip(1).find_map(|(b, len)| {
@@ -419,8 +412,7 @@ fn client_reset(b: &[u8], len: usize) -> Option<(Control<'_>, Wrap)> {
     if op == P_CONTROL_HARD_RESET_CLIENT_V3 {
         return tls_crypt_reset(b, len, true).map(|c| (c, Wrap::TlsCrypt));
     }
-    let wraps = HMAC_SIZES.iter().map(|&h| Wrap::TlsAuth(h));
-    for wrap in wraps.chain([Wrap::Plain]) {
+    for wrap in plain_wraps() {
         let Some(c) = parse(b, len, wrap) else {
             continue;
         };
@@ -484,13 +476,8 @@ fn server_reset(b: &[u8], len: usize, wrap: Wrap, client: &Control<'_>) -> Optio
     if wrap == Wrap::TlsCrypt {
         return tls_crypt_server_reset(b, len, client);
     }
-    let s = parse(b, len, wrap)?;
-    let acked = s.acks >= 1 && s.first_ack == client.seq && s.peer_sid == Some(client.sid);
-    let replay_ok = wrap == Wrap::Plain || early_replay(s.replay);
-    if !acked || s.sid == client.sid || s.seq != Some(0) || !replay_ok {
-        return None;
-    }
-    if !tlvs_ok(b, s.end, s.rest) {
+    let s = plain_server_reset(b, len, wrap)?;
+    if s.first_ack != client.seq || s.peer_sid != Some(client.sid) {
         return None;
     }
     Some(format!(
@@ -499,6 +486,29 @@ fn server_reset(b: &[u8], len: usize, wrap: Wrap, client: &Control<'_>) -> Optio
         sid_hex(client.sid),
         sid_hex(s.sid),
     ))
+}
+
+/// The wrappings whose control packets `parse` reads, tls-auth HMAC sizes first.
+fn plain_wraps() -> impl Iterator<Item = Wrap> {
+    HMAC_SIZES
+        .iter()
+        .map(|&h| Wrap::TlsAuth(h))
+        .chain([Wrap::Plain])
+}
+
+/// A plain or tls-auth server hard reset's layout under `wrap`: sequence number 0, at least one
+/// acknowledgement naming a peer session other than its own, an early replay id under tls-auth,
+/// and nothing after it but TLVs. Which client it answers is for the caller to check.
+fn plain_server_reset(b: &[u8], len: usize, wrap: Wrap) -> Option<Control<'_>> {
+    let s = parse(b, len, wrap)?;
+    let acked = s.acks >= 1 && s.peer_sid.is_some_and(|p| p != s.sid);
+    let replay_ok = wrap == Wrap::Plain || early_replay(s.replay);
+    (s.opcode == P_CONTROL_HARD_RESET_SERVER_V2
+        && acked
+        && s.seq == Some(0)
+        && replay_ok
+        && tlvs_ok(b, s.end, s.rest))
+    .then_some(s)
 }
 
 /// A tls-crypt server reset: its acknowledgement is encrypted, so it is tied to the client's by

@@ -296,7 +296,7 @@ impl<S: Default> FlowTable<S> {
                     self.end_head(EndReason::Evicted, &mut ended);
                 }
                 (
-                    self.insert(key, hash, initiator_is_src(p), src_is_lo, p.ts),
+                    self.insert(key, hash, initiator_is_src(p), src_is_lo, p),
                     true,
                 )
             }
@@ -322,9 +322,6 @@ impl<S: Default> FlowTable<S> {
         } else {
             Dir::ToClient
         };
-        if new {
-            flow.tunnel = p.tunnel;
-        }
         account(flow, p, dir);
         Ingest { id, dir, new }
     }
@@ -428,8 +425,9 @@ impl<S: Default> FlowTable<S> {
         hash: u64,
         src_is_client: bool,
         src_is_lo: bool,
-        ts: Ts,
+        first: &Packet<'_>,
     ) -> FlowId {
+        let ts = first.ts;
         let flow = Flow {
             key,
             client_is_lo: src_is_client == src_is_lo,
@@ -439,7 +437,7 @@ impl<S: Default> FlowTable<S> {
             bytes: [0; 2],
             ttl: [0; 2],
             ah_spi: [None; 2],
-            tunnel: None,
+            tunnel: first.tunnel,
             tcp: Handshake::default(),
             payloads: None,
             state: S::default(),
