@@ -6,12 +6,14 @@
 //! first payload bytes matter to detectors, so length fields larger than the captured data fall
 //! back to what was captured instead of failing.
 //!
-//! IP tunnels without encryption are unwrapped, as Zeek and Suricata unwrap them: IP in IP
-//! (IPv4 or IPv6 inside IPv4 or IPv6, RFC 2003, RFC 4213, RFC 2473) and IP in GRE version 0
-//! (RFC 2784, with RFC 2890's key and sequence number). The packet is the innermost one, so an
-//! RDP session or an OpenVPN handshake carried through a tunnel broker or a GRE link is a flow
-//! like any other; GRE version 1 (PPTP's PPP data, RFC 2637) is left as it is, for the PPTP
-//! detector.
+//! Tunnels without encryption are unwrapped, as Zeek and Suricata unwrap them: IP in IP
+//! (IPv4 or IPv6 inside IPv4 or IPv6, RFC 2003, RFC 4213, RFC 2473), IP in GRE version 0
+//! (RFC 2784, with RFC 2890's key and sequence number), and on their IANA UDP ports VXLAN
+//! (RFC 7348, 4789) and Geneve (RFC 8926, 6081), which carry Ethernet frames (what AWS VPC
+//! Traffic Mirroring and Gateway Load Balancer hand a sensor in the cloud), and Teredo (RFC 4380,
+//! 3544, IPv6 over UDP). The packet is the innermost one, so an RDP session or an OpenVPN
+//! handshake carried through a tunnel broker, a GRE link or a cloud mirror is a flow like any
+//! other; GRE version 1 (PPTP's PPP data, RFC 2637) is left as it is, for the PPTP detector.
 //!
 //! Failure policy: nothing here panics or allocates. A frame that cannot be decoded is a
 //! [`Malformed`] reason (a small closed set, so it can be a metric label); non-IP frames and
@@ -111,6 +113,12 @@ pub enum Tunnel {
     IpInIp,
     /// IP in GRE version 0 (RFC 2784, RFC 2890).
     Gre,
+    /// Ethernet in VXLAN over UDP (RFC 7348).
+    Vxlan,
+    /// Ethernet or IP in Geneve over UDP (RFC 8926).
+    Geneve,
+    /// IPv6 in Teredo over UDP (RFC 4380).
+    Teredo,
 }
 
 impl Tunnel {
@@ -119,6 +127,9 @@ impl Tunnel {
         match self {
             Tunnel::IpInIp => "carried in an IP-in-IP tunnel (RFC 2003/4213), unwrapped",
             Tunnel::Gre => "carried in a GRE tunnel (RFC 2784), unwrapped",
+            Tunnel::Vxlan => "carried in a VXLAN tunnel (RFC 7348), unwrapped",
+            Tunnel::Geneve => "carried in a Geneve tunnel (RFC 8926), unwrapped",
+            Tunnel::Teredo => "carried in a Teredo tunnel (RFC 4380), unwrapped",
         }
     }
 }
@@ -221,7 +232,11 @@ pub(crate) fn fast<'a>(link: LinkType, frame: &Frame<'a>) -> Option<Packet<'a>> 
         }
         ip_proto::UDP => {
             let u = UdpSlice::from_slice_lax(ip.payload).ok()?;
-            (u.source_port(), u.destination_port(), None, u.payload())
+            let (src, dst) = (u.source_port(), u.destination_port());
+            if udp_tunnel_port(src, dst) {
+                return None;
+            }
+            (src, dst, None, u.payload())
         }
         _ => return None,
     };
@@ -415,11 +430,49 @@ const GRE_VERSION_MASK: u8 = 0x07;
 const GRE_BASE_LEN: usize = 4;
 const GRE_FIELD_LEN: usize = 4;
 
-/// The IP packet an IP payload of protocol `proto` carries when it is an unencrypted tunnel
-/// (IP in IP, or IP in GRE version 0), and which.
-fn tunnelled(proto: u8, payload: &[u8]) -> Option<(Tunnel, &[u8])> {
+/// UDP ports of the tunnels unwrapped over UDP (IANA "Service Name and Transport Protocol Port
+/// Number Registry"): VXLAN and Geneve on the destination port, where their encapsulating end
+/// sends (RFC 7348 §5, RFC 8926 §3.3: the source port is a hash of the inner flow), Teredo on
+/// either (RFC 4380 §5.2.1: client to server and relay to client alike).
+const UDP_VXLAN: u16 = 4789;
+const UDP_GENEVE: u16 = 6081;
+const UDP_TEREDO: u16 = 3544;
+/// UDP header (RFC 768).
+const UDP_HEADER_LEN: usize = 8;
+/// VXLAN header; its flags byte has the I bit (a valid VNI) set (RFC 7348 §5).
+const VXLAN_HEADER_LEN: usize = 8;
+const VXLAN_FLAG_I: u8 = 0x08;
+/// Geneve base header, version 0, options in 4-byte units after it (RFC 8926 §3.4).
+const GENEVE_HEADER_LEN: usize = 8;
+const GENEVE_VERSION: u8 = 0;
+/// Protocol Type naming an Ethernet frame ("Transparent Ethernet Bridging", RFC 8926 §3.4).
+const ETHERTYPE_TEB: u16 = 0x6558;
+/// Teredo's optional headers before the IPv6 packet (RFC 4380 §5.1.1): the origin indication
+/// (type 0x0000, port and address: 8 bytes) and the authentication indicator (type 0x0001,
+/// lengths, client id, authentication value, 8-byte nonce, confirmation byte).
+const TEREDO_ORIGIN_LEN: usize = 8;
+const TEREDO_AUTH_FIXED_LEN: usize = 13;
+/// IPv6 fixed header (RFC 8200 §3).
+const IPV6_HEADER_LEN: usize = 40;
+
+/// Whether a UDP datagram between these ports may be a tunnel that [`tunnelled`] unwraps: the
+/// per-layer way leaves such datagrams to the whole way, which tries.
+fn udp_tunnel_port(src: u16, dst: u16) -> bool {
+    matches!(dst, UDP_VXLAN | UDP_GENEVE | UDP_TEREDO) || src == UDP_TEREDO
+}
+
+/// What a tunnel carries: an IP packet, or an Ethernet frame.
+enum Inner<'a> {
+    Ip(&'a [u8]),
+    Ethernet(&'a [u8]),
+}
+
+/// The packet an IP payload of protocol `proto` carries when it is an unencrypted tunnel, and
+/// which tunnel.
+fn tunnelled(proto: u8, payload: &[u8]) -> Option<(Tunnel, Inner<'_>)> {
     match proto {
-        ip_proto::IPV4_IN_IP | ip_proto::IPV6_IN_IP => Some((Tunnel::IpInIp, payload)),
+        ip_proto::IPV4_IN_IP | ip_proto::IPV6_IN_IP => Some((Tunnel::IpInIp, Inner::Ip(payload))),
+        ip_proto::UDP => udp_tunnelled(payload),
         ip_proto::GRE => {
             let (&flags, &version) = (payload.first()?, payload.get(1)?);
             if version & GRE_VERSION_MASK != 0 || flags & GRE_ROUTING != 0 {
@@ -434,11 +487,70 @@ fn tunnelled(proto: u8, payload: &[u8]) -> Option<(Tunnel, &[u8])> {
                 .count();
             Some((
                 Tunnel::Gre,
-                payload.get(GRE_BASE_LEN + fields * GRE_FIELD_LEN..)?,
+                Inner::Ip(payload.get(GRE_BASE_LEN + fields * GRE_FIELD_LEN..)?),
             ))
         }
         _ => None,
     }
+}
+
+/// The packet a UDP datagram (`datagram`, from its header on) carries when it is VXLAN, Geneve
+/// or Teredo. The port names the candidate and its header must hold; whether what follows
+/// decodes is the caller's test, so a datagram that only uses the port stays a datagram.
+fn udp_tunnelled(datagram: &[u8]) -> Option<(Tunnel, Inner<'_>)> {
+    let (src, dst) = (link::be16(datagram, 0)?, link::be16(datagram, 2)?);
+    if !udp_tunnel_port(src, dst) {
+        return None;
+    }
+    // Length covers header and data; one past the captured bytes (snap length) or shorter
+    // than the header leaves what was captured, as etherparse's lax slicer does.
+    let body = datagram.get(UDP_HEADER_LEN..)?;
+    let len = usize::from(link::be16(datagram, 4)?);
+    let body = len
+        .checked_sub(UDP_HEADER_LEN)
+        .and_then(|n| body.get(..n))
+        .unwrap_or(body);
+    match dst {
+        UDP_VXLAN => {
+            if body.first()? & VXLAN_FLAG_I == 0 {
+                return None;
+            }
+            Some((
+                Tunnel::Vxlan,
+                Inner::Ethernet(body.get(VXLAN_HEADER_LEN..)?),
+            ))
+        }
+        UDP_GENEVE => {
+            let first = *body.first()?;
+            if first >> 6 != GENEVE_VERSION {
+                return None;
+            }
+            let options = usize::from(first & 0x3f) * 4;
+            let inner = body.get(GENEVE_HEADER_LEN + options..)?;
+            match link::be16(body, 2)? {
+                ETHERTYPE_TEB => Some((Tunnel::Geneve, Inner::Ethernet(inner))),
+                GRE_IPV4 | GRE_IPV6 => Some((Tunnel::Geneve, Inner::Ip(inner))),
+                _ => None,
+            }
+        }
+        _ => teredo(body).map(|ip| (Tunnel::Teredo, Inner::Ip(ip))),
+    }
+}
+
+/// The IPv6 packet of a Teredo datagram's data, past its optional authentication and origin
+/// headers (RFC 4380 §5.1.1, in that order). As Zeek does, the packet must be exactly the rest
+/// of the datagram (IPv6 version, Payload Length plus the fixed header): other traffic on port
+/// 3544 stays UDP.
+fn teredo(mut data: &[u8]) -> Option<&[u8]> {
+    if link::be16(data, 0)? == 0x0001 {
+        let (id_len, auth_len) = (usize::from(*data.get(2)?), usize::from(*data.get(3)?));
+        data = data.get(TEREDO_AUTH_FIXED_LEN + id_len + auth_len..)?;
+    }
+    if link::be16(data, 0)? == 0x0000 {
+        data = data.get(TEREDO_ORIGIN_LEN..)?;
+    }
+    let payload_len = usize::from(link::be16(data, 4)?);
+    (data.first()? >> 4 == 6 && IPV6_HEADER_LEN + payload_len == data.len()).then_some(data)
 }
 
 fn packet_from<'a>(s: &LaxSlicedPacket<'a>, vlan: u32, frame: &Frame<'a>) -> Decoded<'a> {
@@ -468,9 +580,15 @@ fn packet_at<'a>(
         return Decoded::Fragment;
     }
     if !ip_payload.fragmented && depth < TUNNEL_DEPTH_MAX {
-        let inner = tunnelled(ip_payload.ip_number.0, ip_payload.payload)
-            .and_then(|(t, b)| Some((t, LaxSlicedPacket::from_ip(b).ok()?)));
-        if let Some((tunnel, inner)) = inner {
+        // An IP packet inside keeps the outer VLAN; an Ethernet frame has its own tags.
+        let inner = tunnelled(ip_payload.ip_number.0, ip_payload.payload).and_then(|(t, b)| {
+            let inner = match b {
+                Inner::Ip(b) => (LaxSlicedPacket::from_ip(b).ok()?, vlan),
+                Inner::Ethernet(b) => link::slice(LinkType::Ethernet, b).ok()??,
+            };
+            Some((t, inner))
+        });
+        if let Some((tunnel, (inner, vlan))) = inner {
             match packet_at(&inner, vlan, frame, depth + 1) {
                 Decoded::Packet(mut p) => {
                     p.tunnel.get_or_insert(tunnel);

@@ -22,7 +22,7 @@
 //!   declined). The payload ends at Payload Length unless that is 0 (then the rest of the data)
 //!   or longer than the data.
 //! - TCP (RFC 9293 §3.1): Data Offset at least 5 words and within the payload. UDP (RFC 768): 8
-//!   bytes.
+//!   bytes, and not on a port of a tunnel `decode` unwraps over UDP (VXLAN, Geneve, Teredo).
 //!
 //! Tests compare it with `decode` on every frame of every capture at hand and on mutated
 //! frames: where it gives a key, `decode` gives a packet with that key.
@@ -83,11 +83,15 @@ pub fn peek(link: LinkType, data: &[u8]) -> Option<Peek> {
     if (proto == ip_proto::TCP && need < TCP_MIN_LEN) || payload.len() < need {
         return None;
     }
+    let (src_port, dst_port) = (be16(payload, 0)?, be16(payload, 2)?);
+    if proto == ip_proto::UDP && super::udp_tunnel_port(src_port, dst_port) {
+        return None;
+    }
     Some(Peek {
         vlan,
         proto,
-        src: (src, be16(payload, 0)?),
-        dst: (dst, be16(payload, 2)?),
+        src: (src, src_port),
+        dst: (dst, dst_port),
     })
 }
 

@@ -462,6 +462,165 @@ fn tunnels_that_are_not_unwrapped_stay_the_tunnels_packet() {
     ));
 }
 
+/// A UDP datagram `src` → `dst` carrying `payload`, in IPv4 between two documentation
+/// addresses (raw IP framing).
+fn udp_around(src: u16, dst: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv4([203, 0, 113, 1], [203, 0, 113, 2], 60)
+        .udp(src, dst)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+/// A VXLAN header (RFC 7348 §5) with flags `flags` and VNI 0x2a61, then the frame `inner`.
+fn vxlan(flags: u8, inner: &[u8]) -> Vec<u8> {
+    let mut v = vec![flags, 0, 0, 0, 0x00, 0x2a, 0x61, 0];
+    v.extend_from_slice(inner);
+    v
+}
+
+/// A Geneve header (RFC 8926 §3.4), version `version`, with `words` 4-byte words of options,
+/// protocol type `proto`, then `inner`.
+fn geneve(version: u8, words: u8, proto: u16, inner: &[u8]) -> Vec<u8> {
+    let mut g = vec![version << 6 | words, 0];
+    g.extend_from_slice(&proto.to_be_bytes());
+    g.extend_from_slice(&[0x00, 0x2a, 0x61, 0]);
+    for w in 0..words {
+        // Option class, type, length (1 word of data after the 4-byte option header).
+        let opt: [u8; 4] = if w % 2 == 0 {
+            [0x01, 0x02, 0x80, 0x01]
+        } else {
+            [w; 4]
+        };
+        g.extend_from_slice(&opt);
+    }
+    g.extend_from_slice(inner);
+    g
+}
+
+#[test]
+fn vxlan_geneve_and_teredo_give_the_inner_packet() {
+    let eth = eth_tcp_syn();
+    let udp6 = sample(true, true);
+    let ipv6_packet = &udp6[14..];
+    // VXLAN carries a whole Ethernet frame; the packet is the inner one.
+    let f = udp_around(51234, 4789, &vxlan(0x08, &eth));
+    let p = packet(LinkType::RawIp, &f);
+    assert_eq!(
+        (p.src.to_string(), p.dst_port, p.tunnel, p.vlan),
+        ("192.0.2.1".into(), 3389, Some(Tunnel::Vxlan), 0)
+    );
+    assert_eq!(p.tcp.unwrap().mss, Some(1380));
+    // The inner frame's VLAN tag is the flow's.
+    let mut tagged = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .single_vlan(etherparse::VlanId::try_new(301).unwrap())
+        .ipv4([192, 0, 2, 1], [198, 51, 100, 2], 61)
+        .udp(5000, 443)
+        .write(&mut tagged, b"inner")
+        .unwrap();
+    let f = udp_around(51234, 4789, &vxlan(0x08, &tagged));
+    let p = packet(LinkType::RawIp, &f);
+    assert_eq!((p.vlan, p.dst_port, p.payload), (301, 443, &b"inner"[..]));
+    // Geneve with options, carrying Ethernet, or IPv6 directly.
+    for words in [0, 2, 5] {
+        let f = udp_around(40000, 6081, &geneve(0, words, 0x6558, &eth));
+        let p = packet(LinkType::RawIp, &f);
+        assert_eq!(
+            (p.dst_port, p.tunnel),
+            (3389, Some(Tunnel::Geneve)),
+            "{words}"
+        );
+    }
+    let f = udp_around(40000, 6081, &geneve(0, 1, 0x86dd, ipv6_packet));
+    let p = packet(LinkType::RawIp, &f);
+    assert_eq!(
+        (p.src.to_string(), p.src_port, p.tunnel),
+        ("2001:db8::1".into(), 53, Some(Tunnel::Geneve))
+    );
+    // Teredo: the IPv6 packet alone, behind an origin indication, behind an authentication
+    // indicator (client id of 2 bytes, authentication value of 3), and from the relay's side.
+    let mut origin = vec![0, 0, 0x9c, 0x40, 0x3f, 0xff, 0x8c, 0xfe];
+    origin.extend_from_slice(ipv6_packet);
+    let mut auth = vec![0, 1, 2, 3, 0xaa, 0xbb, 0xcc, 0xdd, 0xee];
+    auth.extend_from_slice(&[0x5a; 8]);
+    auth.push(0);
+    auth.extend_from_slice(&origin);
+    for (src, dst, data) in [
+        (40123, 3544, ipv6_packet),
+        (40123, 3544, &origin[..]),
+        (3544, 40123, &auth[..]),
+    ] {
+        let f = udp_around(src, dst, data);
+        let p = packet(LinkType::RawIp, &f);
+        assert_eq!(
+            (p.dst.to_string(), p.dst_port, p.payload, p.tunnel),
+            (
+                "2001:db8::2".into(),
+                40000,
+                &[7u8; 40][..],
+                Some(Tunnel::Teredo)
+            )
+        );
+    }
+    // Through Ethernet, and checked by the per-layer way and the routing peek, which leave
+    // these datagrams to the whole way.
+    let mut outer = Vec::new();
+    PacketBuilder::ethernet2(MAC_A, MAC_B)
+        .ipv4([10, 20, 0, 15], [10, 20, 0, 99], 255)
+        .udp(51234, 4789)
+        .write(&mut outer, &vxlan(0x08, &eth))
+        .unwrap();
+    assert_eq!(packet(LinkType::Ethernet, &outer).dst_port, 3389);
+    assert!(fast(LinkType::Ethernet, &frame(&outer)).is_none());
+    assert!(peek(LinkType::Ethernet, &outer).is_none());
+    assert!(!agree(LinkType::Ethernet, &frame(&outer)));
+}
+
+#[test]
+fn udp_on_a_tunnel_port_that_is_not_the_tunnel_stays_udp() {
+    let eth = eth_tcp_syn();
+    let udp6 = sample(true, true);
+    let ipv6_packet = &udp6[14..];
+    let mut longer = ipv6_packet.to_vec();
+    longer.push(0);
+    let mut arp = eth.clone();
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    for (why, dst, data) in [
+        ("VXLAN without the I flag", 4789, vxlan(0x00, &eth)),
+        ("VXLAN carrying no IP", 4789, vxlan(0x08, &arp)),
+        ("VXLAN header alone", 4789, vxlan(0x08, &[])),
+        ("Geneve version 1", 6081, geneve(1, 0, 0x6558, &eth)),
+        (
+            "Geneve of another protocol",
+            6081,
+            geneve(0, 0, 0x88cc, &eth),
+        ),
+        (
+            "Geneve options past the data",
+            6081,
+            geneve(0, 63, 0x6558, &[]),
+        ),
+        ("Teredo of the wrong length", 3544, longer),
+        ("Teredo carrying IPv4", 3544, eth[14..].to_vec()),
+        ("a short datagram", 3544, vec![0, 1]),
+    ] {
+        let f = udp_around(40000, dst, &data);
+        let p = packet(LinkType::RawIp, &f);
+        assert_eq!(
+            (p.proto, p.dst_port, p.payload, p.tunnel),
+            (ip_proto::UDP, dst, &data[..], None),
+            "{why}"
+        );
+    }
+    // The same datagrams on other ports are ordinary UDP to every way of decoding.
+    let f = udp_around(40000, 4790, &vxlan(0x08, &eth));
+    assert_eq!(packet(LinkType::RawIp, &f).tunnel, None);
+    assert!(fast(LinkType::RawIp, &frame(&f)).is_some());
+    assert!(peek(LinkType::RawIp, &f).is_some());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -520,20 +679,23 @@ proptest! {
         let _ = decode(LinkType::Ethernet, &frame(&data));
     }
 
-    /// A tunnelled packet (IP in IP, IP in GRE) with bytes flipped anywhere and cut anywhere:
-    /// a decision, never a panic.
+    /// A tunnelled packet (IP in IP, IP in GRE, VXLAN, Geneve, Teredo) with bytes flipped
+    /// anywhere and cut anywhere: a decision, never a panic.
     #[test]
     fn mutated_tunnels_never_panic(
-        gre in any::<bool>(),
-        flips in proptest::collection::vec((0usize..90, any::<u8>()), 0..8),
-        cut in 0usize..90,
+        kind in 0usize..5,
+        flips in proptest::collection::vec((0usize..110, any::<u8>()), 0..8),
+        cut in 0usize..110,
     ) {
         let eth = eth_tcp_syn();
         let inner = &eth[14..];
-        let mut data = if gre {
-            ipv4_around(47, &gre0(true, true, true, 0x0800, inner))
-        } else {
-            ipv4_around(4, inner)
+        let udp6 = sample(true, true);
+        let mut data = match kind {
+            0 => ipv4_around(47, &gre0(true, true, true, 0x0800, inner)),
+            1 => ipv4_around(4, inner),
+            2 => udp_around(51234, 4789, &vxlan(0x08, &eth)),
+            3 => udp_around(51234, 6081, &geneve(0, 2, 0x6558, &eth)),
+            _ => udp_around(3544, 40123, &udp6[14..]),
         };
         for (i, v) in flips {
             if let Some(b) = data.get_mut(i) { *b = v; }

@@ -147,6 +147,62 @@ impl CaptureBuilder {
         self
     }
 
+    /// The same capture as a cloud traffic mirror delivers it (AWS VPC Traffic Mirroring): every
+    /// frame, whole, inside VXLAN (RFC 7348, VNI `vni`) over UDP to port 4789, from the mirrored
+    /// interface `source` to the sensor `sensor`. The UDP source port varies with the inner
+    /// frame, as the RFC has it (a hash of the inner headers).
+    pub fn over_vxlan(mut self, source: [u8; 4], sensor: [u8; 4], vni: u32) -> CaptureBuilder {
+        for f in &mut self.frames {
+            let mut vxlan = vec![0x08, 0, 0, 0];
+            vxlan.extend_from_slice(&(vni << 8).to_be_bytes());
+            vxlan.extend_from_slice(&f.data);
+            let port = 49152 + (f.data.iter().map(|&b| u16::from(b)).sum::<u16>() % 16384);
+            let mut out = Vec::new();
+            PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC)
+                .ipv4(source, sensor, 255)
+                .udp(port, 4789)
+                .write(&mut out, &vxlan)
+                .expect("vxlan frame");
+            f.data = out;
+        }
+        self
+    }
+
+    /// The same capture of IPv6 frames through Teredo (RFC 4380): every IPv6 packet inside a
+    /// UDP datagram between the client's mapped IPv4 end `client` and a relay's `relay` on port
+    /// 3544, the inner packet unchanged. `client_v6` names the inner address on the client's
+    /// side.
+    pub fn over_teredo(
+        mut self,
+        client_v6: IpAddr,
+        client: ([u8; 4], u16),
+        relay: [u8; 4],
+    ) -> CaptureBuilder {
+        for f in &mut self.frames {
+            assert_eq!(
+                [f.data[12], f.data[13]],
+                [0x86, 0xdd],
+                "not an untagged IPv6 frame"
+            );
+            let inner = &f.data[14..];
+            let from_client = inner[8..24]
+                == match client_v6 {
+                    IpAddr::V6(a) => a.octets(),
+                    IpAddr::V4(_) => panic!("an IPv6 address"),
+                };
+            let eth = PacketBuilder::ethernet2(CLIENT_MAC, SERVER_MAC);
+            let step = if from_client {
+                eth.ipv4(client.0, relay, 64).udp(client.1, 3544)
+            } else {
+                eth.ipv4(relay, client.0, 52).udp(3544, client.1)
+            };
+            let mut out = Vec::new();
+            step.write(&mut out, inner).expect("teredo frame");
+            f.data = out;
+        }
+        self
+    }
+
     /// Writes the capture as classic pcap (LINKTYPE_ETHERNET, microsecond timestamps).
     pub fn write_pcap(&self, path: &Path) {
         let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).expect("pcap dead capture");

@@ -45,6 +45,10 @@ pub fn scenarios() -> Vec<Scenario> {
             build: teamviewer_tcp_5938,
         },
         Scenario {
+            name: "teamviewer-in-a-vxlan-traffic-mirror",
+            build: teamviewer_in_a_vxlan_traffic_mirror,
+        },
+        Scenario {
             name: "teamviewer-tcp-port-80",
             build: teamviewer_tcp_port_80,
         },
@@ -428,6 +432,12 @@ fn teamviewer_exchange(cap: &mut CaptureBuilder, c: SocketAddr, s: SocketAddr) {
     t.server_sends(cap, &more);
     t.client_sends(cap, &noise(83, 378));
     t.close(cap);
+}
+
+/// The `teamviewer-tcp-5938` session as a sensor in the cloud receives it: mirrored from the
+/// contractor's virtual desktop (10.20.0.15) to the sensor (10.20.0.99) in VXLAN, VNI 0x2a61.
+fn teamviewer_in_a_vxlan_traffic_mirror() -> CaptureBuilder {
+    teamviewer_tcp_5938().over_vxlan([10, 20, 0, 15], [10, 20, 0, 99], 0x2a61)
 }
 
 fn teamviewer_tcp_5938() -> CaptureBuilder {

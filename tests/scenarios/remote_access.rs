@@ -29,6 +29,10 @@ pub fn scenarios() -> Vec<Scenario> {
             build: rdp_udp_syn_handshake_ipv6,
         },
         Scenario {
+            name: "rdp-udp-through-teredo",
+            build: rdp_udp_through_teredo,
+        },
+        Scenario {
             name: "rdp-udp-midstream",
             build: rdp_udp_midstream,
         },
@@ -435,6 +439,16 @@ fn rdpeudp_syn(ack: u32, flags: u16, isn: u32, correlation: bool, version: u16) 
     d.extend_from_slice(&version.to_be_bytes());
     d.resize(1232, 0);
     d
+}
+
+/// The `rdp-udp-syn-handshake-ipv6` session reached over Teredo: the client behind a NAT
+/// (mapped 192.0.2.77:40123) speaks IPv6 through a relay (203.0.113.35, port 3544).
+fn rdp_udp_through_teredo() -> CaptureBuilder {
+    rdp_udp_syn_handshake_ipv6().over_teredo(
+        "2001:db8::10".parse().unwrap(),
+        ([192, 0, 2, 77], 40123),
+        [203, 0, 113, 35],
+    )
 }
 
 /// RDP-UDP over IPv6 negotiating RDP-UDP2 (uUdpVer 0x0101), then RDP-UDP2 traffic.
