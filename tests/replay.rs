@@ -1,6 +1,6 @@
 //! Replays every capture under `fixtures/pcap/` through `remotewatch analyze` and compares the
 //! alerts with the scenario's hand-written `expected.json`: kind, family, severity, endpoint and
-//! peer must match exactly, one alert per expected entry and no other, and each listed evidence
+//! peer (and provider and the flow record, where listed) must match exactly, one alert per expected entry and no other, and each listed evidence
 //! fragment must appear in the alert's evidence. A scenario with its own `remotewatch.toml`
 //! (inventory, session log, databases) is analysed with it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -32,6 +32,9 @@ fn matches(expected: &Value, actual: &Value) -> bool {
         && expected
             .get("provider")
             .is_none_or(|v| actual.get("provider") == Some(v))
+        && expected
+            .get("flow")
+            .is_none_or(|v| actual.get("flow") == Some(v))
         && expected["evidence"].as_array().is_none_or(|frags| {
             frags.iter().all(|f| {
                 let f = f.as_str().unwrap();

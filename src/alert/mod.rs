@@ -38,6 +38,23 @@ pub struct FlowRecord {
     pub dst_port: u16,
     /// VLAN id(s) as keyed by the flow table; 0 when untagged.
     pub vlan: u32,
+    /// The tunnel the flow arrived in, when it was unwrapped from one; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<TunnelRecord>,
+}
+
+/// The tunnel a flow arrived in (`decode::Tunnelled`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TunnelRecord {
+    /// `ipip`, `gre`, `vxlan`, `geneve` or `teredo`.
+    pub kind: &'static str,
+    /// The outer packet's source, as the flow's first packet carried it; absent when the
+    /// sensor kept no addresses for the flow (see `pipeline::tunnels::TUNNEL_ENDS_MAX`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outer_src: Option<IpAddr>,
+    /// The outer packet's destination, as above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outer_dst: Option<IpAddr>,
 }
 
 impl FlowRecord {
@@ -50,6 +67,7 @@ impl FlowRecord {
             dst_ip: server.ip(),
             dst_port: server.port(),
             vlan,
+            tunnel: None,
         }
     }
 }

@@ -122,16 +122,39 @@ pub enum Tunnel {
 }
 
 impl Tunnel {
-    /// What an alert's evidence says of a flow carried in this tunnel.
+    /// The tunnel as an alert's evidence names it.
     pub fn describe(self) -> &'static str {
         match self {
-            Tunnel::IpInIp => "carried in an IP-in-IP tunnel (RFC 2003/4213), unwrapped",
-            Tunnel::Gre => "carried in a GRE tunnel (RFC 2784), unwrapped",
-            Tunnel::Vxlan => "carried in a VXLAN tunnel (RFC 7348), unwrapped",
-            Tunnel::Geneve => "carried in a Geneve tunnel (RFC 8926), unwrapped",
-            Tunnel::Teredo => "carried in a Teredo tunnel (RFC 4380), unwrapped",
+            Tunnel::IpInIp => "an IP-in-IP tunnel (RFC 2003/4213)",
+            Tunnel::Gre => "a GRE tunnel (RFC 2784)",
+            Tunnel::Vxlan => "a VXLAN tunnel (RFC 7348)",
+            Tunnel::Geneve => "a Geneve tunnel (RFC 8926)",
+            Tunnel::Teredo => "a Teredo tunnel (RFC 4380)",
         }
     }
+
+    /// Short lower-case name for alert flow records.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tunnel::IpInIp => "ipip",
+            Tunnel::Gre => "gre",
+            Tunnel::Vxlan => "vxlan",
+            Tunnel::Geneve => "geneve",
+            Tunnel::Teredo => "teredo",
+        }
+    }
+}
+
+/// The tunnel a packet was unwrapped from, and that tunnel's own addresses (the outer packet's
+/// source and destination).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tunnelled {
+    /// Which tunnel.
+    pub kind: Tunnel,
+    /// The outer packet's source.
+    pub src: IpAddr,
+    /// The outer packet's destination.
+    pub dst: IpAddr,
 }
 
 /// A decoded IP packet: addresses, transport ports and the payload detectors look at.
@@ -168,7 +191,7 @@ pub struct Packet<'a> {
     /// their sender wrote.
     pub payload_wire_len: u32,
     /// The tunnel this packet was unwrapped from (the innermost, when nested).
-    pub tunnel: Option<Tunnel>,
+    pub tunnel: Option<Tunnelled>,
 }
 
 /// What a frame turned out to be.
@@ -588,10 +611,11 @@ fn packet_at<'a>(
             };
             Some((t, inner))
         });
-        if let Some((tunnel, (inner, vlan))) = inner {
+        if let Some((kind, (inner, vlan))) = inner {
             match packet_at(&inner, vlan, frame, depth + 1) {
                 Decoded::Packet(mut p) => {
-                    p.tunnel.get_or_insert(tunnel);
+                    let (src, dst) = (facts.0, facts.1);
+                    p.tunnel.get_or_insert(Tunnelled { kind, src, dst });
                     return Decoded::Packet(p);
                 }
                 Decoded::Fragment => return Decoded::Fragment,

@@ -17,6 +17,7 @@
 mod names;
 mod parallel;
 mod stats;
+mod tunnels;
 mod workers;
 
 pub use names::NameCache;
@@ -24,7 +25,7 @@ pub use parallel::{analyze_file, FileEnd, FileError};
 pub use stats::Stats;
 pub use workers::{PacketPath, Workers, WORKERS_MAX};
 
-use crate::alert::{Alert, AlertKey, Dedup, FlowRecord, Policy};
+use crate::alert::{Alert, AlertKey, Dedup, FlowRecord, Policy, TunnelRecord};
 use crate::capture::{Frame, LinkType};
 use crate::config::{Config, DetectConfig, Inventory};
 use crate::decode::{decode, ip_proto, Decoded, Packet};
@@ -187,6 +188,8 @@ struct Emitter<'s> {
     error: Option<io::Error>,
     /// Stands in for the memo of a flow that was never inspected when it is concluded.
     spare_memo: HandshakeMemo,
+    /// The tunnel addresses of live flows that arrived in a tunnel.
+    tunnels: tunnels::TunnelEnds,
 }
 
 /// The decode-to-alert pipeline for one source.
@@ -245,6 +248,7 @@ impl<'s> Pipeline<'s> {
                 stats: Stats::default(),
                 error: None,
                 spare_memo: HandshakeMemo::default(),
+                tunnels: tunnels::TunnelEnds::default(),
             },
             next_expire: Ts(0),
         }
@@ -419,6 +423,11 @@ impl<'s> Pipeline<'s> {
         let Some(flow) = self.flows.get_mut(ing.id) else {
             return;
         };
+        if ing.new {
+            if let Some(t) = p.tunnel {
+                self.emit.tunnels.remember(flow.key, t);
+            }
+        }
         if flow.state.det.done {
             if flow.state.det.held.is_some() {
                 self.emit.check_long(flow);
@@ -522,6 +531,9 @@ impl Emitter<'_> {
         self.report(flow);
         if flow.state.det.held.is_some() {
             self.check_long(flow);
+        }
+        if flow.tunnel.is_some() {
+            self.tunnels.forget(&flow.key);
         }
     }
 
@@ -717,9 +729,23 @@ impl Emitter<'_> {
         }
         let mut severity = self.policy.severity(&v);
         let mut evidence = v.evidence;
-        if let Some(t) = flow.tunnel {
-            evidence.push(t.describe().to_owned());
-        }
+        let tunnel = flow.tunnel.map(|kind| {
+            let ends = self.tunnels.get(&flow.key).filter(|t| t.kind == kind);
+            evidence.push(match ends {
+                Some(t) => format!(
+                    "carried in {} from {} to {}, unwrapped",
+                    kind.describe(),
+                    t.src,
+                    t.dst
+                ),
+                None => format!("carried in {}, unwrapped", kind.describe()),
+            });
+            TunnelRecord {
+                kind: kind.name(),
+                outer_src: ends.map(|t| t.src),
+                outer_dst: ends.map(|t| t.dst),
+            }
+        });
         // Neither side is a contractor endpoint: the initiator may be a contractor's egress
         // (inbound to a gateway), bound by the inventory or a session log.
         let mut contractor = self.inventory.lookup(endpoint);
@@ -767,12 +793,10 @@ impl Emitter<'_> {
             endpoint,
             contractor: contractor.map(|c| c.id.clone()),
             peer: Some(peer),
-            flow: Some(FlowRecord::new(
-                flow.key.proto,
-                client,
-                server,
-                flow.key.vlan,
-            )),
+            flow: Some(FlowRecord {
+                tunnel,
+                ..FlowRecord::new(flow.key.proto, client, server, flow.key.vlan)
+            }),
             evidence,
         })
     }

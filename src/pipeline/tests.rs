@@ -443,3 +443,63 @@ fn a_flow_losing_its_buffer_lets_its_memo_go() {
     assert_eq!(pipe.flows.len(), 10);
     assert_eq!(memos(&pipe), 2, "the two newest flows are under inspection");
 }
+
+/// `frame` (an Ethernet frame carrying IPv4) sent through a GRE tunnel from `near` to `far`.
+fn in_gre(frame: &[u8], near: [u8; 4], far: [u8; 4]) -> Vec<u8> {
+    let mut gre = vec![0, 0, 0x08, 0x00];
+    gre.extend_from_slice(&frame[14..]);
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 3], [2, 0, 0, 0, 0, 4])
+        .ipv4(near, far, 60)
+        .write(&mut out, etherparse::IpNumber(47), &gre)
+        .unwrap();
+    out
+}
+
+/// A flow that arrived in a tunnel is reported with the tunnel's own addresses, in its evidence
+/// and its flow record, and they are kept only while the flow lives.
+#[test]
+fn a_tunnelled_flow_is_reported_with_its_tunnel_addresses() {
+    let (near, far) = ([203, 0, 113, 1], [203, 0, 113, 200]);
+    let cfg = Config::defaults();
+    let mut sink = VecSink::default();
+    let mut pipe = Pipeline::with_cascade(
+        &cfg,
+        LinkType::Ethernet,
+        Cascade::of(vec![Box::new(Magic)]),
+        &mut sink,
+    );
+    let frames = [
+        in_gre(&tcp(C, S, "S", 0, b""), near, far),
+        in_gre(&tcp(C, S, "PA", 1, b"HELLO"), near, far),
+        in_gre(&tcp(S, C, "PA", 1, b"WORLD"), far, near),
+    ];
+    for (i, data) in frames.iter().enumerate() {
+        let f = Frame {
+            ts: Ts::from_secs(10 + i as u64),
+            data,
+            wire_len: data.len() as u32,
+        };
+        pipe.frame(&f).unwrap();
+    }
+    assert_eq!(pipe.emit.tunnels.len(), 1);
+    pipe.finish().unwrap();
+    assert_eq!(pipe.emit.tunnels.len(), 0, "forgotten when the flow ended");
+    drop(pipe);
+    assert_eq!(sink.0.len(), 1);
+    let a = &sink.0[0];
+    assert!(
+        a.evidence.contains(
+            &"carried in a GRE tunnel (RFC 2784) from 203.0.113.1 to 203.0.113.200, unwrapped"
+                .to_owned()
+        ),
+        "{:?}",
+        a.evidence
+    );
+    let flow = serde_json::to_value(a.flow.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        flow["tunnel"],
+        serde_json::json!({"kind": "gre", "outer_src": "203.0.113.1", "outer_dst": "203.0.113.200"})
+    );
+    assert_eq!(flow["src_ip"], "192.0.2.10");
+}
