@@ -190,8 +190,10 @@ pub struct Packet<'a> {
     /// frame (the cut bytes are the end of the payload), so size-exact formats still see the size
     /// their sender wrote.
     pub payload_wire_len: u32,
-    /// The tunnel this packet was unwrapped from (the innermost, when nested).
-    pub tunnel: Option<Tunnelled>,
+    /// The tunnel this packet was unwrapped from (the innermost, when nested); its addresses
+    /// are [`tunnel_of`] the frame, read only when a flow needs them (one byte here keeps every
+    /// packet as small as before tunnels had addresses).
+    pub tunnel: Option<Tunnel>,
 }
 
 /// What a frame turned out to be.
@@ -222,7 +224,19 @@ pub(crate) fn whole<'a>(link: LinkType, frame: &Frame<'a>) -> Decoded<'a> {
         Ok(None) => return Decoded::NotIp,
         Err(m) => return Decoded::Malformed(m),
     };
-    packet_from(&sliced, vlan, frame)
+    packet_at(&sliced, vlan, frame, 0, &mut None)
+}
+
+/// The tunnel a frame's packet was unwrapped from, with the tunnel's own addresses: the
+/// innermost tunnel, as [`Packet::tunnel`] names it; `None` for a packet that was in none.
+/// Decodes the frame the whole way again: for the first packet of a tunnelled flow only.
+pub fn tunnel_of(link: LinkType, frame: &Frame<'_>) -> Option<Tunnelled> {
+    let (sliced, vlan) = link::slice(link, frame.data).ok()??;
+    let mut tunnel = None;
+    match packet_at(&sliced, vlan, frame, 0, &mut tunnel) {
+        Decoded::Packet(_) => tunnel,
+        _ => None,
+    }
 }
 
 /// VLAN tags the per-layer way walks; more go the whole way.
@@ -438,9 +452,9 @@ fn payload_wire_len(payload: &[u8], frame: &Frame<'_>) -> u32 {
 /// Tunnel layers unwrapped in one frame: a tunnel inside a tunnel (PPTP's GRE inside 4in6,
 /// say) is still read through; the packet of a deeper one is the last tunnel layer reached.
 const TUNNEL_DEPTH_MAX: usize = 2;
-/// EtherTypes GRE names its payload with (RFC 2784 §2.4).
-const GRE_IPV4: u16 = 0x0800;
-const GRE_IPV6: u16 = 0x86dd;
+/// EtherTypes GRE (RFC 2784 §2.4) and Geneve (RFC 8926 §3.4) name an IP payload with.
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// GRE flag bits of the first byte: checksum present, routing present (RFC 1701, deprecated),
 /// key present, sequence number present (RFC 2784 §2.1, RFC 2890 §2).
 const GRE_CHECKSUM: u8 = 0x80;
@@ -501,7 +515,7 @@ fn tunnelled(proto: u8, payload: &[u8]) -> Option<(Tunnel, Inner<'_>)> {
             if version & GRE_VERSION_MASK != 0 || flags & GRE_ROUTING != 0 {
                 return None;
             }
-            if !matches!(link::be16(payload, 2)?, GRE_IPV4 | GRE_IPV6) {
+            if !matches!(link::be16(payload, 2)?, ETHERTYPE_IPV4 | ETHERTYPE_IPV6) {
                 return None;
             }
             let fields = [GRE_CHECKSUM, GRE_KEY, GRE_SEQUENCE]
@@ -552,7 +566,7 @@ fn udp_tunnelled(datagram: &[u8]) -> Option<(Tunnel, Inner<'_>)> {
             let inner = body.get(GENEVE_HEADER_LEN + options..)?;
             match link::be16(body, 2)? {
                 ETHERTYPE_TEB => Some((Tunnel::Geneve, Inner::Ethernet(inner))),
-                GRE_IPV4 | GRE_IPV6 => Some((Tunnel::Geneve, Inner::Ip(inner))),
+                ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Some((Tunnel::Geneve, Inner::Ip(inner))),
                 _ => None,
             }
         }
@@ -576,16 +590,14 @@ fn teredo(mut data: &[u8]) -> Option<&[u8]> {
     (data.first()? >> 4 == 6 && IPV6_HEADER_LEN + payload_len == data.len()).then_some(data)
 }
 
-fn packet_from<'a>(s: &LaxSlicedPacket<'a>, vlan: u32, frame: &Frame<'a>) -> Decoded<'a> {
-    packet_at(s, vlan, frame, 0)
-}
-
-/// The packet of `s`, `depth` tunnel layers down the frame.
+/// The packet of `s`, `depth` tunnel layers down the frame; `tunnel` is given the innermost
+/// tunnel unwrapped, with its addresses.
 fn packet_at<'a>(
     s: &LaxSlicedPacket<'a>,
     vlan: u32,
     frame: &Frame<'a>,
     depth: usize,
+    tunnel: &mut Option<Tunnelled>,
 ) -> Decoded<'a> {
     let facts = match &s.net {
         Some(LaxNetSlice::Ipv4(v4)) => ipv4_facts(v4),
@@ -612,10 +624,13 @@ fn packet_at<'a>(
             Some((t, inner))
         });
         if let Some((kind, (inner, vlan))) = inner {
-            match packet_at(&inner, vlan, frame, depth + 1) {
+            match packet_at(&inner, vlan, frame, depth + 1, tunnel) {
                 Decoded::Packet(mut p) => {
-                    let (src, dst) = (facts.0, facts.1);
-                    p.tunnel.get_or_insert(Tunnelled { kind, src, dst });
+                    if p.tunnel.is_none() {
+                        p.tunnel = Some(kind);
+                        let (src, dst) = (facts.0, facts.1);
+                        *tunnel = Some(Tunnelled { kind, src, dst });
+                    }
                     return Decoded::Packet(p);
                 }
                 Decoded::Fragment => return Decoded::Fragment,

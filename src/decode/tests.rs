@@ -373,7 +373,7 @@ fn ip_in_ip_and_gre_version_0_give_the_inner_packet() {
         ("192.0.2.1".into(), 3389, 61)
     );
     assert_eq!(p.tcp.unwrap().mss, Some(1380));
-    assert_eq!(p.tunnel.map(|t| t.kind), Some(Tunnel::IpInIp));
+    assert_eq!(p.tunnel, Some(Tunnel::IpInIp));
     let f = ipv4_around(41, udp6);
     let p = packet(LinkType::RawIp, &f);
     assert_eq!(
@@ -393,7 +393,7 @@ fn ip_in_ip_and_gre_version_0_give_the_inner_packet() {
         let f = ipv4_around(47, &gre0(c, k, s, 0x0800, tcp4));
         let p = packet(LinkType::RawIp, &f);
         assert_eq!((p.proto, p.dst_port), (ip_proto::TCP, 3389), "{bits}");
-        assert_eq!(p.tunnel.map(|t| t.kind), Some(Tunnel::Gre));
+        assert_eq!(p.tunnel, Some(Tunnel::Gre));
         let f = ipv4_around(47, &gre0(c, k, s, 0x86dd, udp6));
         let p = packet(LinkType::RawIp, &f);
         assert_eq!((p.proto, p.src_port), (ip_proto::UDP, 53), "{bits}");
@@ -419,7 +419,7 @@ fn tunnels_that_are_not_unwrapped_stay_the_tunnels_packet() {
     let f = ipv4_around(47, &pptp);
     let p = packet(LinkType::RawIp, &f);
     assert_eq!(
-        (p.proto, p.payload, p.tunnel.map(|t| t.kind)),
+        (p.proto, p.payload, p.tunnel),
         (ip_proto::GRE, &pptp[..], None)
     );
     // GRE with routing (RFC 1701), or carrying another EtherType (Ethernet bridging, 0x6558).
@@ -445,10 +445,7 @@ fn tunnels_that_are_not_unwrapped_stay_the_tunnels_packet() {
     );
     let p = packet(LinkType::RawIp, &two);
     // The innermost tunnel is named.
-    assert_eq!(
-        (p.dst_port, p.tunnel.map(|t| t.kind)),
-        (3389, Some(Tunnel::IpInIp))
-    );
+    assert_eq!((p.dst_port, p.tunnel), (3389, Some(Tunnel::IpInIp)));
     let three = ipv6(4, &two);
     let p = packet(LinkType::RawIp, &three);
     assert_eq!((p.proto, p.src.to_string()), (4, "203.0.113.1".into()));
@@ -511,12 +508,7 @@ fn vxlan_geneve_and_teredo_give_the_inner_packet() {
     let f = udp_around(51234, 4789, &vxlan(0x08, &eth));
     let p = packet(LinkType::RawIp, &f);
     assert_eq!(
-        (
-            p.src.to_string(),
-            p.dst_port,
-            p.tunnel.map(|t| t.kind),
-            p.vlan
-        ),
+        (p.src.to_string(), p.dst_port, p.tunnel, p.vlan),
         ("192.0.2.1".into(), 3389, Some(Tunnel::Vxlan), 0)
     );
     assert_eq!(p.tcp.unwrap().mss, Some(1380));
@@ -536,7 +528,7 @@ fn vxlan_geneve_and_teredo_give_the_inner_packet() {
         let f = udp_around(40000, 6081, &geneve(0, words, 0x6558, &eth));
         let p = packet(LinkType::RawIp, &f);
         assert_eq!(
-            (p.dst_port, p.tunnel.map(|t| t.kind)),
+            (p.dst_port, p.tunnel),
             (3389, Some(Tunnel::Geneve)),
             "{words}"
         );
@@ -544,7 +536,7 @@ fn vxlan_geneve_and_teredo_give_the_inner_packet() {
     let f = udp_around(40000, 6081, &geneve(0, 1, 0x86dd, ipv6_packet));
     let p = packet(LinkType::RawIp, &f);
     assert_eq!(
-        (p.src.to_string(), p.src_port, p.tunnel.map(|t| t.kind)),
+        (p.src.to_string(), p.src_port, p.tunnel),
         ("2001:db8::1".into(), 53, Some(Tunnel::Geneve))
     );
     // Teredo: the IPv6 packet alone, behind an origin indication, behind an authentication
@@ -563,12 +555,7 @@ fn vxlan_geneve_and_teredo_give_the_inner_packet() {
         let f = udp_around(src, dst, data);
         let p = packet(LinkType::RawIp, &f);
         assert_eq!(
-            (
-                p.dst.to_string(),
-                p.dst_port,
-                p.payload,
-                p.tunnel.map(|t| t.kind)
-            ),
+            (p.dst.to_string(), p.dst_port, p.payload, p.tunnel),
             (
                 "2001:db8::2".into(),
                 40000,
@@ -589,6 +576,36 @@ fn vxlan_geneve_and_teredo_give_the_inner_packet() {
     assert!(fast(LinkType::Ethernet, &frame(&outer)).is_none());
     assert!(peek(LinkType::Ethernet, &outer).is_none());
     assert!(!agree(LinkType::Ethernet, &frame(&outer)));
+}
+
+/// The tunnel's own addresses, read again for a flow's first packet: the innermost tunnel's,
+/// none for a packet in no tunnel.
+#[test]
+fn tunnel_of_gives_the_innermost_tunnels_addresses() {
+    let eth = eth_tcp_syn();
+    let tcp4 = &eth[14..];
+    let ends = |data: &[u8]| {
+        tunnel_of(LinkType::RawIp, &frame(data))
+            .map(|t| (t.kind, t.src.to_string(), t.dst.to_string()))
+    };
+    let gre = ipv4_around(47, &gre0(false, true, false, 0x0800, tcp4));
+    assert_eq!(
+        ends(&gre),
+        Some((Tunnel::Gre, "203.0.113.1".into(), "203.0.113.2".into()))
+    );
+    let vx = udp_around(51234, 4789, &vxlan(0x08, &eth));
+    assert_eq!(
+        ends(&vx),
+        Some((Tunnel::Vxlan, "203.0.113.1".into(), "203.0.113.2".into()))
+    );
+    // GRE inside IPv4-in-IPv6: the GRE packet's addresses, not the IPv6 ones.
+    let nested = ipv6(4, &gre);
+    assert_eq!(ends(&nested).map(|e| e.0), Some(Tunnel::Gre));
+    assert_eq!(ends(&nested).map(|e| e.1), Some("203.0.113.1".into()));
+    assert_eq!(packet(LinkType::RawIp, &nested).tunnel, Some(Tunnel::Gre));
+    // No tunnel, or a tunnel port that is not one.
+    assert_eq!(ends(tcp4), None);
+    assert_eq!(ends(&udp_around(40000, 4789, &vxlan(0x00, &eth))), None);
 }
 
 #[test]
@@ -622,7 +639,7 @@ fn udp_on_a_tunnel_port_that_is_not_the_tunnel_stays_udp() {
         let f = udp_around(40000, dst, &data);
         let p = packet(LinkType::RawIp, &f);
         assert_eq!(
-            (p.proto, p.dst_port, p.payload, p.tunnel.map(|t| t.kind)),
+            (p.proto, p.dst_port, p.payload, p.tunnel),
             (ip_proto::UDP, dst, &data[..], None),
             "{why}"
         );

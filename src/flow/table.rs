@@ -437,7 +437,7 @@ impl<S: Default> FlowTable<S> {
             bytes: [0; 2],
             ttl: [0; 2],
             ah_spi: [None; 2],
-            tunnel: first.tunnel.map(|t| t.kind),
+            tunnel: first.tunnel,
             tcp: Handshake::default(),
             payloads: None,
             state: S::default(),

@@ -327,7 +327,7 @@ impl<'s> Pipeline<'s> {
         match crate::decode::fast(self.link, f) {
             Some(p) => {
                 self.count_frame(f);
-                self.packet(&p);
+                self.packet(&p, f);
                 self.take_error()
             }
             None => self.decoded(f, crate::decode::whole(self.link, f)),
@@ -339,7 +339,7 @@ impl<'s> Pipeline<'s> {
         self.count_frame(f);
         let st = &mut self.emit.stats;
         match d {
-            Decoded::Packet(p) => self.packet(&p),
+            Decoded::Packet(p) => self.packet(&p, f),
             Decoded::NotIp => st.not_ip += 1,
             Decoded::Fragment => st.fragments += 1,
             Decoded::Malformed(m) => st.count_malformed(m),
@@ -402,7 +402,8 @@ impl<'s> Pipeline<'s> {
             .expire(now, |flow, why| emit.flow_ended(flow, why));
     }
 
-    fn packet(&mut self, p: &Packet<'_>) {
+    /// One decoded packet `p` of the frame `f`.
+    fn packet(&mut self, p: &Packet<'_>, f: &Frame<'_>) {
         self.emit.stats.packets += 1;
         self.expire(p.ts);
         if self.emit.identity.has_work(p.ts) {
@@ -423,8 +424,8 @@ impl<'s> Pipeline<'s> {
         let Some(flow) = self.flows.get_mut(ing.id) else {
             return;
         };
-        if ing.new {
-            if let Some(t) = p.tunnel {
+        if ing.new && p.tunnel.is_some() {
+            if let Some(t) = crate::decode::tunnel_of(self.link, f) {
                 self.emit.tunnels.remember(flow.key, t);
             }
         }
