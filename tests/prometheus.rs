@@ -105,6 +105,7 @@ fn check_exposition(metrics: &str) {
             ]
             .contains(&value),
             "result" => ["success", "failure"].contains(&value),
+            "tunnel" => ["ipip", "gre", "vxlan", "geneve", "teredo"].contains(&value),
             "severity" => ["info", "low", "medium", "high", "critical"].contains(&value),
             "reason" => [
                 "link_header",

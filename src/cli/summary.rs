@@ -1,6 +1,6 @@
 //! The run summary printed on stderr after a capture is analysed.
 
-use crate::decode::Malformed;
+use crate::decode::{Malformed, Tunnel};
 use crate::detect::Kind;
 use crate::pipeline::Stats;
 use std::fmt::Write as _;
@@ -70,6 +70,20 @@ fn render(
         "  other      {} non-IP, {} later fragments",
         s.not_ip, s.fragments
     );
+    if s.unwrapped_total() > 0 {
+        let kinds: Vec<String> = Tunnel::ALL
+            .iter()
+            .zip(s.unwrapped)
+            .filter(|(_, n)| *n > 0)
+            .map(|(t, n)| format!("{} {n}", t.name()))
+            .collect();
+        let _ = writeln!(
+            o,
+            "  tunnels    {} packets unwrapped ({})",
+            s.unwrapped_total(),
+            kinds.join(", ")
+        );
+    }
     if let Some(rss) = peak_rss {
         let _ = writeln!(
             o,
@@ -104,6 +118,20 @@ mod tests {
         };
         s.malformed[Malformed::Truncated.index()] = 2;
         s.alerts[1] = 3;
+        let mut tunnelled = s.clone();
+        tunnelled.unwrapped[Tunnel::Vxlan.index()] = 7;
+        tunnelled.unwrapped[Tunnel::Gre.index()] = 2;
+        let out = render(
+            Path::new("x.pcap"),
+            &tunnelled,
+            Duration::from_secs(2),
+            None,
+            None,
+        );
+        assert!(
+            out.contains("  tunnels    9 packets unwrapped (gre 2, vxlan 7)\n"),
+            "{out}"
+        );
         let out = render(
             Path::new("x.pcap"),
             &s,
@@ -121,6 +149,10 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("malformed  2 (truncated 2)"), "{out}");
+        assert!(
+            !out.contains("tunnels"),
+            "no tunnel line without tunnels: {out}"
+        );
         assert!(out.contains("peak RSS 2.0 MiB"), "{out}");
         assert!(out.contains("truncated  yes"), "{out}");
         let clean = render(Path::new("x.pcap"), &s, Duration::from_secs(2), None, None);

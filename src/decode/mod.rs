@@ -133,7 +133,21 @@ impl Tunnel {
         }
     }
 
-    /// Short lower-case name for alert flow records.
+    /// Every tunnel, in [`Tunnel::index`] order.
+    pub const ALL: [Tunnel; 5] = [
+        Tunnel::IpInIp,
+        Tunnel::Gre,
+        Tunnel::Vxlan,
+        Tunnel::Geneve,
+        Tunnel::Teredo,
+    ];
+
+    /// Position in [`Tunnel::ALL`] (for per-tunnel counters).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Short lower-case name for alert flow records and metric labels.
     pub fn name(self) -> &'static str {
         match self {
             Tunnel::IpInIp => "ipip",

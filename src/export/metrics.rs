@@ -11,7 +11,7 @@
 
 use crate::alert::{Alert, Severity};
 use crate::capture::LiveStats;
-use crate::decode::Malformed;
+use crate::decode::{Malformed, Tunnel};
 use crate::detect::Kind;
 use crate::pipeline::Stats;
 use crate::ts::Ts;
@@ -33,6 +33,7 @@ pub struct Metrics {
     packets: IntCounter,
     skipped: IntCounterVec,
     malformed: IntCounterVec,
+    unwrapped: IntCounterVec,
     flows: IntCounter,
     flows_expired: IntCounter,
     flows_evicted: IntCounter,
@@ -169,6 +170,7 @@ impl Metrics {
             packets: counter(r, "remotewatch_packets_total", "Frames decoded to an IP packet."),
             skipped: counter_vec(r, "remotewatch_frames_skipped_total", "Valid frames not analysed, by reason (not_ip, fragment).", &["reason"]),
             malformed: counter_vec(r, "remotewatch_frames_malformed_total", "Frames that could not be decoded, by reason.", &["reason"]),
+            unwrapped: counter_vec(r, "remotewatch_packets_unwrapped_total", "Packets unwrapped from a tunnel, by tunnel (ipip, gre, vxlan, geneve, teredo).", &["tunnel"]),
             flows: counter(r, "remotewatch_flows_total", "Flows created."),
             flows_expired: counter(r, "remotewatch_flows_expired_total", "Flows ended by the idle timeout."),
             flows_evicted: counter(r, "remotewatch_flows_evicted_total", "Flows evicted because the flow table was full."),
@@ -234,6 +236,9 @@ impl Metrics {
         for reason in ["not_ip", "fragment"] {
             m.skipped.with_label_values(&[reason]);
         }
+        for t in Tunnel::ALL {
+            m.unwrapped.with_label_values(&[t.name()]);
+        }
         for result in ["success", "failure"] {
             m.reloads.with_label_values(&[result]);
         }
@@ -296,6 +301,14 @@ impl Metrics {
         {
             self.malformed
                 .with_label_values(&[m.as_str()])
+                .inc_by(delta(*new, *old));
+        }
+        for (t, (new, old)) in Tunnel::ALL
+            .iter()
+            .zip(s.unwrapped.iter().zip(prev.unwrapped.iter()))
+        {
+            self.unwrapped
+                .with_label_values(&[t.name()])
                 .inc_by(delta(*new, *old));
         }
         self.flows

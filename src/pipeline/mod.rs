@@ -339,7 +339,14 @@ impl<'s> Pipeline<'s> {
         self.count_frame(f);
         let st = &mut self.emit.stats;
         match d {
-            Decoded::Packet(p) => self.packet(&p, f),
+            Decoded::Packet(p) => {
+                if let Some(t) = p.tunnel {
+                    if let Some(n) = st.unwrapped.get_mut(t.index()) {
+                        *n += 1;
+                    }
+                }
+                self.packet(&p, f)
+            }
             Decoded::NotIp => st.not_ip += 1,
             Decoded::Fragment => st.fragments += 1,
             Decoded::Malformed(m) => st.count_malformed(m),

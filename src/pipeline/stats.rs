@@ -1,7 +1,7 @@
 //! Run counters: what the summary prints and, later, what metrics export.
 
 use crate::alert::Alert;
-use crate::decode::Malformed;
+use crate::decode::{Malformed, Tunnel};
 use crate::detect::Kind;
 use crate::flow::FlowStats;
 use crate::ts::Ts;
@@ -19,6 +19,8 @@ pub struct Stats {
     pub not_ip: u64,
     /// Non-first IP fragments.
     pub fragments: u64,
+    /// Packets unwrapped from a tunnel, by tunnel ([`Tunnel::index`]).
+    pub unwrapped: [u64; Tunnel::ALL.len()],
     /// Malformed frames by reason ([`Malformed::index`]).
     pub malformed: [u64; Malformed::ALL.len()],
     /// Alerts delivered by kind ([`Kind::ALL`] order).
@@ -69,6 +71,9 @@ impl Stats {
         for (a, b) in self.malformed.iter_mut().zip(o.malformed) {
             *a += b;
         }
+        for (a, b) in self.unwrapped.iter_mut().zip(o.unwrapped) {
+            *a += b;
+        }
         for (a, b) in self.alerts.iter_mut().zip(o.alerts) {
             *a += b;
         }
@@ -82,6 +87,11 @@ impl Stats {
         for t in [o.first_ts, o.last_ts].into_iter().flatten() {
             self.see_time(t);
         }
+    }
+
+    /// Packets unwrapped from a tunnel, in all.
+    pub fn unwrapped_total(&self) -> u64 {
+        self.unwrapped.iter().sum()
     }
 
     /// Malformed frames in all.
@@ -107,14 +117,16 @@ impl Stats {
                 self.packets,
                 self.bytes,
                 self.not_ip,
-                self.malformed
+                self.malformed,
+                self.unwrapped
             ),
             (
                 one.frames,
                 one.packets,
                 one.bytes,
                 one.not_ip,
-                one.malformed
+                one.malformed,
+                one.unwrapped
             ),
             "{what}"
         );

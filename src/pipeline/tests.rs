@@ -483,6 +483,9 @@ fn a_tunnelled_flow_is_reported_with_its_tunnel_addresses() {
         pipe.frame(&f).unwrap();
     }
     assert_eq!(pipe.emit.tunnels.len(), 1);
+    let mut unwrapped = [0; crate::decode::Tunnel::ALL.len()];
+    unwrapped[crate::decode::Tunnel::Gre.index()] = 3;
+    assert_eq!(pipe.stats().unwrapped, unwrapped);
     pipe.finish().unwrap();
     assert_eq!(pipe.emit.tunnels.len(), 0, "forgotten when the flow ended");
     drop(pipe);

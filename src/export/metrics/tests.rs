@@ -50,6 +50,7 @@ fn every_metric_is_exposed_with_help_and_type() {
         "remotewatch_packets_total",
         "remotewatch_frames_skipped_total",
         "remotewatch_frames_malformed_total",
+        "remotewatch_packets_unwrapped_total",
         "remotewatch_flows_total",
         "remotewatch_flows_expired_total",
         "remotewatch_flows_evicted_total",
@@ -99,11 +100,13 @@ fn observe_adds_deltas_and_never_goes_backwards() {
         ..Stats::default()
     };
     s.malformed[Malformed::IpHeader.index()] = 2;
+    s.unwrapped[Tunnel::Vxlan.index()] = 5;
     s.flows_active = 4;
     s.last_ts = Some(Ts::from_secs(1_700_000_000));
     m.observe(&s, None);
     s.frames = 25;
     s.malformed[Malformed::IpHeader.index()] = 3;
+    s.unwrapped[Tunnel::Vxlan.index()] = 8;
     m.observe(&s, None);
     let live = LiveStats::default();
     live.dropped.store(7, Ordering::Relaxed);
@@ -121,6 +124,14 @@ fn observe_adds_deltas_and_never_goes_backwards() {
     assert_eq!(
         value(&t, "remotewatch_frames_skipped_total{reason=\"not_ip\"}"),
         Some(1.0)
+    );
+    assert_eq!(
+        value(&t, "remotewatch_packets_unwrapped_total{tunnel=\"vxlan\"}"),
+        Some(8.0)
+    );
+    assert_eq!(
+        value(&t, "remotewatch_packets_unwrapped_total{tunnel=\"gre\"}"),
+        Some(0.0)
     );
     assert_eq!(value(&t, "remotewatch_flows_active"), Some(4.0));
     assert_eq!(
