@@ -49,12 +49,7 @@ fn render(
         kinds.join(", "),
         s.suppressed
     );
-    let bad: Vec<String> = Malformed::ALL
-        .iter()
-        .zip(s.malformed)
-        .filter(|(_, n)| *n > 0)
-        .map(|(m, n)| format!("{} {n}", m.as_str()))
-        .collect();
+    let bad = nonzero(Malformed::ALL.map(Malformed::as_str), s.malformed);
     let _ = writeln!(
         o,
         "  malformed  {}{}",
@@ -71,17 +66,11 @@ fn render(
         s.not_ip, s.fragments
     );
     if s.unwrapped_total() > 0 {
-        let kinds: Vec<String> = Tunnel::ALL
-            .iter()
-            .zip(s.unwrapped)
-            .filter(|(_, n)| *n > 0)
-            .map(|(t, n)| format!("{} {n}", t.name()))
-            .collect();
         let _ = writeln!(
             o,
             "  tunnels    {} packets unwrapped ({})",
             s.unwrapped_total(),
-            kinds.join(", ")
+            nonzero(Tunnel::ALL.map(Tunnel::name), s.unwrapped).join(", ")
         );
     }
     if let Some(rss) = peak_rss {
@@ -95,6 +84,16 @@ fn render(
         let _ = writeln!(o, "  truncated  yes: the capture ends mid-record ({why}); everything before the cut was analysed");
     }
     o
+}
+
+/// `name count` for each name whose count is not zero, in order.
+fn nonzero<const N: usize>(names: [&str; N], counts: [u64; N]) -> Vec<String> {
+    names
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect()
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), when the platform reports it.

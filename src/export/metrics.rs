@@ -25,6 +25,14 @@ use std::sync::Mutex;
 /// Alerts remembered for the active-alert gauges; older ones fall out of the window anyway.
 pub const RECENT_ALERTS_MAX: usize = 100_000;
 
+/// Adds to each counter of `v`, labelled by `labels` in turn, what its count grew by from `old`
+/// to `new` (in the same order).
+fn inc_each<const N: usize>(v: &IntCounterVec, labels: [&str; N], new: &[u64; N], old: &[u64; N]) {
+    for (label, (n, o)) in labels.iter().zip(new.iter().zip(old)) {
+        v.with_label_values(&[*label]).inc_by(n.saturating_sub(*o));
+    }
+}
+
 /// Every metric, registered in one registry.
 pub struct Metrics {
     registry: Registry,
@@ -295,22 +303,18 @@ impl Metrics {
         self.skipped
             .with_label_values(&["fragment"])
             .inc_by(delta(s.fragments, prev.fragments));
-        for (m, (new, old)) in Malformed::ALL
-            .iter()
-            .zip(s.malformed.iter().zip(prev.malformed.iter()))
-        {
-            self.malformed
-                .with_label_values(&[m.as_str()])
-                .inc_by(delta(*new, *old));
-        }
-        for (t, (new, old)) in Tunnel::ALL
-            .iter()
-            .zip(s.unwrapped.iter().zip(prev.unwrapped.iter()))
-        {
-            self.unwrapped
-                .with_label_values(&[t.name()])
-                .inc_by(delta(*new, *old));
-        }
+        inc_each(
+            &self.malformed,
+            Malformed::ALL.map(Malformed::as_str),
+            &s.malformed,
+            &prev.malformed,
+        );
+        inc_each(
+            &self.unwrapped,
+            Tunnel::ALL.map(Tunnel::name),
+            &s.unwrapped,
+            &prev.unwrapped,
+        );
         self.flows
             .inc_by(delta(s.flows.created, prev.flows.created));
         self.flows_expired
