@@ -466,7 +466,8 @@ fn payload_wire_len(payload: &[u8], frame: &Frame<'_>) -> u32 {
 /// Tunnel layers unwrapped in one frame: a tunnel inside a tunnel (PPTP's GRE inside 4in6,
 /// say) is still read through; the packet of a deeper one is the last tunnel layer reached.
 const TUNNEL_DEPTH_MAX: usize = 2;
-/// EtherTypes GRE (RFC 2784 §2.4) and Geneve (RFC 8926 §3.4) name an IP payload with.
+/// EtherTypes of IPv4 and IPv6: after Ethernet and VLAN tags (`peek`), and as GRE (RFC 2784
+/// §2.4) and Geneve (RFC 8926 §3.4) name an IP payload.
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// GRE flag bits of the first byte: checksum present, routing present (RFC 1701, deprecated),

@@ -27,7 +27,7 @@
 //! Tests compare it with `decode` on every frame of every capture at hand and on mutated
 //! frames: where it gives a key, `decode` gives a packet with that key.
 
-use super::ip_proto;
+use super::{ip_proto, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPV6_HEADER_LEN, UDP_HEADER_LEN};
 use crate::capture::LinkType;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -41,12 +41,8 @@ const VLAN_TAGS_MAX: usize = 2;
 const VLAN_8021Q: u16 = 0x8100;
 const VLAN_8021AD: u16 = 0x88a8;
 const VLAN_QINQ_LEGACY: u16 = 0x9100;
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
 const IPV4_MIN_LEN: usize = 20;
-const IPV6_LEN: usize = 40;
 const TCP_MIN_LEN: usize = 20;
-const UDP_LEN: usize = 8;
 
 /// The flow-key fields of one frame, in its direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,7 +73,7 @@ pub fn peek(link: LinkType, data: &[u8]) -> Option<Peek> {
     };
     let need = match proto {
         ip_proto::TCP => usize::from(payload.get(12)? >> 4) * 4,
-        ip_proto::UDP => UDP_LEN,
+        ip_proto::UDP => UDP_HEADER_LEN,
         _ => return None,
     };
     if (proto == ip_proto::TCP && need < TCP_MIN_LEN) || payload.len() < need {
@@ -139,20 +135,25 @@ fn ipv4(ip: &[u8]) -> Option<IpLayer<'_>> {
 }
 
 fn ipv6(ip: &[u8]) -> Option<IpLayer<'_>> {
-    if ip.len() < IPV6_LEN {
+    if ip.len() < IPV6_HEADER_LEN {
         return None;
     }
     let payload_len = usize::from(be16(ip, 4)?);
-    let end = if payload_len == 0 || IPV6_LEN + payload_len > ip.len() {
+    let end = if payload_len == 0 || IPV6_HEADER_LEN + payload_len > ip.len() {
         ip.len()
     } else {
-        IPV6_LEN + payload_len
+        IPV6_HEADER_LEN + payload_len
     };
     let addr = |at: usize| -> Option<IpAddr> {
         let b: [u8; 16] = ip.get(at..at + 16)?.try_into().ok()?;
         Some(IpAddr::V6(Ipv6Addr::from(b)))
     };
-    Some((addr(8)?, addr(24)?, *ip.get(6)?, ip.get(IPV6_LEN..end)?))
+    Some((
+        addr(8)?,
+        addr(24)?,
+        *ip.get(6)?,
+        ip.get(IPV6_HEADER_LEN..end)?,
+    ))
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {

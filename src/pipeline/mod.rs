@@ -341,9 +341,7 @@ impl<'s> Pipeline<'s> {
         match d {
             Decoded::Packet(p) => {
                 if let Some(t) = p.tunnel {
-                    if let Some(n) = st.unwrapped.get_mut(t.index()) {
-                        *n += 1;
-                    }
+                    st.count_unwrapped(t);
                 }
                 self.packet(&p, f)
             }

@@ -51,6 +51,12 @@ impl Stats {
         }
     }
 
+    pub(super) fn count_unwrapped(&mut self, t: Tunnel) {
+        if let Some(n) = self.unwrapped.get_mut(t.index()) {
+            *n += 1;
+        }
+    }
+
     pub(super) fn count_alert(&mut self, a: &Alert) {
         if let Some(i) = Kind::ALL.iter().position(|k| *k == a.kind) {
             if let Some(n) = self.alerts.get_mut(i) {
