@@ -42,6 +42,28 @@ fn connection_request() -> Vec<u8> {
     v
 }
 
+/// A listener on 127.0.0.1, and in a temporary directory a configuration that captures its
+/// port on lo (with `capture` added to the `[capture]` table) and writes alerts to
+/// `alerts.jsonl` there. `None`, saying why, when the tests do not run as root.
+fn loopback_setup(
+    capture: &str,
+) -> Option<(TcpListener, u16, tempfile::TempDir, std::path::PathBuf)> {
+    if effective_uid() != Some(0) {
+        eprintln!("skipped: live capture on lo needs root (CAP_NET_RAW); run the tests as root");
+        return None;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("rw.toml");
+    std::fs::write(
+        &cfg,
+        format!("[capture]\nbpf = \"tcp port {port}\"\n{capture}[alerts]\njsonl = \"alerts.jsonl\"\n[http]\nlisten = \"127.0.0.1:0\"\n"),
+    )
+    .unwrap();
+    Some((listener, port, dir, cfg))
+}
+
 /// X.224 Connection Confirm with RDP_NEG_RSP selecting TLS (MS-RDPBCGR 2.2.1.2).
 const CONNECTION_CONFIRM: [u8; 19] = [
     0x03, 0x00, 0x00, 0x13, 0x0E, 0xD0, 0x00, 0x00, 0x12, 0x34, 0x00, 0x02, 0x00, 0x08, 0x00, 0x01,
@@ -50,19 +72,9 @@ const CONNECTION_CONFIRM: [u8; 19] = [
 
 #[test]
 fn live_capture_on_loopback_reports_an_rdp_connection_request() {
-    if effective_uid() != Some(0) {
-        eprintln!("skipped: live capture on lo needs root (CAP_NET_RAW); run the tests as root");
+    let Some((listener, port, dir, cfg)) = loopback_setup("") else {
         return;
-    }
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("rw.toml");
-    std::fs::write(
-        &cfg,
-        format!("[capture]\nbpf = \"tcp port {port}\"\n[alerts]\njsonl = \"alerts.jsonl\"\n[http]\nlisten = \"127.0.0.1:0\"\n"),
-    )
-    .unwrap();
+    };
     let mut daemon = Command::new(env!("CARGO_BIN_EXE_remotewatch"))
         .args([
             "run",
@@ -285,4 +297,225 @@ fn rdp_exchange(listener: TcpListener, port: u16) {
     client.read_exact(&mut reply).unwrap();
     drop(client);
     assert_eq!(server.join().unwrap(), connection_request().len());
+}
+
+/// `n` TCP connections to `listener`, each carrying a short request and reply, one after
+/// another; returns the clients' ports.
+fn short_exchanges(listener: TcpListener, port: u16, n: usize) -> Vec<u16> {
+    let server = std::thread::spawn(move || {
+        for _ in 0..n {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 256];
+            let got = s.read(&mut buf).unwrap();
+            s.write_all(&buf[..got]).unwrap();
+        }
+    });
+    let ports = (0..n)
+        .map(|_| {
+            let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            c.write_all(b"ping").unwrap();
+            let mut reply = [0u8; 4];
+            c.read_exact(&mut reply).unwrap();
+            c.local_addr().unwrap().port()
+        })
+        .collect();
+    server.join().unwrap();
+    ports
+}
+
+/// What the sensor relies on when it reads an interface with several workers: two sockets in
+/// one fanout group (`capture::FANOUT_FLOW`) on lo share the connections between them, and
+/// each connection's frames, both directions, reach one socket only.
+#[test]
+fn a_fanout_group_gives_both_directions_of_each_connection_to_one_socket() {
+    use remotewatch::capture::{FanoutGroup, LiveOptions, LiveSocket, Step};
+    use remotewatch::decode::{decode, Decoded};
+    use std::collections::{BTreeMap, BTreeSet};
+    if effective_uid() != Some(0) {
+        eprintln!("skipped: live capture on lo needs root (CAP_NET_RAW); run the tests as root");
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Ring slots sized for small frames, and many of them: lo's 64 KiB MTU would otherwise
+    // leave a few dozen slots, which a burst of connections overflows.
+    let opts = LiveOptions {
+        interface: "lo".into(),
+        bpf: format!("tcp port {port}"),
+        snaplen: 2048,
+        promiscuous: false,
+        buffer_bytes: Some(32 << 20),
+        fanout: Some(FanoutGroup::New),
+    };
+    let first = LiveSocket::open(&opts).unwrap();
+    let group = first.fanout_group().expect("in a fanout group");
+    let second = LiveSocket::open(&LiveOptions {
+        fanout: Some(FanoutGroup::Join(group)),
+        ..opts.clone()
+    })
+    .unwrap();
+    assert_eq!(second.fanout_group(), Some(group));
+    // Another new group on the same interface gets another id: the sensor never joins a
+    // group it did not make.
+    let other = LiveSocket::open(&opts).unwrap();
+    assert_ne!(other.fanout_group(), Some(group));
+    drop(other);
+    let mut socks = [first, second];
+    let clients = short_exchanges(listener, port, 24);
+    // Per client port: the sockets its frames reached, and the directions seen.
+    let mut reached: BTreeMap<u16, BTreeSet<usize>> = BTreeMap::new();
+    let mut directions: BTreeMap<u16, BTreeSet<bool>> = BTreeMap::new();
+    for (i, s) in socks.iter_mut().enumerate() {
+        let link = s.linktype();
+        let mut stopping = false;
+        loop {
+            let step = s
+                .pump(|f| {
+                    if let Decoded::Packet(p) = decode(link, f) {
+                        let (client, to_server) = if p.dst_port == port {
+                            (p.src_port, true)
+                        } else {
+                            (p.dst_port, false)
+                        };
+                        reached.entry(client).or_default().insert(i);
+                        directions.entry(client).or_default().insert(to_server);
+                    }
+                })
+                .unwrap();
+            match step {
+                Step::End => break,
+                // Everything sent is read once the socket has been idle for a read timeout.
+                Step::Idle(_) if !stopping => {
+                    stopping = true;
+                    s.stop();
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(
+            s.stats().dropped.load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+    }
+    for c in &clients {
+        assert_eq!(
+            directions.get(c).map(BTreeSet::len),
+            Some(2),
+            "connection from port {c}: both directions captured ({directions:?})"
+        );
+        assert_eq!(
+            reached.get(c).map(BTreeSet::len),
+            Some(1),
+            "connection from port {c} reached one socket only ({reached:?})"
+        );
+    }
+    let per_socket: Vec<usize> = (0..2)
+        .map(|i| reached.values().filter(|s| s.contains(&i)).count())
+        .collect();
+    // 24 connections all on one socket: one chance in 2^23.
+    assert!(per_socket.iter().all(|&n| n > 0), "{per_socket:?}");
+}
+
+/// The daemon with `--workers 2` on an interface: two sockets in a fanout group, each read by
+/// its own lane; connections are analysed on both, and the RDP alert comes out once.
+#[test]
+fn live_capture_with_two_workers_shares_the_connections_between_two_sockets() {
+    // Ring slots sized for small frames, and many (see the test above).
+    let Some((listener, port, dir, cfg)) = loopback_setup("snaplen = 2048\nbuffer_mb = 32\n")
+    else {
+        return;
+    };
+    let mut daemon = common::Killed(
+        Command::new(env!("CARGO_BIN_EXE_remotewatch"))
+            .args(["run", "--config", cfg.to_str().unwrap()])
+            .args(["--interface", "lo", "--workers", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let rx = stderr_lines(&mut daemon.0);
+    let mut log: Vec<String> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !log.iter().any(|l| l.contains("capture started")) {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) => log.push(plain(&l)),
+            Err(_) => panic!("daemon did not start capturing: {log:#?}"),
+        }
+    }
+    let started = log.iter().find(|l| l.contains("capture started")).unwrap();
+    assert!(started.contains("workers=2"), "{started}");
+
+    // 24 RDP connection requests from as many client ports.
+    let server = std::thread::spawn(move || {
+        for _ in 0..24 {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 256];
+            let _ = s.read(&mut buf).unwrap();
+            s.write_all(&CONNECTION_CONFIRM).unwrap();
+        }
+    });
+    for _ in 0..24 {
+        let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        client.write_all(&connection_request()).unwrap();
+        let mut reply = [0u8; 19];
+        client.read_exact(&mut reply).unwrap();
+    }
+    server.join().unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(Command::new("kill")
+        .args(["-TERM", &daemon.0.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = wait_exit(&mut daemon.0, Duration::from_secs(15)).expect("stops on SIGTERM");
+    log.extend(rx.try_iter().map(|l| plain(&l)));
+    assert!(status.success(), "{log:#?}");
+
+    // Both lanes analysed connections: the frames each lane analysed, as the daemon logs them.
+    let stopped = log
+        .iter()
+        .find(|l| l.contains("capture stopped"))
+        .unwrap_or_else(|| panic!("{log:#?}"));
+    let lanes: Vec<u64> = stopped
+        .split("lane_frames=[")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .unwrap_or_else(|| panic!("{stopped}"))
+        .split(", ")
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(stopped.contains(" dropped=0 "), "{stopped}");
+    assert_eq!(lanes.len(), 2, "{stopped}");
+    assert!(lanes.iter().all(|&n| n > 0), "{stopped}");
+    let summary = log.iter().find(|l| l.contains("sensor stopped")).unwrap();
+    assert!(summary.contains("flows=24"), "{summary} {log:#?}");
+    assert!(
+        summary.contains(&format!("packets={}", lanes.iter().sum::<u64>())),
+        "{summary} / {stopped}"
+    );
+
+    // One alert for the 24 connections (one endpoint, one peer: deduplicated once, after the
+    // lanes' alerts meet), with the handshake seen.
+    let out = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    let rdp: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|a| a["family"] == "rdp")
+        .collect();
+    assert_eq!(rdp.len(), 1, "{out}");
+    assert_eq!(rdp[0]["severity"], "high", "{}", rdp[0]);
+    assert_eq!(rdp[0]["peer"], format!("127.0.0.1:{port}"));
+}
+
+/// A log line without its terminal colours.
+fn plain(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find('\u{1b}') {
+        out.push_str(&rest[..i]);
+        rest = rest[i..].find('m').map_or("", |j| &rest[i + j + 1..]);
+    }
+    out.push_str(rest);
+    out
 }

@@ -178,7 +178,8 @@ struct RunArgs {
     /// `sensor.run_as`).
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
-    /// Analyse with N worker threads, flows sharded by their address pair (same alerts as one).
+    /// Analyse with N worker threads, flows sharded by their address pair. On an interface,
+    /// each reads its own socket of a kernel fanout group (`capture.fanout`).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = workers_arg)]
     workers: usize,
 }

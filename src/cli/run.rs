@@ -9,15 +9,18 @@
 
 use super::reload::{Outcome, Reloader};
 use super::{fail, load_config, privilege, RunArgs, EXIT_INPUT, EXIT_RUNTIME};
-use crate::capture::{CaptureError, FileCapture, Frame, LiveCapture, LiveOptions, LiveStats, Step};
+use crate::capture::{
+    CaptureError, FanoutGroup, FileCapture, Frame, LinkType, LiveCapture, LiveOptions, LiveSocket,
+    LiveStats, Step,
+};
 use crate::config::{Config, Problem};
 use crate::export::http::{self, HttpState, Token};
 use crate::export::{JsonlSink, Metrics, ReportSink};
 use crate::identity::session::Tail;
-use crate::pipeline::{PacketPath, Pipeline, Workers};
+use crate::pipeline::{Fanout, PacketPath, Pipeline, Workers};
 use crate::store::Store;
 use crate::ts::Ts;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -28,6 +31,8 @@ const AUDIT_CHECK_EVERY: Duration = Duration::from_secs(60);
 
 enum Source {
     Live(LiveCapture),
+    /// One socket per worker, in one fanout group on the interface (`pipeline::Fanout`).
+    Fanout(Vec<LiveSocket>),
     File(FileCapture),
 }
 
@@ -35,6 +40,8 @@ impl Source {
     fn pump<F: FnMut(&Frame<'_>)>(&mut self, sink: F) -> Result<Step, CaptureError> {
         match self {
             Source::Live(l) => l.pump(sink),
+            // Fanout lanes read their sockets themselves (`fanout_loop`).
+            Source::Fanout(_) => Ok(Step::End),
             Source::File(f) => f.pump(sink),
         }
     }
@@ -141,7 +148,8 @@ pub(super) fn run(a: &RunArgs) -> i32 {
             Err(e) => return fail(EXIT_INPUT, format!("http.listen {addr}: {e}")),
         },
     };
-    let mut source = match open_source(a, &cfg) {
+    let workers = super::workers_for(a.workers, &cfg);
+    let mut source = match open_source(a, &cfg, workers) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -176,10 +184,13 @@ pub(super) fn run(a: &RunArgs) -> i32 {
     };
     let link = match &source {
         Source::Live(l) => l.linktype(),
+        Source::Fanout(ls) => ls.first().map_or(LinkType::Ethernet, LiveSocket::linktype),
         Source::File(f) => f.linktype(),
     };
     let live_stats = match &source {
         Source::Live(l) => Some(l.stats()),
+        // The sum of the lanes' counters, kept by `fanout_loop`.
+        Source::Fanout(_) => Some(Arc::new(LiveStats::default())),
         Source::File(_) => None,
     };
     let mut sink = ReportSink::new(store, Arc::clone(&metrics), jsonl, &cfg.sensor_name);
@@ -191,7 +202,22 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         ),
         Err(e) => return fail(EXIT_RUNTIME, format!("delivering stored alerts: {e}")),
     }
-    let workers = super::workers_for(a.workers, &cfg);
+    let ctl = Control {
+        stop: &stop,
+        reopen: &reopen,
+        metrics: &metrics,
+        live: live_stats.as_deref(),
+        replay_rate: a.replay_rate,
+        cfg: &cfg,
+        databases: &databases,
+    };
+    if let Source::Fanout(lanes) = source {
+        ready.store(true, Ordering::Relaxed);
+        let code = fanout_loop(lanes, link, &mut sink, &ctl);
+        ready.store(false, Ordering::Relaxed);
+        side.shutdown();
+        return code;
+    }
     let mut pipe: Box<dyn PacketPath> = if workers > 1 {
         match Workers::start(&cfg, link, workers, &mut sink) {
             Ok(w) => Box::new(w),
@@ -216,15 +242,6 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         last_tail: None,
     };
     ready.store(true, Ordering::Relaxed);
-    let ctl = Control {
-        stop: &stop,
-        reopen: &reopen,
-        metrics: &metrics,
-        live: live_stats.as_deref(),
-        replay_rate: a.replay_rate,
-        cfg: &cfg,
-        databases: &databases,
-    };
     let code = packet_loop(&mut source, pipe.as_mut(), &ctl, &mut extra);
     if let Some(s) = &live_stats {
         tracing::info!(
@@ -386,7 +403,7 @@ fn wall_clock() -> Ts {
     Ts::from_parts(i64::try_from(d.as_secs()).unwrap_or(0), d.subsec_nanos())
 }
 
-fn open_source(a: &RunArgs, cfg: &Config) -> Result<Source, i32> {
+fn open_source(a: &RunArgs, cfg: &Config, workers: usize) -> Result<Source, i32> {
     if let Some(path) = &a.replay {
         let f = FileCapture::open(path).map_err(|e| fail(EXIT_INPUT, e))?;
         tracing::info!(file = %path.display(), linktype = %f.linktype(), "replay started");
@@ -408,10 +425,142 @@ fn open_source(a: &RunArgs, cfg: &Config) -> Result<Source, i32> {
         snaplen: cfg.capture.snaplen,
         promiscuous: cfg.capture.promiscuous,
         buffer_bytes: cfg.capture.buffer_bytes,
+        fanout: None,
     };
+    if workers > 1 && cfg.capture.fanout {
+        match open_fanout(&opts, workers) {
+            Ok(lanes) => {
+                tracing::info!(
+                    interface = %opts.interface,
+                    linktype = %lanes.first().map_or(LinkType::Ethernet, LiveSocket::linktype),
+                    workers,
+                    group = lanes.first().and_then(LiveSocket::fanout_group).unwrap_or(0),
+                    "capture started"
+                );
+                return Ok(Source::Fanout(lanes));
+            }
+            Err(e) => {
+                // A kernel without packet fanout (or a group id taken on another interface):
+                // one socket, its frames routed in user space (`Workers`).
+                tracing::warn!(
+                    error = %e,
+                    "capture fanout unavailable: one socket is read and its frames routed to the workers"
+                );
+            }
+        }
+    }
     let live = LiveCapture::open(&opts).map_err(|e| fail(EXIT_INPUT, e))?;
     tracing::info!(interface = %opts.interface, linktype = %live.linktype(), "capture started");
     Ok(Source::Live(live))
+}
+
+/// One socket per worker on `opts.interface`, all in one new fanout group (the first socket
+/// makes it, the kernel picking an id no other program uses; the others join it by that id).
+fn open_fanout(opts: &LiveOptions, workers: usize) -> Result<Vec<LiveSocket>, CaptureError> {
+    let mut opts = opts.clone();
+    opts.fanout = Some(FanoutGroup::New);
+    let first = LiveSocket::open(&opts)?;
+    let group = first.fanout_group().ok_or_else(|| CaptureError::Live {
+        interface: opts.interface.clone(),
+        reason: "the socket is in no fanout group".into(),
+    })?;
+    opts.fanout = Some(FanoutGroup::Join(group));
+    std::iter::once(Ok(first))
+        .chain((1..workers).map(|_| LiveSocket::open(&opts)))
+        .collect()
+}
+
+/// Runs the lanes of a fanout group until SIGINT/SIGTERM or a capture error, delivering their
+/// alerts through `sink`. Returns the exit code.
+fn fanout_loop(
+    lanes: Vec<LiveSocket>,
+    link: LinkType,
+    sink: &mut ReportSink,
+    ctl: &Control<'_>,
+) -> i32 {
+    let each: Vec<Arc<LiveStats>> = lanes.iter().map(LiveSocket::stats).collect();
+    let sum_live = || {
+        if let Some(total) = ctl.live {
+            for (field, of) in [
+                (
+                    &total.frames,
+                    (|s: &LiveStats| &s.frames) as fn(&LiveStats) -> &AtomicU64,
+                ),
+                (&total.received, |s| &s.received),
+                (&total.dropped, |s| &s.dropped),
+                (&total.if_dropped, |s| &s.if_dropped),
+            ] {
+                let n = each.iter().map(|s| of(s).load(Ordering::Relaxed)).sum();
+                field.store(n, Ordering::Relaxed);
+            }
+        }
+    };
+    let mut fan = match Fanout::start(ctl.cfg, link, lanes, sink) {
+        Ok(f) => f,
+        Err(e) => return fail(EXIT_RUNTIME, format!("starting capture lanes: {e}")),
+    };
+    let mut last_metrics = Instant::now();
+    let mut last_audit: Option<Instant> = None;
+    let mut code = 0;
+    loop {
+        if ctl.stop.load(Ordering::Relaxed) {
+            tracing::info!("shutdown requested: draining capture");
+            break;
+        }
+        if ctl.reopen.swap(false, Ordering::Relaxed) {
+            match fan.reopen_outputs() {
+                Ok(()) => tracing::info!("SIGHUP: alert log reopened"),
+                Err(e) => {
+                    code = fail(EXIT_RUNTIME, format!("reopening the alert log: {e}"));
+                    break;
+                }
+            }
+        }
+        match fan.pump(METRICS_EVERY / 10) {
+            // Every lane ended before a stop was asked for: a capture failed.
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => {
+                code = fail(EXIT_RUNTIME, format!("writing alerts: {e}"));
+                break;
+            }
+        }
+        if last_metrics.elapsed() >= METRICS_EVERY {
+            last_metrics = Instant::now();
+            sum_live();
+            ctl.metrics.observe(&fan.stats(), ctl.live);
+        }
+        if last_audit.is_none_or(|t| t.elapsed() >= AUDIT_CHECK_EVERY) {
+            last_audit = Some(Instant::now());
+            scheduled_audit(ctl.cfg, ctl.databases);
+        }
+    }
+    let finished = fan.finish();
+    let (st, lane_frames) = (fan.stats(), fan.lane_frames());
+    drop(fan);
+    sum_live();
+    ctl.metrics.observe(&st, ctl.live);
+    if let Some(s) = ctl.live {
+        tracing::info!(
+            received = s.received.load(Ordering::Relaxed),
+            dropped = s.dropped.load(Ordering::Relaxed),
+            if_dropped = s.if_dropped.load(Ordering::Relaxed),
+            lane_frames = ?lane_frames,
+            "capture stopped"
+        );
+    }
+    tracing::info!(
+        packets = st.frames,
+        flows = st.flows.created,
+        alerts = st.alerts_total(),
+        "sensor stopped"
+    );
+    match finished {
+        Err(e) if code == 0 => code = fail(EXIT_RUNTIME, e),
+        Ok(Err(e)) if code == 0 => code = fail(EXIT_RUNTIME, format!("writing alerts: {e}")),
+        _ => {}
+    }
+    code
 }
 
 /// What the packet loop watches besides the packets.
@@ -499,7 +648,7 @@ fn packet_loop(
             tracing::info!("shutdown requested: draining capture");
             match source {
                 Source::Live(l) => l.stop(),
-                Source::File(_) => return 0,
+                Source::Fanout(_) | Source::File(_) => return 0,
             }
         }
         if ctl.reopen.swap(false, Ordering::Relaxed) {

@@ -48,6 +48,9 @@ pub struct CaptureConfig {
     pub promiscuous: bool,
     /// Kernel buffer size in bytes.
     pub buffer_bytes: Option<i32>,
+    /// With several workers on an interface, one socket per worker in a kernel fanout group
+    /// (`pipeline::Fanout`); otherwise one socket whose frames are routed in user space.
+    pub fanout: bool,
 }
 
 impl Default for CaptureConfig {
@@ -58,6 +61,7 @@ impl Default for CaptureConfig {
             snaplen: 65_535,
             promiscuous: true,
             buffer_bytes: None,
+            fanout: true,
         }
     }
 }
@@ -379,6 +383,9 @@ fn validate(raw: &RawConfig, base: &Path, cfg: &mut Config, pr: &mut Problems<'_
     }
     if let Some(p) = c.promiscuous {
         cfg.capture.promiscuous = p;
+    }
+    if let Some(f) = c.fanout {
+        cfg.capture.fanout = f;
     }
     if let Some(v) = c
         .buffer_mb

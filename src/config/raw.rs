@@ -53,6 +53,7 @@ pub(crate) struct RawCapture {
     pub snaplen: Option<S<i64>>,
     pub promiscuous: Option<bool>,
     pub buffer_mb: Option<S<i64>>,
+    pub fanout: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

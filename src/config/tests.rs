@@ -19,6 +19,7 @@ interface = "eth1"
 bpf = "not port 22"
 snaplen = 1600
 promiscuous = false
+fanout = false
 [flow]
 max_flows = 5000
 idle_timeout_secs = 60
@@ -43,6 +44,8 @@ residence = { country = "us", city = "Austin", latitude = 30.27, longitude = -97
     assert_eq!(cfg.capture.interface.as_deref(), Some("eth1"));
     assert_eq!(cfg.capture.snaplen, 1600);
     assert!(!cfg.capture.promiscuous);
+    assert!(!cfg.capture.fanout);
+    assert!(Config::default().capture.fanout);
     assert_eq!(cfg.flow.max_flows, 5000);
     assert_eq!(cfg.flow.idle_timeout_ns, 60 * Ts::NANOS_PER_SEC);
     assert_eq!(cfg.detect.inspect_packets, 16);

@@ -14,12 +14,14 @@
 //! failing (disk full, closed pipe), which stops the run: an alert that cannot be delivered must
 //! not be silently dropped.
 
+mod fanout;
 mod names;
 mod parallel;
 mod stats;
 mod tunnels;
 mod workers;
 
+pub use fanout::{Fanout, LaneSource, PASSED_MAX};
 pub use names::NameCache;
 pub use parallel::{analyze_file, FileEnd, FileError};
 pub use stats::Stats;
@@ -893,6 +895,21 @@ fn split_view<'a>(
         memo,
     };
     (view, det, fresh)
+}
+
+/// Every fixture capture (`fixtures/pcap/*/capture.pcap`), in name order.
+#[cfg(test)]
+fn fixture_captures() -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcap");
+    let mut all: Vec<std::path::PathBuf> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("capture.pcap"))
+        .filter(|p| p.is_file())
+        .collect();
+    all.sort();
+    all
 }
 
 #[cfg(test)]

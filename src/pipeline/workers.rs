@@ -41,7 +41,9 @@
 //! `flow.max_inspecting / N` at once, so a table under eviction pressure may evict other flows
 //! than one pipeline would.
 //!
-//! This is the way for a capture only one thread can read (a live interface, a pcapng file).
+//! This is the way for a capture only one thread can read (a pcapng file, a replay, a live
+//! interface read through one socket). An interface read through a fanout group of sockets is
+//! shared out by the kernel instead ([`super::Fanout`]).
 //! A classic pcap file can be read by every thread at once, which `analyze` does instead
 //! ([`super::analyze_file`]), with this module's routing ([`Router`]) and final stage
 //! ([`Merge`]).
@@ -286,7 +288,7 @@ impl Shard {
     }
 
     /// The pipeline a packet's flow lives on: both directions hash alike.
-    fn owner_of(&self, p: &Packet<'_>) -> usize {
+    pub(super) fn owner_of(&self, p: &Packet<'_>) -> usize {
         self.owner_of_ends(p.vlan, p.proto, (p.src, p.src_port), (p.dst, p.dst_port))
     }
 
@@ -608,6 +610,13 @@ impl<'s> Merge<'s> {
         s.alerts = self.delivered.alerts;
         s.suppressed = self.dedup.suppressed();
         s
+    }
+
+    /// Every pipeline's counters as last reported, and the alerts as delivered (for stages
+    /// where every pipeline reports, `super::Fanout`).
+    pub(super) fn stats_of_all(&self) -> Stats {
+        let first = self.stats.first().cloned().unwrap_or_default();
+        self.stats(&first)
     }
 
     pub(super) fn sink(&mut self) -> &mut dyn AlertSink {

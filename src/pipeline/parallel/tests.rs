@@ -7,15 +7,10 @@ use std::path::{Path, PathBuf};
 
 /// Every fixture capture that is a classic pcap file.
 fn fixtures() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcap");
-    let mut all: Vec<PathBuf> = std::fs::read_dir(root)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path().join("capture.pcap"))
-        .filter(|p| p.is_file() && Blocks::open(p).unwrap().is_some())
-        .collect();
-    all.sort();
-    all
+    crate::pipeline::fixture_captures()
+        .into_iter()
+        .filter(|p| Blocks::open(p).unwrap().is_some())
+        .collect()
 }
 
 fn lines(alerts: &[Alert]) -> Vec<String> {
