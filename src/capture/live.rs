@@ -11,6 +11,10 @@
 //! whatever the timeout, which on a quiet link would hold the last packets (and their alerts) in
 //! a partial batch indefinitely. Non-blocking, a partial batch is handed over as soon as nothing
 //! more is waiting.
+//!
+//! [`LiveSocket`] is the other way to read an interface: on the caller's thread, straight from
+//! the kernel's block ring, for a pipeline that reads one socket of a fanout group
+//! ([`FANOUT_FLOW`]) and analyses what it reads.
 
 use super::{
     file::pcap_reason, libc_timeval::Timeval, ts_from_timeval, CaptureError, Frame, LinkType, Step,
@@ -73,8 +77,9 @@ const FANOUT_UNIQUE_ID: u32 = 0x2000;
 /// socket (`fanout_demux_hash` uses `__skb_get_hash_symmetric`), with IP fragments reassembled
 /// before they are hashed (`PACKET_FANOUT_FLAG_DEFRAG`, `0x8000` in `linux/if_packet.h`; the
 /// libc crate does not define it), so a fragmented datagram is not split between sockets.
-/// The hash reads through GRE and IP-in-IP to the inner flow, not through UDP tunnels
-/// (VXLAN, Geneve, Teredo): those the reading side routes itself.
+/// The kernel's flow dissector may hash a GRE or IP-in-IP packet by its inner flow, and hashes
+/// a UDP tunnel (VXLAN, Geneve, Teredo) by its outer one: the reading side routes every
+/// tunnelled frame by its inner flow itself (`pipeline::Fanout`).
 pub const FANOUT_FLOW: u32 = nix::libc::PACKET_FANOUT_HASH | 0x8000;
 
 // nix has no `PACKET_FANOUT` option; its `sockopt_impl!` is the documented way to add one, and

@@ -440,8 +440,8 @@ fn open_source(a: &RunArgs, cfg: &Config, workers: usize) -> Result<Source, i32>
                 return Ok(Source::Fanout(lanes));
             }
             Err(e) => {
-                // A kernel without packet fanout (or a group id taken on another interface):
-                // one socket, its frames routed in user space (`Workers`).
+                // A kernel without packet fanout or kernel-chosen group ids (Linux 4.3): one
+                // socket, its frames routed in user space (`Workers`).
                 tracing::warn!(
                     error = %e,
                     "capture fanout unavailable: one socket is read and its frames routed to the workers"

@@ -22,10 +22,11 @@
 //!   learns its names before its next batch of frames. A flow that another lane receives in the
 //!   same instant as the answer may be judged before the name arrives (one pipeline, and
 //!   `Workers`, see the answer first whatever flow it belongs to).
-//! - UDP tunnels: the kernel's flow hash reads through GRE and IP-in-IP but not through VXLAN,
-//!   Geneve or Teredo, whose outer source port is chosen per packet by the encapsulating end,
-//!   so the two directions of one inner flow may reach different sockets. A lane hands every
-//!   tunnelled frame to the lane that the inner flow's shard hash names ([`Shard`], the hash
+//! - Tunnels: the kernel hashes a VXLAN, Geneve or Teredo datagram by its outer addresses and
+//!   ports, and the encapsulating end picks the outer source port per inner flow and direction,
+//!   so the two directions of one inner flow may reach different sockets (GRE and IP-in-IP the
+//!   kernel may hash either way). A lane hands every tunnelled frame to the lane that the inner
+//!   flow's shard hash names ([`Shard`], the hash
 //!   `Workers` routes by), so an inner flow's frames meet on one lane whatever socket they
 //!   reached. Frames that reached one socket keep their order; the two directions of a flow
 //!   that reached two sockets are analysed in the order the lanes read them, which under load
