@@ -115,7 +115,7 @@ fn live_capture_on_loopback_reports_an_rdp_connection_request() {
     drop(client);
     assert_eq!(server.join().unwrap(), connection_request().len());
 
-    // Give the capture thread a read timeout to hand the packets over, then stop the daemon.
+    // Give the kernel a read timeout to hand the last block of frames over, then stop the daemon.
     std::thread::sleep(Duration::from_millis(700));
     let killed = Command::new("kill")
         .args(["-TERM", &daemon.id().to_string()])

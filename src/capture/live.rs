@@ -1,39 +1,38 @@
 //! Live capture on a network interface.
 //!
-//! libpcap's read is blocking, so it runs on a dedicated, named thread that copies frames into
-//! reusable batches and passes them over a bounded channel (the shape rustnet, sniffnet and
-//! bandwhich use). Batches come back through a second channel, so steady-state capture allocates
-//! nothing per packet. When the processing side falls behind, the capture thread blocks, the
-//! kernel ring fills and the kernel counts drops: those appear in [`LiveStats`], never silently.
+//! [`LiveSocket`] reads an interface on the caller's thread, straight from the kernel's block
+//! ring: libpcap outside immediate mode uses `TPACKET_V3`, which hands frames over a block at a
+//! time, when the block is full or a read timeout after its first frame, so a busy link costs
+//! one wake-up per block rather than per frame, and no frame is copied before the pipeline
+//! reads it. The handle is non-blocking and [`LiveSocket::pump`] waits for it with `poll(2)` up
+//! to the read timeout, so a quiet link still returns control (to expire idle flows, serve
+//! signals) and the last frames before a pause reach the pipeline at most a read timeout late.
+//! The kernel ring (`capture.buffer_mb`) is the only buffer: while the pipeline is busy it
+//! fills, and when it is full the kernel counts drops, which appear in [`LiveStats`], never
+//! silently.
 //!
-//! The handle is read non-blocking and the thread waits for it with `poll(2)` up to the read
-//! timeout: in immediate mode a blocking read may sit in libpcap's own poll until the next packet
-//! whatever the timeout, which on a quiet link would hold the last packets (and their alerts) in
-//! a partial batch indefinitely. Non-blocking, a partial batch is handed over as soon as nothing
-//! more is waiting.
+//! Measured with `benches/live.sh` (README, Performance): this costs one pipeline about 0.35 to
+//! 0.5 µs of CPU per frame, against 0.9 to 1.6 µs for a thread of its own that read in
+//! immediate mode and copied frames into batches for the pipeline's thread, the shape this
+//! module had before (and that rustnet, sniffnet and bandwhich use).
 //!
-//! [`LiveSocket`] is the other way to read an interface: on the caller's thread, straight from
-//! the kernel's block ring, for a pipeline that reads one socket of a fanout group
-//! ([`FANOUT_FLOW`]) and analyses what it reads.
+//! Several sockets of one interface can share its traffic flow by flow in a fanout group
+//! ([`FANOUT_FLOW`], [`FanoutGroup`]), each read by a pipeline of its own (`pipeline::Fanout`).
 
 use super::{
     file::pcap_reason, libc_timeval::Timeval, ts_from_timeval, CaptureError, Frame, LinkType, Step,
 };
 use crate::ts::Ts;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Frames per batch before it is handed over even if the read timeout has not fired.
+/// Frames handed to the pipeline per [`LiveSocket::pump`] at most, so a busy link still lets
+/// the caller serve signals and metrics between calls.
 const BATCH_FRAMES: usize = 512;
-/// Captured bytes per batch before it is handed over.
-const BATCH_BYTES: usize = 1 << 20;
-/// Batches in flight between the capture thread and the pipeline.
-const BATCHES_IN_FLIGHT: usize = 8;
-/// libpcap read timeout, and the longest the capture thread waits for the handle to become
-/// readable: how often it checks for shutdown on a quiet link.
+/// libpcap read timeout (and the kernel's block timeout), and the longest
+/// [`LiveSocket::pump`] waits for the handle to become readable: how often a quiet link
+/// returns control.
 const READ_TIMEOUT_MS: u16 = 100;
 /// How often kernel drop counters are read.
 const STATS_EVERY: Duration = Duration::from_secs(1);
@@ -110,135 +109,10 @@ pub struct LiveStats {
     pub if_dropped: AtomicU64,
 }
 
-struct Batch {
-    buf: Vec<u8>,
-    recs: Vec<(Ts, usize, usize, u32)>,
-}
-
-impl Batch {
-    fn new() -> Batch {
-        Batch {
-            buf: Vec::with_capacity(BATCH_BYTES + 65_536),
-            recs: Vec::with_capacity(BATCH_FRAMES),
-        }
-    }
-}
-
-/// A running live capture.
-pub struct LiveCapture {
-    linktype: LinkType,
-    full: Receiver<Batch>,
-    empty: SyncSender<Batch>,
-    stop: Arc<AtomicBool>,
-    breaker: pcap::BreakLoop,
-    stats: Arc<LiveStats>,
-    thread: Option<JoinHandle<Result<(), CaptureError>>>,
-}
-
-impl LiveCapture {
-    /// Opens the interface, applies the filter and starts the capture thread.
-    pub fn open(opts: &LiveOptions) -> Result<LiveCapture, CaptureError> {
-        let (mut cap, linktype, _) = open_handle(opts, true)?;
-        // In immediate mode libpcap may block in poll() until a packet arrives, whatever the read
-        // timeout; pcap_breakloop (libpcap ≥ 1.10 wakes the poll) is what ends a quiet capture.
-        let breaker = cap.breakloop_handle();
-        let (full_tx, full) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
-        let (empty, empty_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
-        for _ in 0..BATCHES_IN_FLIGHT {
-            // The channel has exactly this capacity, so this never blocks.
-            let _ = empty.try_send(Batch::new());
-        }
-        let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new(LiveStats::default());
-        let thread = {
-            let (stop, stats) = (Arc::clone(&stop), Arc::clone(&stats));
-            let interface = opts.interface.clone();
-            std::thread::Builder::new()
-                .name(format!("capture-{}", opts.interface))
-                .spawn(move || capture_loop(cap, interface, full_tx, empty_rx, stop, stats))
-                .map_err(|e| CaptureError::Live {
-                    interface: opts.interface.clone(),
-                    reason: format!("cannot start capture thread: {e}"),
-                })?
-        };
-        Ok(LiveCapture {
-            linktype,
-            full,
-            empty,
-            stop,
-            breaker,
-            stats,
-            thread: Some(thread),
-        })
-    }
-
-    /// The interface's link-layer framing.
-    pub fn linktype(&self) -> LinkType {
-        self.linktype
-    }
-
-    /// Capture counters, shared with the capture thread.
-    pub fn stats(&self) -> Arc<LiveStats> {
-        Arc::clone(&self.stats)
-    }
-
-    /// Asks the capture thread to stop; the next [`LiveCapture::pump`] calls drain what it had
-    /// captured and then return [`Step::End`].
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.breaker.breakloop();
-    }
-
-    /// Waits up to the read timeout for a batch and hands its frames to `sink`.
-    pub fn pump<F: FnMut(&Frame<'_>)>(&mut self, mut sink: F) -> Result<Step, CaptureError> {
-        let wait = Duration::from_millis(u64::from(READ_TIMEOUT_MS) * 2);
-        match self.full.recv_timeout(wait) {
-            Ok(mut batch) => {
-                let n = batch.recs.len();
-                for &(ts, off, len, wire_len) in &batch.recs {
-                    if let Some(data) = batch.buf.get(off..off + len) {
-                        sink(&Frame { ts, data, wire_len });
-                    }
-                }
-                batch.buf.clear();
-                batch.recs.clear();
-                // The thread may have exited; a batch that cannot be returned is simply dropped.
-                let _ = self.empty.try_send(batch);
-                Ok(Step::Frames(n))
-            }
-            Err(RecvTimeoutError::Timeout) => Ok(Step::Idle(wall_clock())),
-            Err(RecvTimeoutError::Disconnected) => self.join(),
-        }
-    }
-
-    fn join(&mut self) -> Result<Step, CaptureError> {
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(Err(e))) => Err(e),
-            Some(Err(_)) => Err(CaptureError::Live {
-                interface: String::new(),
-                reason: "capture thread panicked".into(),
-            }),
-            _ => Ok(Step::End),
-        }
-    }
-}
-
-impl Drop for LiveCapture {
-    fn drop(&mut self) {
-        self.stop();
-        // Drain so a blocked capture thread can observe the stop flag, then let it finish.
-        while self.full.try_recv().is_ok() {}
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
 /// Opens and activates `opts.interface` with its filter, joins the fanout group if one is asked
 /// for, and makes the handle non-blocking (see the module documentation).
 fn open_handle(
     opts: &LiveOptions,
-    immediate: bool,
 ) -> Result<(pcap::Capture<pcap::Active>, LinkType, Option<u16>), CaptureError> {
     let err = |e: pcap::Error| CaptureError::Live {
         interface: opts.interface.clone(),
@@ -249,7 +123,8 @@ fn open_handle(
         .promisc(opts.promiscuous)
         .snaplen(opts.snaplen)
         .timeout(i32::from(READ_TIMEOUT_MS))
-        .immediate_mode(immediate)
+        // Not immediate: libpcap then uses the block ring (see the module documentation).
+        .immediate_mode(false)
         .precision(pcap::Precision::Nano);
     if let Some(b) = opts.buffer_bytes {
         inactive = inactive.buffer_size(b);
@@ -291,16 +166,7 @@ fn open_handle(
 /// and for one more wait.
 const DRAIN_AFTER_STOP: Duration = Duration::from_millis(3 * READ_TIMEOUT_MS as u64);
 
-/// A live capture read on the caller's thread, for a lane that reads one socket of a fanout
-/// group and analyses what it reads. Where [`LiveCapture`] has a thread of its own copy frames
-/// into batches for another thread, this hands each frame to the caller straight from
-/// libpcap's ring: no copy and no hand-over between threads, which would cost each lane a
-/// second thread and a wake-up per batch. It is not in immediate mode, so libpcap uses the
-/// kernel's block ring (`TPACKET_V3`), which hands frames over a block at a time, when the
-/// block is full or a read timeout after its first frame: one wake-up per block rather than
-/// per frame. On the benchmark in the README that is the difference between about 2.5 and 0.6
-/// µs of CPU per frame. The handle is non-blocking and [`LiveSocket::pump`] waits for it with
-/// `poll(2)` up to the read timeout, so a quiet link still returns control.
+/// A live capture, read on the caller's thread (see the module documentation).
 pub struct LiveSocket {
     cap: pcap::Capture<pcap::Active>,
     linktype: LinkType,
@@ -313,9 +179,9 @@ pub struct LiveSocket {
 }
 
 impl LiveSocket {
-    /// Opens the interface as [`LiveCapture::open`] does, without a thread.
+    /// Opens the interface, applies the filter and joins the fanout group if `opts` names one.
     pub fn open(opts: &LiveOptions) -> Result<LiveSocket, CaptureError> {
-        let (cap, linktype, fanout_group) = open_handle(opts, false)?;
+        let (cap, linktype, fanout_group) = open_handle(opts)?;
         Ok(LiveSocket {
             cap,
             linktype,
@@ -417,71 +283,6 @@ fn wait_readable(cap: &pcap::Capture<pcap::Active>) {
     let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
     // An error (EINTR) only ends the wait early: the loop reads again either way.
     let _ = poll(&mut fds, PollTimeout::from(READ_TIMEOUT_MS));
-}
-
-fn capture_loop(
-    mut cap: pcap::Capture<pcap::Active>,
-    interface: String,
-    full: SyncSender<Batch>,
-    empty: Receiver<Batch>,
-    stop: Arc<AtomicBool>,
-    stats: Arc<LiveStats>,
-) -> Result<(), CaptureError> {
-    let mut batch = Batch::new();
-    let mut last_stats = std::time::Instant::now();
-    while !stop.load(Ordering::Relaxed) {
-        let mut idle = false;
-        let flush = match cap.next_packet() {
-            Ok(p) => {
-                let off = batch.buf.len();
-                batch.buf.extend_from_slice(p.data);
-                let ts = ts_from_timeval(&Timeval::from(p.header), true);
-                batch.recs.push((ts, off, p.data.len(), p.header.len));
-                stats.frames.fetch_add(1, Ordering::Relaxed);
-                batch.recs.len() >= BATCH_FRAMES || batch.buf.len() >= BATCH_BYTES
-            }
-            // Non-blocking: nothing is waiting. Hand over what the batch holds now, then wait.
-            Err(pcap::Error::TimeoutExpired) => {
-                idle = true;
-                !batch.recs.is_empty()
-            }
-            // pcap_breakloop makes pcap_next_ex return PCAP_ERROR_BREAK, which the crate reports
-            // as the end of packets.
-            Err(pcap::Error::NoMorePackets) if stop.load(Ordering::Relaxed) => break,
-            Err(e) => {
-                return Err(CaptureError::Live {
-                    interface,
-                    reason: pcap_reason(&e),
-                })
-            }
-        };
-        if flush {
-            let next = loop {
-                match empty.try_recv() {
-                    Ok(b) => break b,
-                    Err(TryRecvError::Empty) if stop.load(Ordering::Relaxed) => break Batch::new(),
-                    Err(TryRecvError::Empty) => std::thread::sleep(Duration::from_millis(1)),
-                    Err(TryRecvError::Disconnected) => return Ok(()),
-                }
-            };
-            if full.send(std::mem::replace(&mut batch, next)).is_err() {
-                return Ok(());
-            }
-        }
-        if idle {
-            wait_readable(&cap);
-        }
-        if last_stats.elapsed() >= STATS_EVERY {
-            last_stats = std::time::Instant::now();
-            read_stats(&mut cap, &stats);
-        }
-    }
-    // The last second's drops too, for the counts reported when the capture stops.
-    read_stats(&mut cap, &stats);
-    if !batch.recs.is_empty() {
-        let _ = full.send(batch);
-    }
-    Ok(())
 }
 
 /// Copies libpcap's counters (`pcap_stats`) into `stats`.

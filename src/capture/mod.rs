@@ -15,7 +15,7 @@ mod live;
 
 pub use classic::{BlockEnd, Blocks, Chunk, ChunkStep, Fetched, FramePlace, BLOCK_LEN, CAPLEN_MAX};
 pub use file::{FileCapture, ReadMode};
-pub use live::{FanoutGroup, LiveCapture, LiveOptions, LiveSocket, LiveStats, FANOUT_FLOW};
+pub use live::{FanoutGroup, LiveOptions, LiveSocket, LiveStats, FANOUT_FLOW};
 
 use crate::ts::Ts;
 use std::fmt;

@@ -1,7 +1,8 @@
 //! `remotewatch run`: the sensor daemon.
 //!
-//! The packet path runs on this thread, synchronously (live capture has its own thread inside
-//! [`LiveCapture`]). A small tokio runtime on a side thread serves the HTTP endpoints and waits for
+//! The packet path runs on this thread, synchronously, reading the capture itself
+//! ([`LiveSocket`]; with `--workers N` on an interface, N pipelines each read a socket of their
+//! own, `pipeline::Fanout`). A small tokio runtime on a side thread serves the HTTP endpoints and waits for
 //! SIGINT/SIGTERM; a signal raises a stop flag that the packet loop sees within one capture read
 //! timeout. It then stops the capture, drains what was already captured, concludes every open flow
 //! and flushes the alert outputs before the endpoints close and the process exits, so no alert the
@@ -10,8 +11,8 @@
 use super::reload::{Outcome, Reloader};
 use super::{fail, load_config, privilege, RunArgs, EXIT_INPUT, EXIT_RUNTIME};
 use crate::capture::{
-    CaptureError, FanoutGroup, FileCapture, Frame, LinkType, LiveCapture, LiveOptions, LiveSocket,
-    LiveStats, Step,
+    CaptureError, FanoutGroup, FileCapture, Frame, LinkType, LiveOptions, LiveSocket, LiveStats,
+    Step,
 };
 use crate::config::{Config, Problem};
 use crate::export::http::{self, HttpState, Token};
@@ -30,7 +31,7 @@ const METRICS_EVERY: Duration = Duration::from_secs(1);
 const AUDIT_CHECK_EVERY: Duration = Duration::from_secs(60);
 
 enum Source {
-    Live(LiveCapture),
+    Live(LiveSocket),
     /// One socket per worker, in one fanout group on the interface (`pipeline::Fanout`).
     Fanout(Vec<LiveSocket>),
     File(FileCapture),
@@ -449,7 +450,7 @@ fn open_source(a: &RunArgs, cfg: &Config, workers: usize) -> Result<Source, i32>
             }
         }
     }
-    let live = LiveCapture::open(&opts).map_err(|e| fail(EXIT_INPUT, e))?;
+    let live = LiveSocket::open(&opts).map_err(|e| fail(EXIT_INPUT, e))?;
     tracing::info!(interface = %opts.interface, linktype = %live.linktype(), "capture started");
     Ok(Source::Live(live))
 }
