@@ -8,15 +8,8 @@ type Owned = (Ts, u32, Vec<u8>);
 
 /// Every fixture capture, and the frames each holds.
 fn fixtures() -> Vec<(PathBuf, LinkType, Vec<Owned>)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcap");
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path().join("capture.pcap"))
-        .filter(|p| p.is_file())
-        .collect();
-    dirs.sort();
-    dirs.into_iter()
+    crate::pipeline::fixture_captures()
+        .into_iter()
         .map(|path| {
             let mut cap = FileCapture::open(&path).unwrap();
             let mut frames = Vec::new();
