@@ -222,7 +222,29 @@ impl<'s> Fanout<'s> {
             self.absorb(r);
         }
         self.merge.deliver()?;
+        if self.lost_lane() {
+            self.stop();
+            return Err(io::Error::other("a capture lane stopped unexpectedly"));
+        }
         Ok(self.all_finished())
+    }
+
+    /// Whether a lane's thread has ended without its final report (it panicked). A lane sends
+    /// that report before its thread ends, so one found ended is looked for once more.
+    fn lost_lane(&mut self) -> bool {
+        let ended = |f: &Fanout<'_>| {
+            f.handles
+                .iter()
+                .zip(&f.finished)
+                .any(|(h, &done)| h.is_finished() && !done)
+        };
+        if !ended(self) {
+            return false;
+        }
+        while let Ok(r) = self.reports.try_recv() {
+            self.absorb(r);
+        }
+        ended(self)
     }
 
     fn absorb(&mut self, r: Report) {
@@ -297,6 +319,16 @@ impl Drop for Fanout<'_> {
     }
 }
 
+/// A lane still reading its capture, counted in [`Shared::capturing`] until dropped, which
+/// happens also when the lane panics, so the other lanes do not wait for it forever.
+struct Reading<'a>(&'a AtomicUsize);
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// One lane: its pipeline, and what it hands to and takes from the others.
 struct Lane {
     t: usize,
@@ -342,6 +374,7 @@ impl Lane {
     /// after every batch; then takes what other lanes still hand it, ends its flows and reports
     /// a last time.
     fn run(mut self, mut src: impl LaneSource, shared: &Shared, report: &Sender<Report>) {
+        let reading = Reading(&shared.capturing);
         let mut stopping = false;
         let mut error = None;
         loop {
@@ -380,7 +413,7 @@ impl Lane {
                 }
             }
         }
-        shared.capturing.fetch_sub(1, Ordering::AcqRel);
+        drop(reading);
         // Frames are handed over only by lanes still reading, so once none is, whatever was
         // handed to this lane is in its queue.
         loop {

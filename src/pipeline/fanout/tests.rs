@@ -268,3 +268,43 @@ fn a_lane_whose_capture_fails_stops_the_run_with_its_error() {
     let err = fan.finish().unwrap_err();
     assert!(err.to_string().contains("went down"), "{err}");
 }
+
+/// A lane that panics does not leave the others waiting for it: the run ends with an error.
+#[test]
+fn a_lane_that_panics_ends_the_run_with_an_error() {
+    struct Panics;
+    impl LaneSource for Panics {
+        fn pump(&mut self, _: &mut dyn FnMut(&Frame<'_>)) -> Result<Step, CaptureError> {
+            panic!("a lane that panics (expected by this test)");
+        }
+        fn stop(&mut self) {}
+    }
+    struct Quiet(bool);
+    impl LaneSource for Quiet {
+        fn pump(&mut self, _: &mut dyn FnMut(&Frame<'_>)) -> Result<Step, CaptureError> {
+            if self.0 {
+                return Ok(Step::End);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            Ok(Step::Idle(Ts(1)))
+        }
+        fn stop(&mut self) {
+            self.0 = true;
+        }
+    }
+    let cfg = Config::default();
+    let mut sink = VecSink::default();
+    let sources: Vec<Box<dyn LaneSource>> = vec![Box::new(Quiet(false)), Box::new(Panics)];
+    let mut fan = Fanout::start(&cfg, LinkType::Ethernet, sources, &mut sink).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let err = loop {
+        match fan.pump(Duration::from_millis(50)) {
+            Ok(false) => assert!(std::time::Instant::now() < deadline, "no error"),
+            Ok(true) => panic!("every lane reported its end"),
+            Err(e) => break e,
+        }
+    };
+    assert!(err.to_string().contains("stopped unexpectedly"), "{err}");
+    // The other lane ends too, so finishing returns.
+    assert!(fan.finish().unwrap().is_err());
+}
