@@ -143,9 +143,6 @@ pub struct Fanout<'s> {
     merge: Merge<'s>,
     reports: Receiver<Report>,
     handles: Vec<JoinHandle<()>>,
-    /// Per lane, its counters in its last report.
-    lanes: Vec<Stats>,
-    finished: Vec<bool>,
     /// The first capture error a lane reported.
     error: Option<CaptureError>,
 }
@@ -199,8 +196,6 @@ impl<'s> Fanout<'s> {
             merge: Merge::new(n, cfg, sink),
             reports,
             handles,
-            lanes: vec![Stats::default(); n],
-            finished: vec![false; n],
             error: None,
         })
     }
@@ -213,7 +208,7 @@ impl<'s> Fanout<'s> {
             Err(RecvTimeoutError::Timeout) => {}
             // Every lane has gone: those that did not report their end panicked.
             Err(RecvTimeoutError::Disconnected) => {
-                if !self.all_finished() {
+                if !self.merge.all_finished() {
                     return Err(io::Error::other("a capture lane stopped unexpectedly"));
                 }
             }
@@ -226,7 +221,7 @@ impl<'s> Fanout<'s> {
             self.stop();
             return Err(io::Error::other("a capture lane stopped unexpectedly"));
         }
-        Ok(self.all_finished())
+        Ok(self.merge.all_finished())
     }
 
     /// Whether a lane's thread has ended without its final report (it panicked). A lane sends
@@ -235,8 +230,8 @@ impl<'s> Fanout<'s> {
         let ended = |f: &Fanout<'_>| {
             f.handles
                 .iter()
-                .zip(&f.finished)
-                .any(|(h, &done)| h.is_finished() && !done)
+                .enumerate()
+                .any(|(lane, h)| h.is_finished() && !f.merge.finished(lane))
         };
         if !ended(self) {
             return false;
@@ -248,23 +243,11 @@ impl<'s> Fanout<'s> {
     }
 
     fn absorb(&mut self, r: Report) {
-        if r.upto == u64::MAX {
-            if let Some(f) = self.finished.get_mut(r.lane) {
-                *f = true;
-            }
-        }
         if let Some(e) = r.error {
             self.error.get_or_insert(e);
             self.stop();
         }
-        if let Some(s) = self.lanes.get_mut(r.lane) {
-            *s = r.stats.clone();
-        }
         self.merge.report(r.lane, r.alerts, r.upto, r.stats);
-    }
-
-    fn all_finished(&self) -> bool {
-        self.finished.iter().all(|&f| f)
     }
 
     /// Asks every lane to stop its capture, drain it and end its flows.
@@ -279,7 +262,7 @@ impl<'s> Fanout<'s> {
 
     /// Frames each lane has analysed so far: how evenly the kernel shares the traffic.
     pub fn lane_frames(&self) -> Vec<u64> {
-        self.lanes.iter().map(|s| s.frames).collect()
+        self.merge.frames_of_each()
     }
 
     /// Reopens the sink's file outputs.

@@ -564,6 +564,16 @@ impl<'s> Merge<'s> {
         self.watermark.iter().all(|&m| m == u64::MAX)
     }
 
+    /// Whether pipeline `p` has reported its final drain.
+    pub(super) fn finished(&self, p: usize) -> bool {
+        self.watermark.get(p) == Some(&u64::MAX)
+    }
+
+    /// Frames each pipeline had analysed at its last report.
+    pub(super) fn frames_of_each(&self) -> Vec<u64> {
+        self.stats.iter().map(|s| s.frames).collect()
+    }
+
     /// Takes pipeline `p`'s report: its alerts, the position it has passed (`u64::MAX` once
     /// drained) and its counters.
     pub(super) fn report(&mut self, p: usize, alerts: Vec<Tagged>, upto: u64, stats: Stats) {

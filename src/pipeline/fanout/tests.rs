@@ -225,6 +225,22 @@ fn a_tunnelled_flow_and_a_dns_name_reach_the_lane_that_needs_them() {
     assert_eq!(sorted(&got), sorted(&want));
 }
 
+/// A link without traffic, until stopped.
+struct Quiet(bool);
+
+impl LaneSource for Quiet {
+    fn pump(&mut self, _: &mut dyn FnMut(&Frame<'_>)) -> Result<Step, CaptureError> {
+        if self.0 {
+            return Ok(Step::End);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        Ok(Step::Idle(Ts(1)))
+    }
+    fn stop(&mut self) {
+        self.0 = true;
+    }
+}
+
 /// A capture that fails on one lane ends the run with that error, after every lane has
 /// delivered what it analysed.
 #[test]
@@ -238,20 +254,6 @@ fn a_lane_whose_capture_fails_stops_the_run_with_its_error() {
             })
         }
         fn stop(&mut self) {}
-    }
-    /// A link without traffic, until stopped.
-    struct Quiet(bool);
-    impl LaneSource for Quiet {
-        fn pump(&mut self, _: &mut dyn FnMut(&Frame<'_>)) -> Result<Step, CaptureError> {
-            if self.0 {
-                return Ok(Step::End);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-            Ok(Step::Idle(Ts(1)))
-        }
-        fn stop(&mut self) {
-            self.0 = true;
-        }
     }
     let cfg = Config::default();
     let mut sink = VecSink::default();
@@ -278,19 +280,6 @@ fn a_lane_that_panics_ends_the_run_with_an_error() {
             panic!("a lane that panics (expected by this test)");
         }
         fn stop(&mut self) {}
-    }
-    struct Quiet(bool);
-    impl LaneSource for Quiet {
-        fn pump(&mut self, _: &mut dyn FnMut(&Frame<'_>)) -> Result<Step, CaptureError> {
-            if self.0 {
-                return Ok(Step::End);
-            }
-            std::thread::sleep(Duration::from_millis(5));
-            Ok(Step::Idle(Ts(1)))
-        }
-        fn stop(&mut self) {
-            self.0 = true;
-        }
     }
     let cfg = Config::default();
     let mut sink = VecSink::default();
