@@ -24,7 +24,7 @@ mod malformed;
 mod peek;
 
 pub use malformed::Malformed;
-pub use peek::{peek, Peek};
+pub use peek::{peek, peek_as, Peek, PeekAddr};
 
 use crate::capture::{Frame, LinkType};
 use crate::ts::Ts;

@@ -24,8 +24,12 @@
 //! - TCP (RFC 9293 §3.1): Data Offset at least 5 words and within the payload. UDP (RFC 768): 8
 //!   bytes, and not on a port of a tunnel `decode` unwraps over UDP (VXLAN, Geneve, Teredo).
 //!
+//! The commonest frames (Ethernet II, no or one VLAN tag, IPv4 with a 20-byte header) are read
+//! from fixed places first ([`plain_ipv4`]); the layer-by-layer way takes the rest.
+//!
 //! Tests compare it with `decode` on every frame of every capture at hand and on mutated
-//! frames: where it gives a key, `decode` gives a packet with that key.
+//! frames: where it gives a key, `decode` gives a packet with that key; and where the shortcut
+//! answers, the layer-by-layer way gives the same answer.
 
 use super::{ip_proto, ETHERTYPE_IPV4, ETHERTYPE_IPV6, IPV6_HEADER_LEN, UDP_HEADER_LEN};
 use crate::capture::LinkType;
@@ -44,22 +48,57 @@ const VLAN_QINQ_LEGACY: u16 = 0x9100;
 const IPV4_MIN_LEN: usize = 20;
 const TCP_MIN_LEN: usize = 20;
 
+/// An address as [`peek_as`] gives it: built from the header's 4 (IPv4) or 16 (IPv6) bytes.
+/// [`IpAddr`] for a key to compare; a router that only hashes the ends can take a cheaper
+/// form.
+pub trait PeekAddr: Copy {
+    /// An IPv4 address, in network byte order.
+    fn v4(b: [u8; 4]) -> Self;
+    /// An IPv6 address, in network byte order.
+    fn v6(b: [u8; 16]) -> Self;
+}
+
+impl PeekAddr for IpAddr {
+    fn v4(b: [u8; 4]) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::from(b))
+    }
+    fn v6(b: [u8; 16]) -> IpAddr {
+        IpAddr::V6(Ipv6Addr::from(b))
+    }
+}
+
 /// The flow-key fields of one frame, in its direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Peek {
+pub struct Peek<A = IpAddr> {
     /// VLAN id(s) as `decode` combines them (0 when untagged).
     pub vlan: u32,
     /// IP protocol: TCP or UDP.
     pub proto: u8,
     /// Source address and port.
-    pub src: (IpAddr, u16),
+    pub src: (A, u16),
     /// Destination address and port.
-    pub dst: (IpAddr, u16),
+    pub dst: (A, u16),
 }
 
 /// The flow-key fields of a frame of framing `link`, or `None` for any frame outside the
 /// common shapes (see the module documentation).
 pub fn peek(link: LinkType, data: &[u8]) -> Option<Peek> {
+    peek_as(link, data)
+}
+
+/// [`peek`] with the addresses in the form `A`.
+#[inline]
+pub fn peek_as<A: PeekAddr>(link: LinkType, data: &[u8]) -> Option<Peek<A>> {
+    if link == LinkType::Ethernet {
+        if let Some(answer) = plain_ipv4(data) {
+            return answer;
+        }
+    }
+    general(link, data)
+}
+
+/// [`peek_as`] without the shortcut of [`plain_ipv4`]: every shape, layer by layer.
+pub(super) fn general<A: PeekAddr>(link: LinkType, data: &[u8]) -> Option<Peek<A>> {
     let (ip, vlan) = match link {
         LinkType::Ethernet => ethernet(data)?,
         LinkType::RawIp => (data, 0),
@@ -91,6 +130,71 @@ pub fn peek(link: LinkType, data: &[u8]) -> Option<Peek> {
     })
 }
 
+/// Bytes [`plain_ipv4`] reads at fixed places of the IP header: a 20-byte IPv4 header and the
+/// transport header up to TCP's Data Offset (byte 12).
+const IPV4_WINDOW: usize = IPV4_MIN_LEN + 13;
+
+/// The answer of [`peek_as`] for the commonest frames, Ethernet II with no or one VLAN tag
+/// carrying IPv4 with a 20-byte header, read from fixed places; `None` (not the answer: the
+/// general way decides) for any other frame. The same checks as the general way, in the same
+/// order, without its per-field bounds checks and layer slices: the router runs this on every
+/// frame, where the general way took about three times the instructions (callgrind).
+#[inline]
+pub(super) fn plain_ipv4<A: PeekAddr>(data: &[u8]) -> Option<Option<Peek<A>>> {
+    let b16 = |hi: u8, lo: u8| u16::from_be_bytes([hi, lo]);
+    let eth = data.first_chunk::<ETHERNET_LEN>()?;
+    let (ip, vlan) = match b16(eth[12], eth[13]) {
+        ETHERTYPE_IPV4 => (data.get(ETHERNET_LEN..)?, 0),
+        VLAN_8021Q | VLAN_8021AD | VLAN_QINQ_LEGACY => {
+            let rest = data.get(ETHERNET_LEN..)?;
+            let tag = rest.first_chunk::<VLAN_TAG_LEN>()?;
+            if b16(tag[2], tag[3]) != ETHERTYPE_IPV4 {
+                return None;
+            }
+            (
+                rest.get(VLAN_TAG_LEN..)?,
+                u32::from(b16(tag[0], tag[1]) & 0x0fff),
+            )
+        }
+        _ => return None,
+    };
+    // The IPv4 header (RFC 791 §3.1): version 4 and IHL 5 in its first byte.
+    let w = ip.first_chunk::<IPV4_WINDOW>()?;
+    if w[0] != 0x45 {
+        return None;
+    }
+    if b16(w[6], w[7]) & 0x3fff != 0 {
+        return Some(None);
+    }
+    let total = usize::from(b16(w[2], w[3]));
+    let end = if total < IPV4_MIN_LEN || total > ip.len() {
+        ip.len()
+    } else {
+        total
+    };
+    let payload_len = end - IPV4_MIN_LEN;
+    let proto = w[9];
+    let need = match proto {
+        ip_proto::TCP => usize::from(w[32] >> 4) * 4,
+        ip_proto::UDP => UDP_HEADER_LEN,
+        _ => return Some(None),
+    };
+    // TCP's Data Offset is payload byte 12: the general way reads it only if the payload has it.
+    if (proto == ip_proto::TCP && (payload_len < 13 || need < TCP_MIN_LEN)) || payload_len < need {
+        return Some(None);
+    }
+    let (src_port, dst_port) = (b16(w[20], w[21]), b16(w[22], w[23]));
+    if proto == ip_proto::UDP && super::udp_tunnel_port(src_port, dst_port) {
+        return Some(None);
+    }
+    Some(Some(Peek {
+        vlan,
+        proto,
+        src: (A::v4([w[12], w[13], w[14], w[15]]), src_port),
+        dst: (A::v4([w[16], w[17], w[18], w[19]]), dst_port),
+    }))
+}
+
 /// The IP layer of an Ethernet II frame and its VLAN ids.
 fn ethernet(data: &[u8]) -> Option<(&[u8], u32)> {
     let mut ether_type = be16(data, 12)?;
@@ -110,9 +214,9 @@ fn ethernet(data: &[u8]) -> Option<(&[u8], u32)> {
     (ether_type == ETHERTYPE_IPV4 || ether_type == ETHERTYPE_IPV6).then_some((rest, vlan))
 }
 
-type IpLayer<'a> = (IpAddr, IpAddr, u8, &'a [u8]);
+type IpLayer<'a, A> = (A, A, u8, &'a [u8]);
 
-fn ipv4(ip: &[u8]) -> Option<IpLayer<'_>> {
+fn ipv4<A: PeekAddr>(ip: &[u8]) -> Option<IpLayer<'_, A>> {
     let header_len = usize::from(ip.first()? & 0x0f) * 4;
     if header_len < IPV4_MIN_LEN || ip.len() < header_len {
         return None;
@@ -127,14 +231,14 @@ fn ipv4(ip: &[u8]) -> Option<IpLayer<'_>> {
     } else {
         total
     };
-    let addr = |at: usize| -> Option<IpAddr> {
+    let addr = |at: usize| -> Option<A> {
         let b: [u8; 4] = ip.get(at..at + 4)?.try_into().ok()?;
-        Some(IpAddr::V4(Ipv4Addr::from(b)))
+        Some(A::v4(b))
     };
     Some((addr(12)?, addr(16)?, *ip.get(9)?, ip.get(header_len..end)?))
 }
 
-fn ipv6(ip: &[u8]) -> Option<IpLayer<'_>> {
+fn ipv6<A: PeekAddr>(ip: &[u8]) -> Option<IpLayer<'_, A>> {
     if ip.len() < IPV6_HEADER_LEN {
         return None;
     }
@@ -144,9 +248,9 @@ fn ipv6(ip: &[u8]) -> Option<IpLayer<'_>> {
     } else {
         IPV6_HEADER_LEN + payload_len
     };
-    let addr = |at: usize| -> Option<IpAddr> {
+    let addr = |at: usize| -> Option<A> {
         let b: [u8; 16] = ip.get(at..at + 16)?.try_into().ok()?;
-        Some(IpAddr::V6(Ipv6Addr::from(b)))
+        Some(A::v6(b))
     };
     Some((
         addr(8)?,

@@ -861,6 +861,17 @@ fn sample(udp: bool, v6: bool) -> Vec<u8> {
 /// routing peek reads a flow key, the per-layer way decodes a packet with those fields.
 fn agree(link: LinkType, f: &Frame<'_>) -> bool {
     let peeked = super::peek(link, f.data);
+    // The peek's shortcut for plain IPv4 answers as its layer-by-layer way would.
+    if link == LinkType::Ethernet {
+        if let Some(answer) = super::peek::plain_ipv4::<IpAddr>(f.data) {
+            assert_eq!(
+                answer,
+                super::peek::general(link, f.data),
+                "frame {:02x?}",
+                f.data
+            );
+        }
+    }
     let Some(fast) = super::fast(link, f) else {
         assert_eq!(
             peeked, None,
@@ -909,7 +920,7 @@ fn the_fast_way_agrees_on_every_capture_frame() {
             }
         }
     }
-    let (mut frames, mut fast, mut peeked) = (0u64, 0u64, 0u64);
+    let (mut frames, mut fast, mut peeked, mut plain) = (0u64, 0u64, 0u64, 0u64);
     for path in files.iter().filter(|p| p.is_file()) {
         let Ok(mut cap) = FileCapture::open(path) else {
             continue;
@@ -919,8 +930,18 @@ fn the_fast_way_agrees_on_every_capture_frame() {
             frames += 1;
             fast += u64::from(agree(link, f));
             peeked += u64::from(super::peek(link, f.data).is_some());
+            plain += u64::from(matches!(
+                link,
+                LinkType::Ethernet
+                    if matches!(super::peek::plain_ipv4::<IpAddr>(f.data), Some(Some(_)))
+            ));
         }) {}
     }
+    // The peek's shortcut answered for a good part of them (and `agree` checked each answer).
+    assert!(
+        plain * 4 > peeked,
+        "the shortcut took {plain} of the {peeked} frames peeked"
+    );
     assert!(frames > 1000, "only {frames} frames found");
     assert!(
         fast * 2 > frames,
@@ -954,4 +975,33 @@ fn ipv4_total_length_is_read_as_the_lax_slicer_reads_it() {
     let mut padded = base.clone();
     padded.extend([0u8; 12]);
     assert_eq!(packet(LinkType::Ethernet, &padded).payload, p.payload);
+}
+
+/// The first fragment of a segment (More Fragments set, offset 0) carries the TCP header, yet
+/// the peek declines it as it declines every fragment, tagged or not: the router decodes it in
+/// full, as it decodes the later fragments.
+#[test]
+fn the_peek_declines_a_first_fragment() {
+    for tagged in [false, true] {
+        let mut data = sample(false, false);
+        if tagged {
+            data.splice(12..14, [0x81, 0, 0x00, 0x64, 0x08, 0x00]);
+        }
+        let ip = if tagged { 18 } else { 14 };
+        assert!(
+            super::peek(LinkType::Ethernet, &data).is_some(),
+            "tagged {tagged}"
+        );
+        // Flags and Fragment Offset (RFC 791 §3.1): More Fragments is 0x2000.
+        data[ip + 6] |= 0x20;
+        assert_eq!(
+            super::peek(LinkType::Ethernet, &data),
+            None,
+            "tagged {tagged}"
+        );
+        assert_eq!(
+            super::peek::general::<IpAddr>(LinkType::Ethernet, &data),
+            None
+        );
+    }
 }

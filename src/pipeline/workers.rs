@@ -55,7 +55,7 @@ use super::{AlertSink, Pipeline, Stats, EXPIRE_EVERY_NS};
 use crate::alert::{Alert, Dedup};
 use crate::capture::{Chunk, Frame, LinkType};
 use crate::config::Config;
-use crate::decode::{decode, ip_proto, peek, Decoded, Packet};
+use crate::decode::{decode, ip_proto, peek_as, Decoded, Packet, PeekAddr};
 use crate::ts::Ts;
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -294,8 +294,25 @@ impl Shard {
 
     /// The pipeline of the flow between ends `a` and `b` (either way round).
     fn owner_of_ends(&self, vlan: u32, proto: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> usize {
+        let fold = |(ip, port): (IpAddr, u16)| {
+            let addr = match ip {
+                IpAddr::V4(a) => Folded::v4(a.octets()),
+                IpAddr::V6(a) => Folded::v6(a.octets()),
+            };
+            (addr, port)
+        };
+        self.owner_of_folded(vlan, proto, fold(a), fold(b))
+    }
+
+    /// [`Shard::owner_of_ends`] with the addresses folded.
+    fn owner_of_folded(&self, vlan: u32, proto: u8, a: (Folded, u16), b: (Folded, u16)) -> usize {
         let v = shard_hash(vlan, proto, a, b) % SHARD_SCALE;
-        self.bounds.partition_point(|&end| end <= v)
+        // The first range that ends past `v`: a scan, as the bounds are few (one per
+        // pipeline) and sorted; a binary search costs more on a handful.
+        self.bounds
+            .iter()
+            .position(|&end| end > v)
+            .unwrap_or(self.bounds.len())
     }
 }
 
@@ -304,33 +321,35 @@ impl Shard {
 /// the VLAN and protocol, and a folded multiply (foldhash's mixing step) spreads the result.
 /// Computed for every frame routed, so it is a handful of instructions rather than a general
 /// hash of the normalised `FlowKey`.
-fn shard_hash(vlan: u32, proto: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> u64 {
+fn shard_hash(vlan: u32, proto: u8, a: (Folded, u16), b: (Folded, u16)) -> u64 {
     let x = end_word(a) ^ end_word(b) ^ (u64::from(vlan) << 8 | u64::from(proto)).rotate_left(40);
     let m = u128::from(x ^ SHARD_SEED) * u128::from(SHARD_MULTIPLIER);
-    let (lo, hi) = (
-        u64::try_from(m & u128::from(u64::MAX)).unwrap_or(0),
-        u64::try_from(m >> 64).unwrap_or(0),
-    );
-    lo ^ hi
+    // The product's low and high halves (truncation intended).
+    (m as u64) ^ ((m >> 64) as u64)
 }
 
 /// Odd 64-bit constant of the shard hash's multiply (the golden ratio's fraction).
 const SHARD_MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// One end of a flow as a word: the address (an IPv6 one folded) with the port.
-fn end_word((ip, port): (IpAddr, u16)) -> u64 {
-    let addr = match ip {
-        IpAddr::V4(a) => u64::from(u32::from(a)),
-        IpAddr::V6(a) => {
-            let v = u128::from(a);
-            let (lo, hi) = (
-                u64::try_from(v & u128::from(u64::MAX)).unwrap_or(0),
-                u64::try_from(v >> 64).unwrap_or(0),
-            );
-            lo ^ hi.rotate_left(29)
-        }
-    };
-    addr.rotate_left(16) ^ u64::from(port)
+/// An address folded into a word for the shard hash (an IPv6 address's halves combined): the
+/// form the router's `decode::peek_as` builds, so routing a frame makes no `IpAddr`.
+#[derive(Clone, Copy, Debug)]
+struct Folded(u64);
+
+impl PeekAddr for Folded {
+    fn v4(b: [u8; 4]) -> Folded {
+        Folded(u64::from(u32::from_be_bytes(b)))
+    }
+    fn v6(b: [u8; 16]) -> Folded {
+        let v = u128::from_be_bytes(b);
+        // The address's low and high halves (truncation intended).
+        Folded((v as u64) ^ ((v >> 64) as u64).rotate_left(29))
+    }
+}
+
+/// One end of a flow as a word: the folded address with the port.
+fn end_word((addr, port): (Folded, u16)) -> u64 {
+    addr.0.rotate_left(16) ^ u64::from(port)
 }
 
 /// Routes each frame to the pipeline its flow lives on (see `Routed`), and keeps one
@@ -375,11 +394,11 @@ impl Router {
     /// for a frame outside the common shapes, and for a possible DNS response, whose names
     /// every pipeline learns, so that the caller decodes it.
     fn peek_owner(&self, f: &Frame<'_>) -> Option<usize> {
-        let k = peek(self.link, f.data)?;
+        let k = peek_as::<Folded>(self.link, f.data)?;
         if k.proto == ip_proto::UDP && k.src.1 == super::DNS_PORT {
             return None;
         }
-        Some(self.shard.owner_of_ends(k.vlan, k.proto, k.src, k.dst))
+        Some(self.shard.owner_of_folded(k.vlan, k.proto, k.src, k.dst))
     }
 
     /// The route of a frame (see `Routed`), and its decode if routing needed one: the common

@@ -225,3 +225,36 @@ fn shard_splits_flows_by_share_and_keeps_directions_together() {
         }
     }
 }
+
+/// A frame routed from its header fields (`decode::peek` with folded addresses) goes to the
+/// pipeline its decoded packet's flow lives on: on every fixture frame the peek takes, for
+/// several pipeline counts, and it takes most of them.
+#[test]
+fn the_peek_route_and_the_decoded_route_agree() {
+    let (mut frames, mut peeked) = (0u64, 0u64);
+    for (path, link, owned) in fixtures() {
+        for n in [2usize, 3, 5] {
+            let router = Router::new(link, Shard::even(n));
+            for (ts, wire_len, data) in &owned {
+                let f = Frame {
+                    ts: *ts,
+                    data,
+                    wire_len: *wire_len,
+                };
+                frames += 1;
+                let Some(owner) = router.peek_owner(&f) else {
+                    continue;
+                };
+                peeked += 1;
+                let Decoded::Packet(p) = decode(link, &f) else {
+                    panic!(
+                        "{}: the peek took a frame that is no packet",
+                        path.display()
+                    );
+                };
+                assert_eq!(owner, router.shard.owner_of(&p), "{}", path.display());
+            }
+        }
+    }
+    assert!(peeked * 2 > frames, "the peek took {peeked} of {frames}");
+}
