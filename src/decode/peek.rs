@@ -111,7 +111,7 @@ pub(super) fn general<A: PeekAddr>(link: LinkType, data: &[u8]) -> Option<Peek<A
         _ => return None,
     };
     let need = match proto {
-        ip_proto::TCP => usize::from(payload.get(12)? >> 4) * 4,
+        ip_proto::TCP => usize::from(payload.get(TCP_DATA_OFFSET_AT)? >> 4) * 4,
         ip_proto::UDP => UDP_HEADER_LEN,
         _ => return None,
     };
@@ -130,15 +130,18 @@ pub(super) fn general<A: PeekAddr>(link: LinkType, data: &[u8]) -> Option<Peek<A
     })
 }
 
-/// Bytes [`plain_ipv4`] reads at fixed places of the IP header: a 20-byte IPv4 header and the
-/// transport header up to TCP's Data Offset (byte 12).
-const IPV4_WINDOW: usize = IPV4_MIN_LEN + 13;
+/// Where TCP's Data Offset is, in bytes from the start of the TCP header (RFC 9293 §3.1).
+const TCP_DATA_OFFSET_AT: usize = 12;
+/// Bytes [`plain_ipv4`] reads at fixed places from the IP header on: a 20-byte IPv4 header and
+/// the transport header up to TCP's Data Offset.
+const IPV4_WINDOW: usize = IPV4_MIN_LEN + TCP_DATA_OFFSET_AT + 1;
 
 /// The answer of [`peek_as`] for the commonest frames, Ethernet II with no or one VLAN tag
 /// carrying IPv4 with a 20-byte header, read from fixed places; `None` (not the answer: the
 /// general way decides) for any other frame. The same checks as the general way, in the same
 /// order, without its per-field bounds checks and layer slices: the router runs this on every
-/// frame, where the general way took about three times the instructions (callgrind).
+/// frame, and the general way took about two and a half times its instructions (callgrind, on
+/// the frames of the benchmark capture, 83 % of them tagged).
 #[inline]
 pub(super) fn plain_ipv4<A: PeekAddr>(data: &[u8]) -> Option<Option<Peek<A>>> {
     let b16 = |hi: u8, lo: u8| u16::from_be_bytes([hi, lo]);
@@ -175,12 +178,13 @@ pub(super) fn plain_ipv4<A: PeekAddr>(data: &[u8]) -> Option<Option<Peek<A>>> {
     let payload_len = end - IPV4_MIN_LEN;
     let proto = w[9];
     let need = match proto {
-        ip_proto::TCP => usize::from(w[32] >> 4) * 4,
+        ip_proto::TCP => usize::from(w[IPV4_MIN_LEN + TCP_DATA_OFFSET_AT] >> 4) * 4,
         ip_proto::UDP => UDP_HEADER_LEN,
         _ => return Some(None),
     };
-    // TCP's Data Offset is payload byte 12: the general way reads it only if the payload has it.
-    if (proto == ip_proto::TCP && (payload_len < 13 || need < TCP_MIN_LEN)) || payload_len < need {
+    // The general way reads TCP's Data Offset only if the payload holds it.
+    let short_tcp = payload_len <= TCP_DATA_OFFSET_AT || need < TCP_MIN_LEN;
+    if (proto == ip_proto::TCP && short_tcp) || payload_len < need {
         return Some(None);
     }
     let (src_port, dst_port) = (b16(w[20], w[21]), b16(w[22], w[23]));
