@@ -9,31 +9,17 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use remotewatch::alert::Alert;
 use remotewatch::capture::{FileCapture, Frame, LinkType, Step};
 use remotewatch::config::Config;
-use remotewatch::decode::{decode, peek, peek_as, Decoded, PeekAddr};
+use remotewatch::decode::{decode, peek, peek_as, Decoded};
 use remotewatch::detect::catalogue::Catalogue;
 use remotewatch::detect::{server_name_indication, Cascade};
 use remotewatch::flow::{FlowConfig, FlowTable};
 use remotewatch::intel::{Intel, IntelConfig};
-use remotewatch::pipeline::{Pipeline, VecSink};
+use remotewatch::pipeline::{Folded, Pipeline, VecSink};
 use remotewatch::ts::Ts;
 use std::hint::black_box;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
-
-/// An address as a word (an IPv6 address's halves combined), as the workers' router keeps it.
-#[derive(Clone, Copy)]
-struct Word(u64);
-
-impl PeekAddr for Word {
-    fn v4(b: [u8; 4]) -> Word {
-        Word(u64::from(u32::from_be_bytes(b)))
-    }
-    fn v6(b: [u8; 16]) -> Word {
-        let v = u128::from_be_bytes(b);
-        Word((v as u64) ^ ((v >> 64) as u64))
-    }
-}
 
 /// One fixture capture held in memory.
 struct Capture {
@@ -119,12 +105,12 @@ fn decode_and_flows(c: &mut Criterion, caps: &[Capture]) {
             }
         })
     });
-    // The same with the addresses kept as words, the form the router hashes.
+    // The same with the addresses folded into words, the form the workers' router hashes.
     g.bench_function("route_peek_words", |b| {
         b.iter(|| {
             for cap in caps {
                 cap.each(|f| {
-                    let k = peek_as::<Word>(cap.link, f.data);
+                    let k = peek_as::<Folded>(cap.link, f.data);
                     black_box(k.map(|k| k.src.0 .0 ^ k.dst.0 .0));
                 });
             }

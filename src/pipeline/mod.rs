@@ -25,7 +25,7 @@ pub use fanout::{Fanout, LaneSource, PASSED_MAX};
 pub use names::NameCache;
 pub use parallel::{analyze_file, FileEnd, FileError};
 pub use stats::Stats;
-pub use workers::{PacketPath, Workers, WORKERS_MAX};
+pub use workers::{Folded, PacketPath, Workers, WORKERS_MAX};
 
 use crate::alert::{Alert, AlertKey, Dedup, FlowRecord, Policy, TunnelRecord};
 use crate::capture::{Frame, LinkType};

@@ -334,7 +334,7 @@ const SHARD_MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 /// An address folded into a word for the shard hash (an IPv6 address's halves combined): the
 /// form the router's `decode::peek_as` builds, so routing a frame makes no `IpAddr`.
 #[derive(Clone, Copy, Debug)]
-struct Folded(u64);
+pub struct Folded(pub u64);
 
 impl PeekAddr for Folded {
     fn v4(b: [u8; 4]) -> Folded {
