@@ -899,7 +899,7 @@ fn split_view<'a>(
 
 /// Every fixture capture (`fixtures/pcap/*/capture.pcap`), in name order.
 #[cfg(test)]
-fn fixture_captures() -> Vec<std::path::PathBuf> {
+pub(crate) fn fixture_captures() -> Vec<std::path::PathBuf> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pcap");
     let mut all: Vec<std::path::PathBuf> = std::fs::read_dir(root)
         .into_iter()

@@ -3,10 +3,11 @@
 //!
 //! ```text
 //! blocks:   0        1        2        3        4     ...   (capture::Blocks, read by pread)
-//! read by:  whichever thread needs the next block first: read, split into records, decode,
-//!           route (in block order: the relay), then shared with every thread
-//! thread t: analyses its own flows' frames of every block, in block order ──▶ final stage on
-//!           thread 0: merge, dedup, counts, sink
+//! read by:  whichever thread needs the next block first: read, split into records from where
+//!           the first one seems to start, route, then shared with every thread
+//! thread t: takes every block in block order: checks where its records start, places the
+//!           expiry ticks, analyses its own flows' frames ──▶ final stage on thread 0: merge,
+//!           dedup, counts, sink
 //! ```
 //!
 //! [`Workers`](super::Workers) reads on one thread and hands frames to the others, so on a
@@ -23,12 +24,18 @@
 //! decoded twice, measured no faster: a decoded packet is as many cache lines to move between
 //! cores as the frame's headers.
 //!
-//! Splitting is the only part done in file order: a block's first record is where the previous
-//! block's last one ends, and the expiry schedule and frame numbers run on from the previous
-//! block too. That relay ([`Relay`]) passes between threads with the blocks they claimed, in
-//! order; a thread claims a block only to read and route it at once, so the relay never waits
-//! for a thread that is busy analysing. Threads keep up to [`AHEAD_BLOCKS`] blocks routed
-//! ahead of the one they analyse.
+//! No thread waits for another to read, split or route: a pcap file has no marks where
+//! records start, so where a block's first record starts is known for certain only from the
+//! block before, but the thread that reads a block splits it from where its records seem to
+//! start (`Fetched::guess_first`: the first run of eight record headers that hold together).
+//! Every thread takes the blocks in order and checks each guess against where the previous
+//! block's records end; on the rare block where they differ (a capture carried in a payload,
+//! a block shorter than eight records), it reads and splits that block again itself, as every
+//! other thread does. The frame numbers and the expiry schedule run on from block to block in
+//! each thread alike. An earlier design passed a relay from block to block, splitting and
+//! placing ticks in turn: on the 2 GB benchmark capture with two threads, each slept about
+//! 45 ms waiting for its turn (`perf sched`), and the run took 2 % longer. Threads keep up
+//! to [`AHEAD_BLOCKS`] blocks routed ahead of the one they analyse.
 //!
 //! Failure policy: an unreadable or corrupt record ends the records there, as a truncated file
 //! does; every record before it is analysed, the flows are ended and their alerts delivered,
@@ -40,19 +47,20 @@ use super::workers::{
 use super::{AlertSink, Pipeline, Stats};
 use crate::capture::{BlockEnd, Blocks, CaptureError, Chunk, Fetched, FramePlace, LinkType};
 use crate::config::Config;
-use crate::ts::Ts;
 use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Blocks kept routed ahead of the one a thread analyses: enough that a thread rarely finds
 /// its next block missing, few enough that a block is still in the caches when it is
-/// analysed.
-const AHEAD_BLOCKS: u64 = 8;
+/// analysed. Two blocks (1 MiB) fit the 2 MiB second-level cache of the cores measured:
+/// `--workers 2` on the 2 GB benchmark capture ran 2 % sooner than with 8, paired over 21
+/// runs; with none, each thread waits for every block it does not read itself.
+const AHEAD_BLOCKS: u64 = 2;
 
 /// Most blocks claimed past the slowest thread's: the bound on blocks in flight (each a
 /// buffer of [`crate::capture::BLOCK_LEN`] plus the longest record), about 50 MB. Threads do
@@ -89,34 +97,15 @@ pub enum FileError {
     Output(io::Error),
 }
 
-/// The relay: what splitting the next block needs from the blocks before it.
-#[derive(Debug)]
-struct Relay {
-    /// The next block to claim.
-    claimed: u64,
-    /// The block whose turn it is to be split.
-    split: u64,
-    /// Where its first record starts.
-    first: u64,
-    /// Frames before it.
-    seq: u64,
-    /// The block whose turn it is to place its expiry ticks and be sent.
-    ticked: u64,
-    /// The expiry schedule where the previous block left it.
-    next_expire: Ts,
-    /// Set by the block that ended the records (its number and why); no later block is split.
-    end: Option<(u64, BlockEnd)>,
-}
-
 /// What the threads share.
 struct Shared<'a> {
     blocks: &'a Blocks,
     n: usize,
     link: LinkType,
-    relay: Mutex<Relay>,
-    turn: Condvar,
-    /// Counts the relay's moves, so a waiting thread can watch for one without the lock.
-    moves: AtomicU64,
+    /// The next block to claim: blocks are claimed in order, each by one thread.
+    claimed: AtomicU64,
+    /// Set by a thread that has reached the end of the records: nothing past it is claimed.
+    ended: AtomicBool,
     /// Per thread, the block it is analysing (`u64::MAX` once it has stopped): no block is
     /// claimed more than [`LEAD_BLOCKS`] past the slowest thread, so blocks in flight stay
     /// bounded however unevenly the threads progress.
@@ -138,18 +127,22 @@ enum Step {
     Names(u32),
 }
 
-/// A block read, split and routed by the thread that read it: its records, and per pipeline
-/// what that pipeline does with them, in stream order.
+/// A block read, split and routed by one thread: its records, from where it guessed the first
+/// one starts, and per pipeline what that pipeline does with them, in stream order.
 struct Spread {
     chunk: Chunk,
+    /// Where the split started (`Fetched::guess_first`, or the block's end when nothing in
+    /// it looked like a record's start).
+    first: u64,
+    /// How the records split from `first` end, the frame count of a failure counted from the
+    /// block's first frame.
+    end: BlockEnd,
     /// Every frame of the block, in file order.
     frames: Vec<FramePlace>,
+    /// Per frame, whether it is an IP packet, whose time moves the expiry schedule.
+    packets: Vec<bool>,
     /// Per pipeline, its steps in stream order.
     steps: Vec<Vec<Step>>,
-    /// The frames every pipeline runs an expiry tick before, in order.
-    ticks: Vec<u32>,
-    /// The sequence number before the block's first frame.
-    first: u64,
     /// The thread that read it (whose pool its buffers go back to).
     reader: usize,
 }
@@ -158,14 +151,30 @@ struct Spread {
 struct Spare {
     buf: Box<[u8]>,
     frames: Vec<FramePlace>,
+    packets: Vec<bool>,
     steps: Vec<Vec<Step>>,
-    ticks: Vec<u32>,
 }
 
-/// A spread block on its way to every thread; `last` when it ended the records.
+/// A spread block on its way to every thread.
 struct Block {
+    b: u64,
     spread: Arc<Spread>,
-    last: bool,
+}
+
+/// The block a thread analyses: as another thread spread it, or split again here because that
+/// thread's guess of its first record was wrong.
+enum Settled {
+    Shared(Arc<Spread>),
+    Own(Spread),
+}
+
+impl Settled {
+    fn spread(&self) -> &Spread {
+        match self {
+            Settled::Shared(s) => s,
+            Settled::Own(s) => s,
+        }
+    }
 }
 
 /// A thread's report to the final stage: its alerts since the last, the position it has
@@ -199,32 +208,19 @@ pub fn analyze_file(
         blocks,
         n,
         link,
-        relay: Mutex::new(Relay {
-            claimed: 0,
-            split: 0,
-            ticked: 0,
-            first: blocks.first_record(),
-            seq: 0,
-            next_expire: Ts(0),
-            end: None,
-        }),
-        turn: Condvar::new(),
-        moves: AtomicU64::new(0),
+        claimed: AtomicU64::new(0),
+        ended: AtomicBool::new(false),
         at: (0..n).map(|_| AtomicU64::new(0)).collect(),
         pool: (0..n).map(|_| Mutex::new(Vec::new())).collect(),
         abort: AtomicBool::new(false),
     };
-    // Routed blocks, to every thread, sent in block order (while the sender holds the relay).
+    // Spread blocks, to every thread, in the order they are read.
     let (outs, inboxes): (Vec<Sender<Block>>, Vec<Receiver<Block>>) =
         (0..n).map(|_| mpsc::channel()).unzip();
     let (report_tx, reports) = mpsc::channel::<Report>();
     let mut merge = Merge::new(n, cfg, sink);
-    let abort = || {
-        shared.abort.store(true, Ordering::Relaxed);
-        shared.moves.fetch_add(1, Ordering::Release);
-        shared.turn.notify_all();
-    };
-    let result = std::thread::scope(|scope| {
+    let abort = || shared.abort.store(true, Ordering::Relaxed);
+    let (result, end) = std::thread::scope(|scope| {
         let mut lanes = inboxes.into_iter().enumerate();
         let Some((_, own_in)) = lanes.next() else {
             return Err(FileError::Output(io::Error::other(
@@ -236,11 +232,13 @@ pub fn analyze_file(
             let spawned = std::thread::Builder::new()
                 .name(format!("remotewatch-reader-{t}"))
                 .spawn_scoped(scope, move || {
-                    Lane::new(t, shared, share, out, inb).run(|r| {
-                        // The final stage gone means the run was aborted.
-                        let _ = report.send(r);
-                        Ok(())
-                    })
+                    Lane::new(t, shared, share, out, inb)
+                        .run(|r| {
+                            // The final stage gone means the run was aborted.
+                            let _ = report.send(r);
+                            Ok(())
+                        })
+                        .map(|_| ())
                 });
             if let Err(e) = spawned {
                 abort();
@@ -261,10 +259,13 @@ pub fn analyze_file(
             }
             merge.deliver()
         });
-        if let Err(e) = ran {
-            abort();
-            return Err(FileError::Output(e));
-        }
+        let end = match ran {
+            Ok(end) => end,
+            Err(e) => {
+                abort();
+                return Err(FileError::Output(e));
+            }
+        };
         // Every other thread reports its drain as it ends.
         for o in &reports {
             merge.report(o.pipeline, o.alerts, o.upto, o.stats);
@@ -276,23 +277,18 @@ pub fn analyze_file(
         }
         merge.deliver().map_err(FileError::Output)?;
         merge.sink().flush().map_err(FileError::Output)?;
-        Ok(merge.stats(&own_stats))
+        Ok((merge.stats(&own_stats), end))
     })?;
-    let end = shared
-        .relay
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner)
-        .end;
     match end {
-        None | Some((_, BlockEnd::End | BlockEnd::Next(_))) => Ok((result, FileEnd::End)),
-        Some((_, BlockEnd::Truncated(why))) => Ok((result, FileEnd::Truncated(why))),
-        Some((_, BlockEnd::Failed(e))) => Err(FileError::Input(e)),
+        BlockEnd::End | BlockEnd::Next(_) => Ok((result, FileEnd::End)),
+        BlockEnd::Truncated(why) => Ok((result, FileEnd::Truncated(why))),
+        BlockEnd::Failed(e) => Err(FileError::Input(e)),
     }
 }
 
-/// Spins (`std::hint::spin_loop`, tens of nanoseconds each) a thread waits for the relay or a
-/// block before it sleeps. What it waits for is usually another thread's split of one block,
-/// a few microseconds away: sooner than a sleep and a wake-up cost both threads.
+/// Spins (`std::hint::spin_loop`, tens of nanoseconds each) a thread waits for a block before
+/// it sleeps. What it waits for is usually another thread's read of that block, a fraction of
+/// a millisecond away: sooner than a sleep and a wake-up cost both threads.
 const SPINS: u32 = 1 << 10;
 
 /// How long a thread too far ahead to claim its next block sleeps before it looks again.
@@ -308,15 +304,22 @@ struct Lane<'a> {
     shared: &'a Shared<'a>,
     pipe: Pipeline<'static>,
     outbox: Rc<RefCell<Outbox>>,
+    /// Routes the blocks this thread reads, and keeps the expiry schedule of the blocks it
+    /// analyses.
     router: Router,
     /// To every thread (this one included).
     out: Vec<Sender<Block>>,
     inbox: Receiver<Block>,
+    /// Blocks received before their turn (another thread read them sooner).
+    early: Vec<Block>,
+    /// Where the next block's first record starts: the previous block's answer.
+    first: u64,
+    /// Frames before the next block.
+    seq: u64,
     /// The stream position this pipeline has passed.
     upto: u64,
-    /// Per frame of the block being read, whether it is an IP packet (for the expiry
-    /// schedule).
-    packets: Vec<bool>,
+    /// The frames of the block being analysed every pipeline runs an expiry tick before.
+    ticks: Vec<u32>,
 }
 
 impl<'a> Lane<'a> {
@@ -338,17 +341,23 @@ impl<'a> Lane<'a> {
             router: Router::new(shared.link, Shard::even(shared.n)),
             out,
             inbox,
+            early: Vec::new(),
+            first: shared.blocks.first_record(),
+            seq: 0,
             upto: 0,
-            packets: Vec::new(),
+            ticks: Vec::new(),
         }
     }
 
     /// Reads, routes and analyses until the records end, reporting after every block and once
-    /// drained; stops at once when `report` fails or the run is aborted.
-    fn run(mut self, mut report: impl FnMut(Report) -> io::Result<()>) -> io::Result<()> {
+    /// drained; stops at once when `report` fails or the run is aborted. Returns how the
+    /// records ended.
+    fn run(mut self, mut report: impl FnMut(Report) -> io::Result<()>) -> io::Result<BlockEnd> {
+        let sh = self.shared;
         let mut b = 0u64;
-        while !self.shared.abort.load(Ordering::Relaxed) {
-            if let Some(at) = self.shared.at.get(self.t) {
+        let mut end = BlockEnd::End;
+        while !sh.abort.load(Ordering::Relaxed) {
+            if let Some(at) = sh.at.get(self.t) {
                 at.store(b, Ordering::Release);
             }
             // Keep blocks routed ahead, then take this one (routing it if nobody has).
@@ -356,73 +365,65 @@ impl<'a> Lane<'a> {
             let Some(block) = self.next(b) else {
                 break;
             };
-            self.analyse(&block.spread);
-            if let Some(s) = Arc::into_inner(block.spread) {
-                let (mut frames, mut steps, mut ticks) = (s.frames, s.steps, s.ticks);
-                frames.clear();
-                steps.iter_mut().for_each(Vec::clear);
-                ticks.clear();
-                if let Some(pool) = self.shared.pool.get(s.reader) {
-                    pool.lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(Spare {
-                            buf: s.chunk.into_buffer(),
-                            frames,
-                            steps,
-                            ticks,
-                        });
-                }
-            }
-            report(self.report(self.upto, self.shared.blocks.block_end(b)))?;
-            if block.last {
+            let (settled, ended) = self.settle(b, block);
+            let first = self.seq;
+            self.place_ticks(settled.spread());
+            self.analyse(settled.spread(), first);
+            self.seq += settled.spread().frames.len() as u64;
+            self.upto = self.seq;
+            self.recycle(settled);
+            report(self.report(self.upto, sh.blocks.block_end(b)))?;
+            if let Some(e) = ended {
+                end = e;
+                sh.ended.store(true, Ordering::Relaxed);
                 break;
             }
             b += 1;
         }
-        if let Some(at) = self.shared.at.get(self.t) {
+        if let Some(at) = sh.at.get(self.t) {
             at.store(u64::MAX, Ordering::Release);
         }
         self.outbox.borrow_mut().tag = DRAIN;
         // The outbox cannot fail, so neither can the pipeline.
         let _ = self.pipe.finish();
-        report(self.report(u64::MAX, 0))
+        report(self.report(u64::MAX, 0))?;
+        Ok(end)
     }
 
-    /// Block `b`: as soon as it is routed, routing it here if no thread has claimed it yet;
+    /// Block `b`: as soon as it is spread, spreading it here if no thread has claimed it yet;
     /// `None` when none will come (the records ended before it, or the run was aborted).
     fn next(&mut self, b: u64) -> Option<Block> {
+        let sh = self.shared;
         loop {
-            if let Ok(block) = self.inbox.try_recv() {
-                return Some(block);
+            while let Ok(block) = self.inbox.try_recv() {
+                self.early.push(block);
+            }
+            if let Some(i) = self.early.iter().position(|k| k.b == b) {
+                return Some(self.early.swap_remove(i));
             }
             if self.claim(b) {
                 continue;
             }
-            let (routing, ended) = {
-                let relay = self
-                    .shared
-                    .relay
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                (
-                    relay.claimed > b,
-                    relay.end.is_some() || relay.claimed >= self.shared.blocks.count(),
-                )
-            };
-            if self.shared.abort.load(Ordering::Relaxed) || (!routing && ended) {
+            let reading = sh.claimed.load(Ordering::Acquire) > b;
+            let ended = sh.ended.load(Ordering::Relaxed) || b >= sh.blocks.count();
+            if sh.abort.load(Ordering::Relaxed) || (!reading && ended) {
                 return None;
             }
             // Another thread is reading it, or this thread is too far ahead of the slowest
             // one to claim it: that one will move on.
             for _ in 0..SPINS {
                 if let Ok(block) = self.inbox.try_recv() {
-                    return Some(block);
+                    self.early.push(block);
+                    break;
                 }
                 std::hint::spin_loop();
             }
-            let wait = if routing { ABORT_POLL } else { HELD_BACK };
+            if self.early.iter().any(|k| k.b == b) {
+                continue;
+            }
+            let wait = if reading { ABORT_POLL } else { HELD_BACK };
             match self.inbox.recv_timeout(wait) {
-                Ok(block) => return Some(block),
+                Ok(block) => self.early.push(block),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return None,
             }
@@ -440,73 +441,60 @@ impl<'a> Lane<'a> {
             .min()
             .unwrap_or(0);
         let upto = upto.min(slowest.saturating_add(LEAD_BLOCKS));
-        let b = {
-            let mut relay = sh.relay.lock().unwrap_or_else(PoisonError::into_inner);
-            if relay.claimed > upto
-                || relay.claimed >= sh.blocks.count()
-                || relay.end.is_some()
+        let mut b = sh.claimed.load(Ordering::Acquire);
+        loop {
+            if b > upto
+                || b >= sh.blocks.count()
+                || sh.ended.load(Ordering::Relaxed)
                 || sh.abort.load(Ordering::Relaxed)
             {
                 return false;
             }
-            relay.claimed += 1;
-            relay.claimed - 1
-        };
-        self.read(b);
+            match sh
+                .claimed
+                .compare_exchange_weak(b, b + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(now) => b = now,
+            }
+        }
+        let spread = self.spread(b, None);
+        let spread = Arc::new(spread);
+        for tx in &self.out {
+            // A thread that has stopped (aborted run) no longer needs blocks.
+            let _ = tx.send(Block {
+                b,
+                spread: Arc::clone(&spread),
+            });
+        }
         true
     }
 
-    /// Reads block `b` (claimed by this thread), splits it when the relay reaches it, decodes
-    /// and routes its frames, places its expiry ticks when the relay reaches it again, and sends
-    /// it to every thread. The relay holds only the two short steps in file order: splitting
-    /// (a walk over record headers) and placing ticks (a walk over the decoded times).
-    fn read(&mut self, b: u64) {
+    /// Reads block `b`, splits it from `first` (the previous block's answer) or, without one,
+    /// from where its first record seems to start, and routes its frames. Needs nothing from
+    /// other blocks, so threads read, split and route blocks at once without waiting for each
+    /// other.
+    fn spread(&mut self, b: u64, first: Option<u64>) -> Spread {
         let sh = self.shared;
-        let (spare, mut frames, mut steps, mut ticks) = match sh
+        let (spare, mut frames, mut packets, mut steps) = match sh
             .pool
             .get(self.t)
             .and_then(|p| p.lock().unwrap_or_else(PoisonError::into_inner).pop())
         {
-            Some(s) => (Some(s.buf), s.frames, s.steps, s.ticks),
+            Some(s) => (Some(s.buf), s.frames, s.packets, s.steps),
             None => (
                 None,
                 Vec::new(),
-                (0..sh.n).map(|_| Vec::new()).collect(),
                 Vec::new(),
+                (0..sh.n).map(|_| Vec::new()).collect(),
             ),
         };
-        // Read before waiting: reading needs nothing from other blocks.
         let fetched: Fetched = sh.blocks.fetch(b, spare);
-        let (first, seq) = {
-            let relay = self.wait(|r| r.split == b || r.end.is_some());
-            if relay.split != b || relay.end.is_some() || sh.abort.load(Ordering::Relaxed) {
-                // An earlier block ended the records, or the run was aborted.
-                return;
-            }
-            (relay.first, relay.seq)
-        };
-        // The turn is this block's until `split` moves on: split without holding the lock, which
-        // other threads take to claim blocks.
-        let (chunk, end) = fetched.split(sh.blocks, first, seq, &mut frames);
-        let last = {
-            let mut relay = sh.relay.lock().unwrap_or_else(PoisonError::into_inner);
-            relay.split = b + 1;
-            self.moved();
-            relay.seq = seq + chunk.frames() as u64;
-            match end {
-                BlockEnd::Next(next) => {
-                    relay.first = next;
-                    false
-                }
-                other => {
-                    relay.end = Some((b, other));
-                    true
-                }
-            }
-        };
-        sh.turn.notify_all();
-        let (router, packets) = (&self.router, &mut self.packets);
-        packets.clear();
+        let first = first
+            .or_else(|| fetched.guess_first(sh.blocks))
+            .unwrap_or_else(|| sh.blocks.block_end(b));
+        let (chunk, end) = fetched.split(sh.blocks, first, 0, &mut frames);
+        let router = &self.router;
         for (i, &place) in frames.iter().enumerate() {
             // A block holds fewer frames than `u32::MAX` (its bytes are fewer).
             let i = u32::try_from(i).unwrap_or(u32::MAX);
@@ -521,80 +509,89 @@ impl<'a> Lane<'a> {
                 }
             }
         }
-        {
-            let mut relay = self.wait(|r| r.ticked == b);
-            if relay.ticked != b || sh.abort.load(Ordering::Relaxed) {
-                return;
-            }
-            self.router.resume(relay.next_expire);
-            for (i, (p, &packet)) in frames.iter().zip(&self.packets).enumerate() {
-                if packet && self.router.expiry_due(p.ts()) {
-                    ticks.push(u32::try_from(i).unwrap_or(u32::MAX));
-                }
-            }
-            let spread = Arc::new(Spread {
-                chunk,
-                frames,
-                steps,
-                ticks,
-                first: seq,
-                reader: self.t,
-            });
-            // Sent before the relay moves on, so every thread receives blocks in order.
-            for tx in &self.out {
-                // A thread that has stopped (aborted run) no longer needs blocks.
-                let _ = tx.send(Block {
-                    spread: Arc::clone(&spread),
-                    last,
-                });
-            }
-            relay.ticked = b + 1;
-            self.moved();
-            relay.next_expire = self.router.next_expire();
+        Spread {
+            chunk,
+            first,
+            end,
+            frames,
+            packets,
+            steps,
+            reader: self.t,
         }
-        sh.turn.notify_all();
     }
 
-    /// The relay once `ready` holds of it (or the run is aborted).
-    fn wait(&self, ready: impl Fn(&Relay) -> bool) -> std::sync::MutexGuard<'a, Relay> {
+    /// Block `b` as split from where the previous block's records end: as spread when its
+    /// reader's guess was right (nearly always), otherwise read and split again here (every
+    /// thread finds the same wrong guess and splits alike). Moves the answer on to the next
+    /// block, and returns how the records end if they end in this block.
+    fn settle(&mut self, b: u64, block: Block) -> (Settled, Option<BlockEnd>) {
         let sh = self.shared;
-        let lock = || sh.relay.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut relay = lock();
-        let mut spins = 0;
-        while !ready(&relay) && !sh.abort.load(Ordering::Relaxed) {
-            if spins < SPINS {
-                // Watch for the next move without holding the lock the mover needs.
-                let seen = sh.moves.load(Ordering::Acquire);
-                drop(relay);
-                while spins < SPINS && sh.moves.load(Ordering::Acquire) == seen {
-                    spins += 1;
-                    std::hint::spin_loop();
-                }
-                relay = lock();
-            } else {
-                relay = sh.turn.wait(relay).unwrap_or_else(PoisonError::into_inner);
+        let settled = if block.spread.first == self.first {
+            Settled::Shared(block.spread)
+        } else {
+            drop(block);
+            Settled::Own(self.spread(b, Some(self.first)))
+        };
+        let end = settled.spread().end.after(sh.blocks, self.seq);
+        match end {
+            BlockEnd::Next(next) => {
+                self.first = next;
+                (settled, None)
+            }
+            other => (settled, Some(other)),
+        }
+    }
+
+    /// The expiry ticks of a block, on one pipeline's schedule run on from the previous block:
+    /// every thread places them alike, from the same times.
+    fn place_ticks(&mut self, s: &Spread) {
+        self.ticks.clear();
+        for (i, (p, &packet)) in s.frames.iter().zip(&s.packets).enumerate() {
+            if packet && self.router.expiry_due(p.ts()) {
+                self.ticks.push(u32::try_from(i).unwrap_or(u32::MAX));
             }
         }
-        relay
     }
 
-    /// Tells waiting threads the relay has moved (called with the relay's lock held).
-    fn moved(&self) {
-        self.shared.moves.fetch_add(1, Ordering::Release);
+    /// Gives a block's buffers back to the pool of the thread that read it, once no thread
+    /// holds it.
+    fn recycle(&self, settled: Settled) {
+        let s = match settled {
+            Settled::Shared(s) => Arc::into_inner(s),
+            Settled::Own(s) => Some(s),
+        };
+        let Some(s) = s else {
+            return;
+        };
+        let (mut frames, mut packets, mut steps) = (s.frames, s.packets, s.steps);
+        frames.clear();
+        packets.clear();
+        steps.iter_mut().for_each(Vec::clear);
+        if let Some(pool) = self.shared.pool.get(s.reader) {
+            pool.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(Spare {
+                    buf: s.chunk.into_buffer(),
+                    frames,
+                    packets,
+                    steps,
+                });
+        }
     }
 
-    /// Runs this pipeline's steps of a block, and every expiry tick in its place.
-    fn analyse(&mut self, s: &Spread) {
+    /// Runs this pipeline's steps of a block whose first frame follows `first` frames, and
+    /// every expiry tick in its place.
+    fn analyse(&mut self, s: &Spread, first: u64) {
         let outbox = &self.outbox;
         let set_tag = |i: u32, step: u8| {
             outbox.borrow_mut().tag = Tag {
-                seq: s.first + u64::from(i) + 1,
+                seq: first + u64::from(i) + 1,
                 step,
             };
         };
         let frame = |i: u32| s.frames.get(i as usize);
         let pipe = &mut self.pipe;
-        let mut ticks = s.ticks.iter().copied().peekable();
+        let mut ticks = self.ticks.iter().copied().peekable();
         // The outbox cannot fail, so neither can the pipeline.
         let mut tick_upto = |pipe: &mut Pipeline<'_>, upto: u32| {
             while let Some(k) = ticks.next_if(|&k| k <= upto) {
@@ -628,7 +625,6 @@ impl<'a> Lane<'a> {
             }
         }
         tick_upto(pipe, u32::MAX);
-        self.upto = s.first + s.frames.len() as u64;
     }
 
     fn report(&self, upto: u64, reached: u64) -> Report {

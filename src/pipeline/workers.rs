@@ -370,16 +370,6 @@ impl Router {
         }
     }
 
-    /// Where the expiry schedule stands: the time of the next check.
-    pub(super) fn next_expire(&self) -> Ts {
-        self.next_expire
-    }
-
-    /// Takes the schedule up where another router (the previous block's) left it.
-    pub(super) fn resume(&mut self, next_expire: Ts) {
-        self.next_expire = next_expire;
-    }
-
     /// One pipeline's expiry schedule: whether it would look for idle flows at `now`, moving the
     /// schedule on if so.
     pub(super) fn expiry_due(&mut self, now: Ts) -> bool {

@@ -3,11 +3,14 @@
 //! One thread reading a file copies every byte on one core: with analysis spread over the
 //! others, that thread sets the pace. Here the file is cut into fixed blocks of bytes that any
 //! thread may read (`pread(2)`, no shared file position), so the kernel's copy is spread too.
-//! A pcap file has no marks where records start, so a block's records can only be found from
-//! the end of the block before: splitting is a relay, [`Fetched::split`] taking where the first
-//! record starts (the previous block's answer) and giving where the next block's first record
-//! starts. Reading does not wait for the relay; only the split, a walk over record headers,
-//! does.
+//! A pcap file has no marks where records start, so a block's records are known for certain
+//! only from the end of the block before: [`Fetched::split`] takes where the first record
+//! starts (the previous block's answer) and gives where the next block's first record starts.
+//! Waiting for that answer would make the threads take turns, so a block's first record is
+//! also found without it ([`Fetched::guess_first`]): the first place in the block where a run
+//! of record headers holds together. The guess is only a guess. A reader that splits from it
+//! keeps what it guessed, and whoever takes the blocks in order checks each guess against the
+//! previous block's answer and splits again where they differ (`pipeline::parallel`).
 //!
 //! A block's records are those that start inside it. The last of them usually runs past the
 //! block's end: its missing bytes are read on their own (one or two small reads), so a record
@@ -25,6 +28,19 @@ use std::fs::File;
 use std::io::ErrorKind;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+
+/// Record headers in a row that must hold together, whole in the bytes of a block, for
+/// [`Fetched::guess_first`] to take the first of them as a record's start. Eight records of a
+/// common capture take a few kilobytes of a block's 512 KiB; a header read a byte or two off
+/// its place, or random bytes, pass as one record now and then, never as eight in a row.
+const GUESS_RECORDS: usize = 8;
+
+/// The shortest captured length [`Fetched::guess_first`] takes for a record's: an Ethernet
+/// header, shorter than the link and IP headers of every link type read.
+const GUESS_CAPLEN_MIN: u32 = 14;
+
+/// Most seconds between the first two records of [`Fetched::guess_first`]'s run: a day.
+const GUESS_SPAN_SECS: u32 = 86_400;
 
 /// Bytes per block: large enough that the relay and the hand-over of a block cost nothing per
 /// packet, small enough that a block is still in the reading core's cache when it is split and
@@ -174,7 +190,48 @@ impl Blocks {
     }
 }
 
+impl BlockEnd {
+    /// The same end for a block split as if no frame came before it, with a failure's frame
+    /// count (the frames before the failure) counted from the file's start: `frames_before`
+    /// records start before the block.
+    pub fn after(&self, blocks: &Blocks, frames_before: u64) -> BlockEnd {
+        match self {
+            BlockEnd::Next(at) => BlockEnd::Next(*at),
+            BlockEnd::End => BlockEnd::End,
+            BlockEnd::Truncated(why) => BlockEnd::Truncated(why.clone()),
+            BlockEnd::Failed(CaptureError::Read { frames, reason, .. }) => {
+                blocks.failed(frames_before + frames, reason.clone())
+            }
+            BlockEnd::Failed(e) => blocks.failed(frames_before, e.to_string()),
+        }
+    }
+}
+
 impl Fetched {
+    /// Where this block's first record starts, found from the block's bytes alone: the first
+    /// offset from which [`GUESS_RECORDS`] record headers in a row hold together (a fraction
+    /// of a second below one second, a captured length from 1 to [`CAPLEN_MAX`] and no longer
+    /// than the packet), each record whole in the bytes read, or fewer that end the file. The
+    /// first block's is known: it starts right after the file header. `None` when no offset of
+    /// the block qualifies, as in a block shorter than eight records.
+    ///
+    /// A payload can hold bytes that read as such a run (a capture file carried in a flow),
+    /// and a real record can fail the test (an empty one): the result must be checked against
+    /// the previous block's [`BlockEnd::Next`] before it is relied on.
+    pub fn guess_first(&self, blocks: &Blocks) -> Option<u64> {
+        if self.block == 0 {
+            return Some(blocks.first_record());
+        }
+        let bytes = self.buf.get(..self.got).unwrap_or_default();
+        let ends_file = self.start + self.got as u64 >= blocks.size;
+        let stop = usize::try_from(blocks.block_end(self.block) - self.start)
+            .unwrap_or(0)
+            .min(bytes.len());
+        (0..stop)
+            .find(|&at| holds_together(blocks.format, bytes, at, ends_file))
+            .map(|at| self.start + at as u64)
+    }
+
     /// The records that start in this block, the first at file offset `first` (the previous
     /// block's [`BlockEnd::Next`], or [`Blocks::first_record`]); `frames_before` is the number
     /// of records before them, for the words of an error. Reads the rest of a record that
@@ -302,6 +359,48 @@ impl Fetched {
         }
         Ok(())
     }
+}
+
+/// Whether the record headers from `bytes[at]` on read as a run of records (see
+/// [`Fetched::guess_first`]); `ends_file` when the file ends where `bytes` do.
+fn holds_together(format: Format, bytes: &[u8], mut at: usize, ends_file: bool) -> bool {
+    let frac_max = if format.nanos {
+        1_000_000_000
+    } else {
+        1_000_000
+    };
+    let mut first_secs = None;
+    for whole in 0..GUESS_RECORDS {
+        if at == bytes.len() && ends_file && whole > 0 {
+            return true;
+        }
+        let Some(header) = bytes.get(at..at + RECORD_HEADER_LEN) else {
+            return false;
+        };
+        let (secs, frac) = (format.field(header, 0), format.field(header, 4));
+        let (caplen, wire_len) = (format.field(header, 8), format.field(header, 12));
+        // Seconds below `frac_max` would put the capture in January 1970 (or before September
+        // 2001 for nanoseconds), where no capture is; what they rule out is a header read four,
+        // eight or twelve bytes past its place, whose "seconds" are its fraction or a length
+        // (with captured and original lengths equal, such a misreading runs on for ever).
+        let plausible = secs >= frac_max
+            && frac < frac_max
+            && (GUESS_CAPLEN_MIN..=CAPLEN_MAX).contains(&caplen)
+            && (caplen..=CAPLEN_MAX).contains(&wire_len);
+        // The first two records close in time: bytes of a payload that pass for one header
+        // and lead onto the real records after it rarely carry a time near theirs. (Further
+        // on, a capture made of several joined captures may jump.)
+        let near = first_secs.is_none_or(|f: u32| secs.abs_diff(f) <= GUESS_SPAN_SECS);
+        if !plausible || (whole == 1 && !near) {
+            return false;
+        }
+        first_secs.get_or_insert(secs);
+        at += RECORD_HEADER_LEN + caplen as usize;
+        if at > bytes.len() {
+            return false;
+        }
+    }
+    true
 }
 
 /// Reads `buf.len()` bytes at `offset`, fewer at the end of the file; on an error, the bytes

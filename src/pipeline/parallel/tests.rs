@@ -210,9 +210,9 @@ fn then_one_an_hour_later(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Idle flows end where one pipeline ends them: the expiry ticks travel with the relay to
-/// every pipeline, so flows expire on the pipelines that see no packet after the hour's gap
-/// too, and their alerts come where the workers put them.
+/// Idle flows end where one pipeline ends them: every thread places the expiry ticks on one
+/// pipeline's schedule, so flows expire on the pipelines that see no packet after the hour's
+/// gap too, and their alerts come where the workers put them.
 #[test]
 fn idle_flows_end_at_the_same_place_in_the_stream_as_in_one_pipeline() {
     let cfg = Config::defaults();
@@ -236,5 +236,60 @@ fn idle_flows_end_at_the_same_place_in_the_stream_as_in_one_pipeline() {
         );
         assert_eq!(lines(&got), lines(&by_workers.0), "blocks of {block_len}");
         assert_eq!(got.len(), one.len());
+    }
+}
+
+/// `bytes` (a little-endian classic pcap file) with one more record first: a frame of no IP
+/// (EtherType 0x88b5, for local experiments) whose payload carries a capture of its own, eight
+/// records of 60 bytes, the first of them `at` bytes into the file.
+fn with_a_capture_in_a_payload(bytes: &[u8], at: usize) -> Vec<u8> {
+    let mut data = vec![0x02; 12];
+    data.extend_from_slice(&[0x88, 0xb5]);
+    // The record's data starts after the file header and the record header.
+    data.resize(at - 24 - 16, 0);
+    for _ in 0..8 {
+        for v in [1_600_000_000u32, 0, 60, 60] {
+            data.extend_from_slice(&v.to_le_bytes());
+        }
+        data.extend_from_slice(&[0x55; 60]);
+    }
+    data.extend_from_slice(&[0; 100]);
+    let mut out = bytes[..24].to_vec();
+    out.extend_from_slice(&bytes[24..28]);
+    for v in [0u32, data.len() as u32, data.len() as u32] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&data);
+    out.extend_from_slice(&bytes[24..]);
+    out
+}
+
+/// A block's records are found from where the previous block's end, whatever a thread
+/// guessed: a capture carried in a payload, across the start of a block, passes for that
+/// block's records, and the run still gives one pipeline's alerts and counts.
+#[test]
+fn a_wrong_guess_of_where_a_blocks_records_start_changes_nothing() {
+    let cfg = Config::defaults();
+    let (_, bytes) = busiest();
+    let block_len = 4096;
+    // Block 1 starts right after the file header's 24 bytes and block 0.
+    let inside = 24 + block_len + 30;
+    let f = write(&with_a_capture_in_a_payload(&bytes, inside));
+    let blocks = Blocks::open_with(f.path(), block_len).unwrap().unwrap();
+    let guess = blocks.fetch(1, None).guess_first(&blocks);
+    assert_eq!(guess, Some(inside as u64), "the payload's records pass");
+    let (one, single, _) = one_pipeline(&cfg, f.path());
+    assert!(!one.is_empty());
+    assert_eq!(single.frames, 1 + one_pipeline(&cfg, &busiest().0).1.frames);
+    for n in [2, 3] {
+        let what = format!("{n} threads");
+        let (got, ran) = shared(&cfg, f.path(), n, block_len);
+        let (st, end) = ran.unwrap();
+        assert!(matches!(end, FileEnd::End), "{what}");
+        st.assert_counts_as(&single, &what);
+        let (mut got, mut want) = (lines(&got), lines(&one));
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{what}");
     }
 }
