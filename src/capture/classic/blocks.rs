@@ -209,15 +209,18 @@ impl BlockEnd {
 
 impl Fetched {
     /// Where this block's first record starts, found from the block's bytes alone: the first
-    /// offset from which [`GUESS_RECORDS`] record headers in a row hold together (a fraction
-    /// of a second below one second, a captured length from 1 to [`CAPLEN_MAX`] and no longer
-    /// than the packet), each record whole in the bytes read, or fewer that end the file. The
-    /// first block's is known: it starts right after the file header. `None` when no offset of
-    /// the block qualifies, as in a block shorter than eight records.
+    /// offset from which eight record headers in a row hold together, each record whole in
+    /// the bytes read (or fewer that end the file). A header holds when its time is past
+    /// January 1970 with a fraction below one second, and its captured length is at least an
+    /// Ethernet header's and at most its original length, itself at most [`CAPLEN_MAX`]; the
+    /// first two records must also be less than a day apart. The first block's is known: it
+    /// starts right after the file header. `None` when no offset of the block qualifies, as in
+    /// a block shorter than eight records.
     ///
     /// A payload can hold bytes that read as such a run (a capture file carried in a flow),
-    /// and a real record can fail the test (an empty one): the result must be checked against
-    /// the previous block's [`BlockEnd::Next`] before it is relied on.
+    /// and a real record can fail the test (an empty one, or one before a jump of days where
+    /// two captures were joined): the result must be checked against the previous block's
+    /// [`BlockEnd::Next`] before it is relied on.
     pub fn guess_first(&self, blocks: &Blocks) -> Option<u64> {
         if self.block == 0 {
             return Some(blocks.first_record());
