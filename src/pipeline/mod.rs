@@ -22,7 +22,7 @@ mod tunnels;
 mod workers;
 
 pub use fanout::{Fanout, LaneSource, PASSED_MAX};
-pub use names::NameCache;
+pub use names::{Heard, NameCache};
 pub use parallel::{analyze_file, FileEnd, FileError};
 pub use stats::Stats;
 pub use workers::{Folded, PacketPath, Workers, WORKERS_MAX};
@@ -199,6 +199,9 @@ pub struct Pipeline<'s> {
     link: LinkType,
     flows: FlowTable<FlowState>,
     names: NameCache,
+    /// What the caller of [`Pipeline::frame_heard`] worked out of the frame in hand's DNS
+    /// names, until the frame takes it.
+    told: Option<Option<Heard>>,
     emit: Emitter<'s>,
     next_expire: Ts,
 }
@@ -234,6 +237,7 @@ impl<'s> Pipeline<'s> {
             link,
             flows: FlowTable::new(cfg.flow),
             names: NameCache::default(),
+            told: None,
             emit: Emitter {
                 cascade,
                 detect: cfg.detect.clone(),
@@ -304,10 +308,33 @@ impl<'s> Pipeline<'s> {
         }
     }
 
+    /// Learns what a DNS response taught, worked out by the caller ([`Heard::of`]): as
+    /// [`Pipeline::learn_names`], without decoding or parsing the response again.
+    pub fn learn_heard(&mut self, h: &Heard) {
+        self.names.remember_heard(h);
+    }
+
     fn learn_names_from(&mut self, p: &Packet<'_>) {
         if is_dns_response(p) {
-            if let Some((q, addrs)) = dns::resolution(p.payload) {
-                self.names.remember(&q, addrs);
+            self.learn_response(p);
+        }
+    }
+
+    /// Learns the names of `p`, a DNS response: from what the caller was told, or parsed here.
+    /// Out of line: one frame in a hundred or so is one, and every frame pays for what is
+    /// inlined into [`Pipeline::packet`].
+    #[inline(never)]
+    fn learn_response(&mut self, p: &Packet<'_>) {
+        match self.told.take() {
+            Some(heard) => {
+                if let Some(h) = heard {
+                    self.names.remember_heard(&h);
+                }
+            }
+            None => {
+                if let Some((q, addrs)) = dns::resolution(p.payload) {
+                    self.names.remember(&q, addrs);
+                }
             }
         }
     }
@@ -334,6 +361,16 @@ impl<'s> Pipeline<'s> {
             }
             None => self.decoded(f, crate::decode::whole(self.link, f)),
         }
+    }
+
+    /// As [`Pipeline::frame`], for a frame whose DNS names, if it is a DNS response, the caller
+    /// has worked out already ([`Heard::of`] of its payload, `None` when it teaches nothing):
+    /// they are learned without parsing the response again.
+    pub fn frame_heard(&mut self, f: &Frame<'_>, heard: Option<&Heard>) -> io::Result<()> {
+        self.told = Some(heard.cloned());
+        let done = self.frame(f);
+        self.told = None;
+        done
     }
 
     /// As [`Pipeline::frame`], for a frame already decoded (`d` is `decode` of `f`).

@@ -18,6 +18,25 @@ pub type Name = Arc<Box<str>>;
 /// Addresses remembered at once.
 pub const NAMES_MAX: usize = 65_536;
 
+/// What one DNS response teaches a name cache (`dns::resolution`: the question's name and the
+/// answered addresses), worked out once where several pipelines' caches learn it.
+#[derive(Clone, Debug)]
+pub struct Heard {
+    name: Name,
+    addrs: Vec<IpAddr>,
+}
+
+impl Heard {
+    /// What the DNS message `payload` teaches; `None` when it teaches nothing (a query, no
+    /// address, anything `dns::resolution` rejects).
+    pub fn of(payload: &[u8]) -> Option<Heard> {
+        crate::detect::dns::resolution(payload).map(|(q, addrs)| Heard {
+            name: Arc::new(Box::from(q)),
+            addrs,
+        })
+    }
+}
+
 /// Address → name, bounded, oldest out first.
 #[derive(Debug, Default)]
 pub struct NameCache {
@@ -41,9 +60,17 @@ impl NameCache {
     /// from a response; the pipeline reads it with `dns::resolution`, which renders no other
     /// name).
     pub fn remember(&mut self, q: &str, addrs: impl IntoIterator<Item = IpAddr>) {
-        let name: Name = Arc::new(Box::from(q));
+        self.remember_name(&Arc::new(Box::from(q)), addrs);
+    }
+
+    /// Learns what one response taught ([`Heard`]), sharing its name.
+    pub fn remember_heard(&mut self, h: &Heard) {
+        self.remember_name(&h.name, h.addrs.iter().copied());
+    }
+
+    fn remember_name(&mut self, name: &Name, addrs: impl IntoIterator<Item = IpAddr>) {
         for ip in addrs {
-            if self.map.insert(ip, Arc::clone(&name)).is_none() {
+            if self.map.insert(ip, Arc::clone(name)).is_none() {
                 self.order.push_back(ip);
             }
         }

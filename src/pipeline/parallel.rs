@@ -18,9 +18,10 @@
 //! read from fixed header fields by `decode::peek`, a full decode only of the frames the peek
 //! declines), and hands the block to every thread. Every thread then analyses, block after
 //! block in file order, the frames of its own flows (decoding each from the shared block), and
-//! the expiry ticks and DNS responses every pipeline sees, as a worker of `Workers` does: each
-//! flow is decided as one pipeline decides it, and the final stage ([`Merge`]) gives the
-//! same alerts in the same order. Handing the owner decoded packets instead, so no frame is
+//! the expiry ticks and DNS responses every pipeline sees (a response is parsed once, by the
+//! thread that routes it, and every pipeline learns its names from that: [`Heard`]), as a
+//! worker of `Workers` does: each flow is decided as one pipeline decides it, and the final
+//! stage ([`Merge`]) gives the same alerts in the same order. Handing the owner decoded packets instead, so no frame is
 //! decoded twice, measured no faster: a decoded packet is as many cache lines to move between
 //! cores as the frame's headers.
 //!
@@ -44,7 +45,7 @@
 use super::workers::{
     Merge, Outbox, OutboxSink, Router, Shard, Tag, Tagged, DRAIN, ROUTE_NAMES, ROUTE_OWNER,
 };
-use super::{AlertSink, Pipeline, Stats};
+use super::{AlertSink, Heard, Pipeline, Stats};
 use crate::capture::{BlockEnd, Blocks, CaptureError, Chunk, Fetched, FramePlace, LinkType};
 use crate::config::Config;
 use std::cell::RefCell;
@@ -143,6 +144,9 @@ struct Spread {
     packets: Vec<bool>,
     /// Per pipeline, its steps in stream order.
     steps: Vec<Vec<Step>>,
+    /// Per DNS response (by frame, in order), what it teaches every pipeline's name cache,
+    /// parsed once here rather than by every pipeline.
+    heard: Vec<(u32, Option<Heard>)>,
     /// The thread that read it (whose pool its buffers go back to).
     reader: usize,
 }
@@ -153,6 +157,7 @@ struct Spare {
     frames: Vec<FramePlace>,
     packets: Vec<bool>,
     steps: Vec<Vec<Step>>,
+    heard: Vec<(u32, Option<Heard>)>,
 }
 
 /// A spread block on its way to every thread.
@@ -165,7 +170,7 @@ struct Block {
 /// thread's guess of its first record was wrong.
 enum Settled {
     Shared(Arc<Spread>),
-    Own(Spread),
+    Own(Box<Spread>),
 }
 
 impl Settled {
@@ -476,17 +481,18 @@ impl<'a> Lane<'a> {
     /// other.
     fn spread(&mut self, b: u64, first: Option<u64>) -> Spread {
         let sh = self.shared;
-        let (spare, mut frames, mut packets, mut steps) = match sh
+        let (spare, mut frames, mut packets, mut steps, mut heard) = match sh
             .pool
             .get(self.t)
             .and_then(|p| p.lock().unwrap_or_else(PoisonError::into_inner).pop())
         {
-            Some(s) => (Some(s.buf), s.frames, s.packets, s.steps),
+            Some(s) => (Some(s.buf), s.frames, s.packets, s.steps, s.heard),
             None => (
                 None,
                 Vec::new(),
                 Vec::new(),
                 (0..sh.n).map(|_| Vec::new()).collect(),
+                Vec::new(),
             ),
         };
         let fetched: Fetched = sh.blocks.fetch(b, spare);
@@ -498,8 +504,13 @@ impl<'a> Lane<'a> {
         for (i, &place) in frames.iter().enumerate() {
             // A block holds fewer frames than `u32::MAX` (its bytes are fewer).
             let i = u32::try_from(i).unwrap_or(u32::MAX);
-            let (route, packet) = router.place_frame(&chunk.frame(place));
+            let f = chunk.frame(place);
+            let (route, packet) = router.place_frame(&f);
             packets.push(packet);
+            if route & ROUTE_NAMES != 0 {
+                // A DNS response (rare): decoded once more, to be parsed once for everyone.
+                heard.push((i, router.heard(&f)));
+            }
             let owner = usize::from(route & ROUTE_OWNER);
             for (t, list) in steps.iter_mut().enumerate() {
                 if t == owner {
@@ -516,6 +527,7 @@ impl<'a> Lane<'a> {
             frames,
             packets,
             steps,
+            heard,
             reader: self.t,
         }
     }
@@ -530,7 +542,7 @@ impl<'a> Lane<'a> {
             Settled::Shared(block.spread)
         } else {
             drop(block);
-            Settled::Own(self.spread(b, Some(self.first)))
+            Settled::Own(Box::new(self.spread(b, Some(self.first))))
         };
         let end = settled.spread().end.after(sh.blocks, self.seq);
         match end {
@@ -558,15 +570,17 @@ impl<'a> Lane<'a> {
     fn recycle(&self, settled: Settled) {
         let s = match settled {
             Settled::Shared(s) => Arc::into_inner(s),
-            Settled::Own(s) => Some(s),
+            Settled::Own(s) => Some(*s),
         };
         let Some(s) = s else {
             return;
         };
-        let (mut frames, mut packets, mut steps) = (s.frames, s.packets, s.steps);
+        let (mut frames, mut packets, mut steps, mut heard) =
+            (s.frames, s.packets, s.steps, s.heard);
         frames.clear();
         packets.clear();
         steps.iter_mut().for_each(Vec::clear);
+        heard.clear();
         if let Some(pool) = self.shared.pool.get(s.reader) {
             pool.lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -575,6 +589,7 @@ impl<'a> Lane<'a> {
                     frames,
                     packets,
                     steps,
+                    heard,
                 });
         }
     }
@@ -601,6 +616,19 @@ impl<'a> Lane<'a> {
                 }
             }
         };
+        // What the DNS responses teach, met in frame order: one comparison a step.
+        let mut heard = s.heard.iter();
+        let mut next = heard.next();
+        let mut next_at = next.map_or(u32::MAX, |h| h.0);
+        let mut told = |i: u32| {
+            if i != next_at {
+                return None;
+            }
+            let now = next.map(|h| h.1.as_ref());
+            next = heard.next();
+            next_at = next.map_or(u32::MAX, |h| h.0);
+            now
+        };
         let steps = s.steps.get(self.t).map(Vec::as_slice).unwrap_or_default();
         for (k, &step) in steps.iter().enumerate() {
             if let Some(&(Step::Frame(j) | Step::Names(j))) = steps.get(k + PREFETCH_STEPS) {
@@ -613,13 +641,23 @@ impl<'a> Lane<'a> {
                     tick_upto(pipe, i);
                     if let Some(&p) = frame(i) {
                         set_tag(i, 1);
-                        let _ = pipe.frame(&s.chunk.frame(p));
+                        let f = s.chunk.frame(p);
+                        let _ = match told(i) {
+                            Some(h) => pipe.frame_heard(&f, h),
+                            None => pipe.frame(&f),
+                        };
                     }
                 }
                 Step::Names(i) => {
                     tick_upto(pipe, i);
-                    if let Some(&p) = frame(i) {
-                        pipe.learn_names(&s.chunk.frame(p));
+                    match told(i) {
+                        Some(Some(h)) => pipe.learn_heard(h),
+                        Some(None) => {}
+                        None => {
+                            if let Some(&p) = frame(i) {
+                                pipe.learn_names(&s.chunk.frame(p));
+                            }
+                        }
                     }
                 }
             }

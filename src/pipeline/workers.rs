@@ -51,7 +51,7 @@
 //! Failure policy: a worker cannot fail on its own (its sink is memory); if one panics, the
 //! reader's next hand-over or the final join reports it as an error, and the run stops.
 
-use super::{AlertSink, Pipeline, Stats, EXPIRE_EVERY_NS};
+use super::{AlertSink, Heard, Pipeline, Stats, EXPIRE_EVERY_NS};
 use crate::alert::{Alert, Dedup};
 use crate::capture::{Chunk, Frame, LinkType};
 use crate::config::Config;
@@ -432,6 +432,15 @@ impl Router {
                 let d = decode(self.link, f);
                 (self.place(&d), matches!(d, Decoded::Packet(_)))
             }
+        }
+    }
+
+    /// What a frame every pipeline learns the DNS names of ([`ROUTE_NAMES`]) teaches
+    /// ([`Heard::of`]): worked out once, for every pipeline.
+    pub(super) fn heard(&self, f: &Frame<'_>) -> Option<Heard> {
+        match decode(self.link, f) {
+            Decoded::Packet(p) => Heard::of(p.payload),
+            _ => None,
         }
     }
 
