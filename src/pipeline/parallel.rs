@@ -21,9 +21,9 @@
 //! the expiry ticks and DNS responses every pipeline sees (a response is parsed once, by the
 //! thread that routes it, and every pipeline learns its names from that: [`Heard`]), as a
 //! worker of `Workers` does: each flow is decided as one pipeline decides it, and the final
-//! stage ([`Merge`]) gives the same alerts in the same order. Handing the owner decoded packets instead, so no frame is
-//! decoded twice, measured no faster: a decoded packet is as many cache lines to move between
-//! cores as the frame's headers.
+//! stage ([`Merge`]) gives the same alerts in the same order. Handing the owner decoded
+//! packets instead, so no frame is decoded twice, measured no faster: a decoded packet is as
+//! many cache lines to move between cores as the frame's headers.
 //!
 //! No thread waits for another to read, split or route: a pcap file has no marks where
 //! records start, so where a block's first record starts is known for certain only from the
