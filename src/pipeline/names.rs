@@ -153,6 +153,33 @@ mod tests {
         );
     }
 
+    /// A response on the wire (RFC 1035 §4.1): relay.example.com A 198.51.100.20.
+    fn wire_response(qr: bool) -> Vec<u8> {
+        // Id 1; QR (or a query), RD, RA; one question, one answer.
+        let flags = if qr { 0x81 } else { 0x01 };
+        let mut m = vec![0, 1, flags, 0x80, 0, 1, 0, 1, 0, 0, 0, 0];
+        m.extend_from_slice(b"\x05relay\x07example\x03com\x00\x00\x01\x00\x01");
+        m.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 198, 51, 100, 20]);
+        m
+    }
+
+    /// What a response teaches, worked out once ([`Heard`]), is what parsing it in the cache's
+    /// own pipeline teaches; a query teaches nothing.
+    #[test]
+    fn a_response_heard_once_teaches_what_it_teaches_parsed_here() {
+        let ip: IpAddr = "198.51.100.20".parse().unwrap();
+        let (mut parsed, mut heard) = (NameCache::default(), NameCache::default());
+        let (q, addrs) = crate::detect::dns::resolution(&wire_response(true)).unwrap();
+        parsed.remember(&q, addrs);
+        heard.remember_heard(&Heard::of(&wire_response(true)).unwrap());
+        assert_eq!(
+            heard.get(&ip).as_deref().map(|n| &**n),
+            Some("relay.example.com")
+        );
+        assert_eq!(heard.get(&ip), parsed.get(&ip));
+        assert!(Heard::of(&wire_response(false)).is_none());
+    }
+
     #[test]
     fn stays_bounded() {
         let mut c = NameCache::default();
