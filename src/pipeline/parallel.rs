@@ -321,8 +321,6 @@ struct Lane<'a> {
     first: u64,
     /// Frames before the next block.
     seq: u64,
-    /// The stream position this pipeline has passed.
-    upto: u64,
     /// The frames of the block being analysed every pipeline runs an expiry tick before.
     ticks: Vec<u32>,
 }
@@ -349,7 +347,6 @@ impl<'a> Lane<'a> {
             early: Vec::new(),
             first: shared.blocks.first_record(),
             seq: 0,
-            upto: 0,
             ticks: Vec::new(),
         }
     }
@@ -374,10 +371,10 @@ impl<'a> Lane<'a> {
             let first = self.seq;
             self.place_ticks(settled.spread());
             self.analyse(settled.spread(), first);
+            // The stream position this pipeline has passed is the frames before the next block.
             self.seq += settled.spread().frames.len() as u64;
-            self.upto = self.seq;
             self.recycle(settled);
-            report(self.report(self.upto, sh.blocks.block_end(b)))?;
+            report(self.report(self.seq, sh.blocks.block_end(b)))?;
             if let Some(e) = ended {
                 end = e;
                 sh.ended.store(true, Ordering::Relaxed);
@@ -499,7 +496,7 @@ impl<'a> Lane<'a> {
         let first = first
             .or_else(|| fetched.guess_first(sh.blocks))
             .unwrap_or_else(|| sh.blocks.block_end(b));
-        let (chunk, end) = fetched.split(sh.blocks, first, 0, &mut frames);
+        let (chunk, end) = fetched.split(sh.blocks, first, &mut frames);
         let router = &self.router;
         for (i, &place) in frames.iter().enumerate() {
             // A block holds fewer frames than `u32::MAX` (its bytes are fewer).

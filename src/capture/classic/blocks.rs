@@ -236,15 +236,14 @@ impl Fetched {
     }
 
     /// The records that start in this block, the first at file offset `first` (the previous
-    /// block's [`BlockEnd::Next`], or [`Blocks::first_record`]); `frames_before` is the number
-    /// of records before them, for the words of an error. Reads the rest of a record that
-    /// runs past the block's end. Appends the place of every frame of the chunk to `places`,
+    /// block's [`BlockEnd::Next`], or [`Blocks::first_record`]). A failure counts the frames
+    /// before it from the block's first ([`BlockEnd::after`] counts them from the file's
+    /// start). Reads the rest of a record that runs past the block's end. Appends the place of every frame of the chunk to `places`,
     /// in file order: the walk that finds where the records end is the only one over them.
     pub fn split(
         mut self,
         blocks: &Blocks,
         first: u64,
-        frames_before: u64,
         places: &mut Vec<FramePlace>,
     ) -> (Chunk, BlockEnd) {
         let end = blocks.block_end(self.block);
@@ -291,7 +290,7 @@ impl Fetched {
                 }
                 Record::TooLong(caplen) => {
                     break blocks.failed(
-                        frames_before + frames as u64,
+                        frames as u64,
                         format!(
                             "invalid packet capture length {caplen}, bigger than maximum of {CAPLEN_MAX}"
                         ),
@@ -299,9 +298,9 @@ impl Fetched {
                 }
                 Record::Partial => {
                     if let Some(reason) = self.failed.take() {
-                        break blocks.failed(frames_before + frames as u64, reason);
+                        break blocks.failed(frames as u64, reason);
                     }
-                    if let Err(why) = self.complete(blocks, at, frames_before + frames as u64) {
+                    if let Err(why) = self.complete(blocks, at, frames as u64) {
                         break why;
                     }
                     // Whole now (or too long, found above on the next turn).

@@ -121,7 +121,8 @@ fn read_blocks(blocks: &Blocks) -> (Vec<Seen>, Result<Option<String>, String>) {
         let this = next.take().unwrap();
         next = (b + 1 < blocks.count()).then(|| blocks.fetch(b + 1, spare.take()));
         let mut places = Vec::new();
-        let (chunk, end) = this.split(blocks, first, seen.len() as u64, &mut places);
+        let (chunk, end) = this.split(blocks, first, &mut places);
+        let end = end.after(blocks, seen.len() as u64);
         assert_eq!(places.len(), chunk.frames());
         // Walking the chunk's records again finds the frames the places give back.
         let mut k = 0;
@@ -326,7 +327,7 @@ fn guesses(blocks: &Blocks) -> Vec<(u64, Option<u64>)> {
         if first < blocks.block_end(b) {
             out.push((first, fetched.guess_first(blocks)));
         }
-        match fetched.split(blocks, first, 0, &mut Vec::new()).1 {
+        match fetched.split(blocks, first, &mut Vec::new()).1 {
             BlockEnd::Next(at) => first = at,
             _ => break,
         }
