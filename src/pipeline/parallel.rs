@@ -35,8 +35,8 @@
 //! other thread does. The frame numbers and the expiry schedule run on from block to block in
 //! each thread alike. An earlier design passed a relay from block to block, splitting and
 //! placing ticks in turn: on the 2 GB benchmark capture with two threads, each slept about
-//! 45 ms waiting for its turn (`perf sched`), and the run took 2 % longer. Threads keep up
-//! to [`AHEAD_BLOCKS`] blocks routed ahead of the one they analyse.
+//! 45 ms waiting for its turn (`perf sched`), and the run took 2 % longer. Threads keep
+//! [`AHEAD_BLOCKS`] block routed ahead of the one they analyse.
 //!
 //! Failure policy: an unreadable or corrupt record ends the records there, as a truncated file
 //! does; every record before it is analysed, the flows are ended and their alerts delivered,
@@ -58,10 +58,12 @@ use std::time::Duration;
 
 /// Blocks kept routed ahead of the one a thread analyses: enough that a thread rarely finds
 /// its next block missing, few enough that a block is still in the caches when it is
-/// analysed. Two blocks (1 MiB) fit the 2 MiB second-level cache of the cores measured:
-/// `--workers 2` on the 2 GB benchmark capture ran 2 % sooner than with 8, paired over 21
-/// runs; with none, each thread waits for every block it does not read itself.
-const AHEAD_BLOCKS: u64 = 2;
+/// analysed. One block: with the one analysed, 1 MiB of a core's 2 MiB second-level cache on
+/// the cores measured, the rest left to the pipeline's own state. `--workers 2` on the 2 GB
+/// benchmark capture ran 1.5–1.9 % sooner than with two (three paired series of 15 to 21
+/// runs), and two had run 2 % sooner than eight; with none, each thread waits for every block
+/// it does not read itself.
+const AHEAD_BLOCKS: u64 = 1;
 
 /// Most blocks claimed past the slowest thread's: the bound on blocks in flight (each a
 /// buffer of [`crate::capture::BLOCK_LEN`] plus the longest record), about 50 MB. Threads do
