@@ -42,9 +42,8 @@ const GUESS_CAPLEN_MIN: u32 = 14;
 /// Most seconds between the first two records of [`Fetched::guess_first`]'s run: a day.
 const GUESS_SPAN_SECS: u32 = 86_400;
 
-/// Bytes per block: large enough that the relay and the hand-over of a block cost nothing per
-/// packet, small enough that a block is still in the reading core's cache when it is split and
-/// routed.
+/// Bytes per block: large enough that the hand-over of a block costs nothing per packet,
+/// small enough that a block is still in the reading core's cache when it is split and routed.
 pub const BLOCK_LEN: usize = 1 << 19;
 
 /// A classic pcap file open for reading in blocks from any thread.
@@ -138,7 +137,7 @@ impl Blocks {
             .div_ceil(self.block_len as u64)
     }
 
-    /// Where the first record starts: the first block's relay input.
+    /// Where the first record starts: right after the file header, in the first block.
     pub fn first_record(&self) -> u64 {
         FILE_HEADER_LEN as u64
     }
@@ -238,8 +237,9 @@ impl Fetched {
     /// The records that start in this block, the first at file offset `first` (the previous
     /// block's [`BlockEnd::Next`], or [`Blocks::first_record`]). A failure counts the frames
     /// before it from the block's first ([`BlockEnd::after`] counts them from the file's
-    /// start). Reads the rest of a record that runs past the block's end. Appends the place of every frame of the chunk to `places`,
-    /// in file order: the walk that finds where the records end is the only one over them.
+    /// start). Reads the rest of a record that runs past the block's end. Appends the place of
+    /// every frame of the chunk to `places`, in file order: the walk that finds where the
+    /// records end is the only one over them.
     pub fn split(
         mut self,
         blocks: &Blocks,
@@ -327,8 +327,8 @@ impl Fetched {
     }
 
     /// Reads the rest of the record that starts at `buf[at]` and runs past what was read: its
-    /// header first if that is cut, then its captured bytes; `frames` were before it. Stops at the end of the file
-    /// (the caller finds the record still partial).
+    /// header first if that is cut, then its captured bytes; `frames` were before it. Stops at
+    /// the end of the file (the caller finds the record still partial).
     fn complete(&mut self, blocks: &Blocks, at: usize, frames: u64) -> Result<(), BlockEnd> {
         for _ in 0..2 {
             let have = self.got.saturating_sub(at);

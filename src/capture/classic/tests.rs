@@ -106,9 +106,10 @@ fn chunked(path: &Path) -> (Vec<Seen>, Result<Option<String>, String>, usize) {
     (seen, end, chunks)
 }
 
-/// Every frame of `path` read in blocks of `block_len` bytes, split in order as the relay
-/// passes, and how the file ended. Each block is read before the one before it is split
-/// (reading needs nothing from other blocks); buffers are reused as `analyze_file` reuses them.
+/// Every frame of `path` read in blocks of `block_len` bytes, each block split from where the
+/// previous one's records end, and how the file ended. Each block is read before the one
+/// before it is split (reading needs nothing from other blocks); buffers are reused as
+/// `analyze_file` reuses them.
 fn by_blocks(path: &Path, block_len: usize) -> (Vec<Seen>, Result<Option<String>, String>) {
     read_blocks(&Blocks::open_with(path, block_len).unwrap().unwrap())
 }
