@@ -238,7 +238,8 @@ fn live_capture_goes_on_after_dropping_to_nobody() {
     rdp_exchange(listener, port);
     let alert = common::poll(Duration::from_secs(20), || {
         let out = std::fs::read_to_string(data.join("alerts.jsonl")).ok()?;
-        out.lines()
+        common::whole_lines(&out)
+            .lines()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
             .find(|a| a["family"] == "rdp")
     })

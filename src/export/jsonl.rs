@@ -3,7 +3,7 @@
 use crate::alert::Alert;
 use crate::pipeline::AlertSink;
 use std::fs::OpenOptions;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Writes one JSON object per line.
@@ -30,7 +30,8 @@ impl JsonlSink {
     }
 
     /// Alerts appended to `path`, created with mode 0640 if missing, flushed after every alert.
-    /// [`AlertSink::reopen`] reopens the path (for logrotate's SIGHUP).
+    /// [`AlertSink::reopen`] reopens the path (for logrotate's SIGHUP). A torn last line left by
+    /// a killed writer is cut first (see [`cut_torn_tail`]).
     pub fn append_to(path: &Path) -> io::Result<JsonlSink> {
         let mut sink = JsonlSink::new(open_append(path)?, true);
         sink.path = Some(path.to_owned());
@@ -38,7 +39,56 @@ impl JsonlSink {
     }
 }
 
+/// How much of the log's end is read at a time while looking for the last line break.
+const TAIL_CHUNK: usize = 64 * 1024;
+
+/// Cuts the file back to just after its last `\n` and returns how many bytes went.
+///
+/// Each line goes out in one `write(2)`, but a write to a regular file is not atomic against
+/// SIGKILL: Linux copies it page by page and stops at a fatal signal between pages, so a killed
+/// daemon can leave a partial line. That alert was stored but not yet marked delivered, so the
+/// next start writes it again in full (`ReportSink::redeliver`); what is cut was never a record.
+/// Log shippers read up to a line break, so none has consumed the fragment. Leaving it would
+/// glue it to the next alert and make one line that is not JSON.
+pub fn cut_torn_tail(path: &Path) -> io::Result<u64> {
+    let mut f = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let len = f.metadata()?.len();
+    let mut end = len;
+    let mut buf = vec![0u8; TAIL_CHUNK];
+    let keep = loop {
+        if end == 0 {
+            break 0;
+        }
+        let take = usize::try_from(end).map_or(TAIL_CHUNK, |e| e.min(TAIL_CHUNK));
+        let start = end - take as u64;
+        let chunk = buf.get_mut(..take).unwrap_or_default();
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            break start + i as u64 + 1;
+        }
+        end = start;
+    };
+    if keep < len {
+        f.set_len(keep)?;
+    }
+    Ok(len - keep)
+}
+
 fn open_append(path: &Path) -> io::Result<Box<dyn Write + Send>> {
+    let path_err = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+    match cut_torn_tail(path).map_err(path_err)? {
+        0 => {}
+        cut => tracing::warn!(
+            path = %path.display(),
+            bytes = cut,
+            "cut a partial last line left by a writer that was killed mid-line"
+        ),
+    }
     let mut opts = OpenOptions::new();
     opts.create(true).append(true);
     #[cfg(unix)]
@@ -46,9 +96,7 @@ fn open_append(path: &Path) -> io::Result<Box<dyn Write + Send>> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o640);
     }
-    let f = opts
-        .open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let f = opts.open(path).map_err(path_err)?;
     Ok(Box::new(f))
 }
 
@@ -79,5 +127,70 @@ impl AlertSink for JsonlSink {
             self.out = BufWriter::new(open_append(p)?);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn cut(content: &[u8]) -> (u64, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("alerts.jsonl");
+        std::fs::write(&p, content).unwrap();
+        let n = cut_torn_tail(&p).unwrap();
+        (n, std::fs::read(&p).unwrap())
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_and_whole_lines_are_kept() {
+        assert_eq!(
+            cut(b"{\"a\":1}\n{\"b\":2}\n"),
+            (0, b"{\"a\":1}\n{\"b\":2}\n".to_vec())
+        );
+        assert_eq!(cut(b"{\"a\":1}\n{\"b\""), (4, b"{\"a\":1}\n".to_vec()));
+        assert_eq!(cut(b"{\"a\""), (4, Vec::new()), "no whole line at all");
+        assert_eq!(cut(b""), (0, Vec::new()));
+    }
+
+    #[test]
+    fn the_last_line_break_is_found_across_read_chunks() {
+        // The break sits more than two chunks before the end.
+        let mut content = b"{}\n".to_vec();
+        content.resize(3 + 2 * TAIL_CHUNK + 17, b'x');
+        assert_eq!(
+            cut(&content),
+            ((2 * TAIL_CHUNK + 17) as u64, b"{}\n".to_vec())
+        );
+        // A break exactly at a chunk edge.
+        let mut content = vec![b'x'; TAIL_CHUNK - 1];
+        content.push(b'\n');
+        content.extend_from_slice(&[b'y'; TAIL_CHUNK]);
+        let (n, kept) = cut(&content);
+        assert_eq!(n, TAIL_CHUNK as u64);
+        assert_eq!(kept.len(), TAIL_CHUNK);
+    }
+
+    #[test]
+    fn appending_after_a_kill_continues_on_a_fresh_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("alerts.jsonl");
+        std::fs::write(&p, b"{\"id\":\"1\"}\n{\"id\":\"2\",\"sev").unwrap();
+        let mut sink = JsonlSink::append_to(&p).unwrap();
+        sink.emit_line(r#"{"id":"2","severity":"high"}"#).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"id\":\"1\"}\n{\"id\":\"2\",\"severity\":\"high\"}\n"
+        );
+    }
+
+    #[test]
+    fn a_missing_log_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("alerts.jsonl");
+        assert_eq!(cut_torn_tail(&p).unwrap(), 0);
+        JsonlSink::append_to(&p).unwrap().emit_line("{}").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{}\n");
     }
 }

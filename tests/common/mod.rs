@@ -402,6 +402,12 @@ pub fn poll<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     }
 }
 
+/// The whole lines of a log a daemon may be appending to: a last line without its line break is
+/// still being written (or was torn by a kill) and is left out.
+pub fn whole_lines(log: &str) -> &str {
+    log.rfind('\n').map_or("", |i| &log[..=i])
+}
+
 /// The exit status of `child` once it has exited, waiting at most `limit`.
 pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     poll(limit, || child.try_wait().unwrap())
