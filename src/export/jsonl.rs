@@ -31,7 +31,7 @@ impl JsonlSink {
 
     /// Alerts appended to `path`, created with mode 0640 if missing, flushed after every alert.
     /// [`AlertSink::reopen`] reopens the path (for logrotate's SIGHUP). A torn last line left by
-    /// a killed writer is cut first (see [`cut_torn_tail`]).
+    /// a killed writer is cut first (see `cut_torn_tail`).
     pub fn append_to(path: &Path) -> io::Result<JsonlSink> {
         let mut sink = JsonlSink::new(open_append(path)?, true);
         sink.path = Some(path.to_owned());
@@ -50,7 +50,7 @@ const TAIL_CHUNK: usize = 64 * 1024;
 /// next start writes it again in full (`ReportSink::redeliver`); what is cut was never a record.
 /// Log shippers read up to a line break, so none has consumed the fragment. Leaving it would
 /// glue it to the next alert and make one line that is not JSON.
-pub fn cut_torn_tail(path: &Path) -> io::Result<u64> {
+fn cut_torn_tail(path: &Path) -> io::Result<u64> {
     let mut f = match OpenOptions::new().read(true).write(true).open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
