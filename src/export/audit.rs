@@ -182,7 +182,6 @@ pub fn export(
         store_chain_head,
         databases,
     } = meta;
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     if dir.join(MANIFEST).exists() {
         return Err(AuditError::Exists(dir.to_owned()));
     }
@@ -218,8 +217,6 @@ pub fn export(
     if !body.is_empty() {
         body.push('\n');
     }
-    write_private(&dir.join(format.file_name()), body.as_bytes())?;
-    write_private(&dir.join(CHAIN_FILE), chain_txt.as_bytes())?;
     let manifest = Manifest {
         manifest_version: MANIFEST_VERSION,
         generator: format!("remotewatch {}", env!("CARGO_PKG_VERSION")),
@@ -261,8 +258,76 @@ pub fn export(
         reason: e.to_string(),
     })?;
     json.push('\n');
-    write_private(&dir.join(MANIFEST), json.as_bytes())?;
+    publish(
+        dir,
+        &[
+            (format.file_name(), body.as_bytes()),
+            (CHAIN_FILE, chain_txt.as_bytes()),
+            (MANIFEST, json.as_bytes()),
+        ],
+    )?;
     Ok(manifest)
+}
+
+/// The staging directory inside an existing export directory (see [`publish`]).
+const STAGING: &str = ".export.partial";
+
+/// Writes an export's `files` (the manifest last) so that it appears whole or not at all.
+///
+/// Each file is written and synced in a staging directory first. A new `dir` is that staging
+/// directory (`.<name>.partial` beside it) renamed as a whole. Into an existing `dir` (one the
+/// caller made, or one an interrupted export left) the files are renamed one by one, the
+/// manifest last: a directory without a manifest holds no export, so files that an export
+/// killed before its manifest left there (a crash, a full disk) are replaced and the next
+/// attempt completes it; a directory with a manifest is refused before this. A staging
+/// directory left by an interrupted attempt is removed first.
+fn publish(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), AuditError> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let fresh = !dir.exists();
+    let staging = if fresh {
+        let name = dir.file_name().ok_or_else(|| AuditError::Io {
+            path: dir.to_owned(),
+            reason: "not a directory name".into(),
+        })?;
+        std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        parent.join(format!(".{}.partial", name.to_string_lossy()))
+    } else {
+        dir.join(STAGING)
+    };
+    match std::fs::remove_dir_all(&staging) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(&staging)(e)),
+        _ => {}
+    }
+    std::fs::create_dir(&staging).map_err(io_err(&staging))?;
+    for (name, bytes) in files {
+        write_private(&staging.join(name), bytes)?;
+    }
+    sync_dir(&staging)?;
+    if fresh {
+        std::fs::rename(&staging, dir).map_err(io_err(dir))?;
+    } else {
+        for (name, _) in files {
+            let to = dir.join(name);
+            std::fs::rename(staging.join(name), &to).map_err(io_err(&to))?;
+        }
+        std::fs::remove_dir(&staging).map_err(io_err(&staging))?;
+        sync_dir(dir)?;
+    }
+    sync_dir(parent)
+}
+
+/// Makes a directory's entries (files created or renamed in it) durable.
+fn sync_dir(dir: &Path) -> Result<(), AuditError> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// What [`verify`] checked.

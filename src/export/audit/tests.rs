@@ -158,3 +158,55 @@ fn an_empty_period_exports_and_verifies() {
     assert_eq!(m.records, 0);
     assert_eq!(verify(&out).unwrap().records, 0);
 }
+
+#[test]
+fn an_export_killed_before_its_manifest_is_completed_by_the_next_attempt() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("2024-03");
+    // What an attempt killed half-way leaves: part of the data file, no chain or manifest, and
+    // its staging directory.
+    std::fs::create_dir_all(out.join(STAGING)).unwrap();
+    std::fs::write(out.join(STAGING).join("alerts.jsonl"), "{\"id\":").unwrap();
+    std::fs::write(out.join("alerts.jsonl"), "{\"id\":\"a\"").unwrap();
+    let m = export(
+        &rows(),
+        Ts(0),
+        Ts::from_secs(100),
+        Format::Jsonl,
+        &out,
+        ExportMeta::default(),
+    )
+    .unwrap();
+    assert_eq!(verify(&out).unwrap().records, m.records);
+    assert_eq!(m.records, rows().len() as u64);
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["alerts.jsonl", "chain.txt", "manifest.json"]);
+}
+
+#[test]
+fn a_new_export_directory_appears_whole_and_a_stale_staging_one_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let stale = dir.path().join(".x.partial");
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("alerts.csv"), "half a row").unwrap();
+    export(
+        &rows(),
+        Ts(0),
+        Ts::from_secs(100),
+        Format::Csv,
+        &out,
+        ExportMeta::default(),
+    )
+    .unwrap();
+    assert!(verify(&out).is_ok());
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["x"], "only the export itself is left beside it");
+}
