@@ -50,12 +50,15 @@ const TAIL_CHUNK: usize = 64 * 1024;
 /// next start writes it again in full (`ReportSink::redeliver`); what is cut was never a record.
 /// Log shippers read up to a line break, so none has consumed the fragment. Leaving it would
 /// glue it to the next alert and make one line that is not JSON.
+/// Only a regular file is touched: a log configured as `/dev/stdout` or a pipe is left alone.
 fn cut_torn_tail(path: &Path) -> io::Result<u64> {
-    let mut f = match OpenOptions::new().read(true).write(true).open(path) {
-        Ok(f) => f,
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Ok(0),
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e),
-    };
+    }
+    let mut f = OpenOptions::new().read(true).write(true).open(path)?;
     let len = f.metadata()?.len();
     let mut end = len;
     let mut buf = vec![0u8; TAIL_CHUNK];

@@ -25,6 +25,18 @@ fn rows() -> Vec<StoredAlert> {
     ]
 }
 
+/// [`rows`] exported for the period `[0, 100 s)` with no metadata.
+fn export_rows(format: Format, out: &Path) -> Result<Manifest, AuditError> {
+    export(
+        &rows(),
+        Ts(0),
+        Ts::from_secs(100),
+        format,
+        out,
+        ExportMeta::default(),
+    )
+}
+
 #[test]
 fn csv_cells_cannot_run_formulas_or_break_lines() {
     assert_eq!(csv_cell("=1+1"), "\"'=1+1\"");
@@ -111,15 +123,7 @@ fn export_then_verify_both_formats_and_detect_tampering() {
 fn a_changed_byte_is_caught_and_an_existing_export_is_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("x");
-    export(
-        &rows(),
-        Ts(0),
-        Ts::from_secs(100),
-        Format::Jsonl,
-        &out,
-        ExportMeta::default(),
-    )
-    .unwrap();
+    export_rows(Format::Jsonl, &out).unwrap();
     let data = out.join("alerts.jsonl");
     let t = std::fs::read_to_string(&data)
         .unwrap()
@@ -131,14 +135,7 @@ fn a_changed_byte_is_caught_and_an_existing_export_is_never_overwritten() {
         e.contains("record 1 (alert a, line 1 of alerts.jsonl) was altered"),
         "{e}"
     );
-    let again = export(
-        &rows(),
-        Ts(0),
-        Ts::from_secs(100),
-        Format::Jsonl,
-        &out,
-        ExportMeta::default(),
-    );
+    let again = export_rows(Format::Jsonl, &out);
     assert!(matches!(again, Err(AuditError::Exists(_))));
 }
 
@@ -168,15 +165,7 @@ fn an_export_killed_before_its_manifest_is_completed_by_the_next_attempt() {
     std::fs::create_dir_all(out.join(STAGING)).unwrap();
     std::fs::write(out.join(STAGING).join("alerts.jsonl"), "{\"id\":").unwrap();
     std::fs::write(out.join("alerts.jsonl"), "{\"id\":\"a\"").unwrap();
-    let m = export(
-        &rows(),
-        Ts(0),
-        Ts::from_secs(100),
-        Format::Jsonl,
-        &out,
-        ExportMeta::default(),
-    )
-    .unwrap();
+    let m = export_rows(Format::Jsonl, &out).unwrap();
     assert_eq!(verify(&out).unwrap().records, m.records);
     assert_eq!(m.records, rows().len() as u64);
     let mut names: Vec<String> = std::fs::read_dir(&out)
@@ -194,15 +183,7 @@ fn a_new_export_directory_appears_whole_and_a_stale_staging_one_goes() {
     let stale = dir.path().join(".x.partial");
     std::fs::create_dir(&stale).unwrap();
     std::fs::write(stale.join("alerts.csv"), "half a row").unwrap();
-    export(
-        &rows(),
-        Ts(0),
-        Ts::from_secs(100),
-        Format::Csv,
-        &out,
-        ExportMeta::default(),
-    )
-    .unwrap();
+    export_rows(Format::Csv, &out).unwrap();
     assert!(verify(&out).is_ok());
     let left: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
