@@ -272,3 +272,40 @@ fn sighup_reopens_the_alert_log() {
     );
     assert_eq!(old.len() + new.len(), 40);
 }
+
+#[test]
+fn a_second_daemon_on_the_same_data_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("ssh.pcap");
+    many_ssh(40).write_pcap(&capture);
+    let data = dir.path().join("data");
+    // The first stays up after its replay, holding the alert log.
+    let mut first = Command::new(env!("CARGO_BIN_EXE_remotewatch"))
+        .args(["run", "--replay", capture.to_str().unwrap(), "--stay"])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .args(["--metrics-listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let written = common::poll(Duration::from_secs(30), || {
+        (whole_line_ids(&data).len() == 40).then_some(())
+    });
+    assert!(written.is_some(), "the first daemon wrote its 40 alerts");
+    let second = Command::new(env!("CARGO_BIN_EXE_remotewatch"))
+        .args(["run", "--replay", capture.to_str().unwrap()])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .args(["--metrics-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let _ = first.kill();
+    let _ = first.wait();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("another process holds this alert log"),
+        "{err}"
+    );
+    // The first daemon's log is untouched: its 40 alerts, each once.
+    assert_eq!(logged_ids(&data).len(), 40);
+}

@@ -120,6 +120,15 @@ pub(super) fn run(a: &RunArgs) -> i32 {
         cfg.risk.clone(),
         &contractor_ids,
     ));
+    // The alert log first: it is locked against a second daemon, which then stops before it
+    // touches the store.
+    let jsonl = match &cfg.alerts.jsonl {
+        None => JsonlSink::new(Box::new(std::io::stdout()), true),
+        Some(p) => match JsonlSink::append_to(p) {
+            Ok(s) => s,
+            Err(e) => return fail(EXIT_INPUT, format!("alert output {e}")),
+        },
+    };
     let mut store = match &cfg.store {
         None => {
             tracing::warn!("no store.path configured: alerts are not kept in a database");
@@ -135,13 +144,6 @@ pub(super) fn run(a: &RunArgs) -> i32 {
     if let Some(s) = &mut store {
         restore_active_alerts(s, &metrics, cfg.alerts.active_window_secs);
     }
-    let jsonl = match &cfg.alerts.jsonl {
-        None => JsonlSink::new(Box::new(std::io::stdout()), true),
-        Some(p) => match JsonlSink::append_to(p) {
-            Ok(s) => s,
-            Err(e) => return fail(EXIT_INPUT, format!("alert output {e}")),
-        },
-    };
     let listener = match cfg.http.listen {
         None => None,
         Some(addr) => match std::net::TcpListener::bind(addr) {

@@ -2,7 +2,7 @@
 
 use crate::alert::Alert;
 use crate::pipeline::AlertSink;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -30,8 +30,9 @@ impl JsonlSink {
     }
 
     /// Alerts appended to `path`, created with mode 0640 if missing, flushed after every alert.
-    /// [`AlertSink::reopen`] reopens the path (for logrotate's SIGHUP). A torn last line left by
-    /// a killed writer is cut first (see `cut_torn_tail`).
+    /// [`AlertSink::reopen`] reopens the path (for logrotate's SIGHUP). The file is locked
+    /// against a second writer, and a torn last line left by a killed one is cut (see
+    /// `open_append`).
     pub fn append_to(path: &Path) -> io::Result<JsonlSink> {
         let mut sink = JsonlSink::new(open_append(path)?, true);
         sink.path = Some(path.to_owned());
@@ -50,15 +51,7 @@ const TAIL_CHUNK: usize = 64 * 1024;
 /// next start writes it again in full (`ReportSink::redeliver`); what is cut was never a record.
 /// Log shippers read up to a line break, so none has consumed the fragment. Leaving it would
 /// glue it to the next alert and make one line that is not JSON.
-/// Only a regular file is touched: a log configured as `/dev/stdout` or a pipe is left alone.
-fn cut_torn_tail(path: &Path) -> io::Result<u64> {
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_file() => {}
-        Ok(_) => return Ok(0),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e),
-    }
-    let mut f = OpenOptions::new().read(true).write(true).open(path)?;
+fn cut_torn_tail(f: &mut File) -> io::Result<u64> {
     let len = f.metadata()?.len();
     let mut end = len;
     let mut buf = vec![0u8; TAIL_CHUNK];
@@ -82,9 +75,42 @@ fn cut_torn_tail(path: &Path) -> io::Result<u64> {
     Ok(len - keep)
 }
 
+/// Opens the log for appending, created with mode 0640 if missing. A regular file is locked
+/// first, then a torn last line is cut (see `cut_torn_tail`); a log on `/dev/stdout` or a pipe
+/// is neither.
 fn open_append(path: &Path) -> io::Result<Box<dyn Write + Send>> {
     let path_err = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-    match cut_torn_tail(path).map_err(path_err)? {
+    let mut opts = OpenOptions::new();
+    // Read access too: the torn tail is found by reading back from the end. Writes still all go
+    // to the end (O_APPEND).
+    opts.read(true).create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o640);
+    }
+    let mut f = opts.open(path).map_err(path_err)?;
+    if !f.metadata().map_err(path_err)?.is_file() {
+        return Ok(Box::new(f));
+    }
+    // One writer per log: a second daemon appending to it would interleave its alerts with
+    // ours, and take the line this one is writing for a torn one. An advisory lock (flock(2)),
+    // released when the file is closed: at exit, or when SIGHUP reopens the path after rotation.
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{}: another process holds this alert log (is a second remotewatch running \
+                     with the same data directory or alerts.jsonl?)",
+                    path.display()
+                ),
+            ))
+        }
+        Err(TryLockError::Error(e)) => return Err(path_err(e)),
+    }
+    match cut_torn_tail(&mut f).map_err(path_err)? {
         0 => {}
         cut => tracing::warn!(
             path = %path.display(),
@@ -92,14 +118,6 @@ fn open_append(path: &Path) -> io::Result<Box<dyn Write + Send>> {
             "cut a partial last line left by a writer that was killed mid-line"
         ),
     }
-    let mut opts = OpenOptions::new();
-    opts.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o640);
-    }
-    let f = opts.open(path).map_err(path_err)?;
     Ok(Box::new(f))
 }
 
@@ -142,7 +160,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("alerts.jsonl");
         std::fs::write(&p, content).unwrap();
-        let n = cut_torn_tail(&p).unwrap();
+        let mut f = OpenOptions::new().read(true).write(true).open(&p).unwrap();
+        let n = cut_torn_tail(&mut f).unwrap();
         (n, std::fs::read(&p).unwrap())
     }
 
@@ -192,8 +211,32 @@ mod tests {
     fn a_missing_log_is_created() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("alerts.jsonl");
-        assert_eq!(cut_torn_tail(&p).unwrap(), 0);
         JsonlSink::append_to(&p).unwrap().emit_line("{}").unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "{}\n");
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_until_the_first_closes_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("alerts.jsonl");
+        let mut first = JsonlSink::append_to(&p).unwrap();
+        // The first writer is mid-line: a second opener must neither append nor cut it.
+        first.out.write_all(b"{\"id\":").unwrap();
+        first.out.flush().unwrap();
+        let e = JsonlSink::append_to(&p).err().unwrap();
+        assert!(
+            e.to_string()
+                .contains("another process holds this alert log"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"id\":");
+        first.out.write_all(b"\"1\"}\n").unwrap();
+        drop(first);
+        let mut second = JsonlSink::append_to(&p).unwrap();
+        second.emit_line(r#"{"id":"2"}"#).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"id\":\"1\"}\n{\"id\":\"2\"}\n"
+        );
     }
 }
