@@ -29,16 +29,18 @@ fn many_ssh(n: u16) -> CaptureBuilder {
     cap
 }
 
+/// `run` replaying `capture` with its data in `data` and its HTTP endpoints on a free port.
+fn run_cmd(data: &Path, capture: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_remotewatch"));
+    c.args(["run", "--replay", capture.to_str().unwrap()])
+        .args(["--data-dir", data.to_str().unwrap()])
+        .args(["--metrics-listen", "127.0.0.1:0"]);
+    c
+}
+
 fn daemon(data: &Path, capture: &Path, rate: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_remotewatch"))
-        .args([
-            "run",
-            "--replay",
-            capture.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-        ])
-        .args(["--metrics-listen", "127.0.0.1:0", "--replay-rate", rate])
+    run_cmd(data, capture)
+        .args(["--replay-rate", rate])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -280,10 +282,8 @@ fn a_second_daemon_on_the_same_data_directory_is_refused() {
     many_ssh(40).write_pcap(&capture);
     let data = dir.path().join("data");
     // The first stays up after its replay, holding the alert log.
-    let mut first = Command::new(env!("CARGO_BIN_EXE_remotewatch"))
-        .args(["run", "--replay", capture.to_str().unwrap(), "--stay"])
-        .args(["--data-dir", data.to_str().unwrap()])
-        .args(["--metrics-listen", "127.0.0.1:0"])
+    let mut first = run_cmd(&data, &capture)
+        .arg("--stay")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -292,12 +292,7 @@ fn a_second_daemon_on_the_same_data_directory_is_refused() {
         (whole_line_ids(&data).len() == 40).then_some(())
     });
     assert!(written.is_some(), "the first daemon wrote its 40 alerts");
-    let second = Command::new(env!("CARGO_BIN_EXE_remotewatch"))
-        .args(["run", "--replay", capture.to_str().unwrap()])
-        .args(["--data-dir", data.to_str().unwrap()])
-        .args(["--metrics-listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
+    let second = run_cmd(&data, &capture).output().unwrap();
     let _ = first.kill();
     let _ = first.wait();
     let err = String::from_utf8_lossy(&second.stderr);
