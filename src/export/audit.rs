@@ -308,15 +308,16 @@ fn publish(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), AuditError> {
     sync_dir(&staging)?;
     if fresh {
         std::fs::rename(&staging, dir).map_err(io_err(dir))?;
+        sync_dir(parent)
     } else {
+        // Only `dir`'s entries change: the parent's stay as they were.
         for (name, _) in files {
             let to = dir.join(name);
             std::fs::rename(staging.join(name), &to).map_err(io_err(&to))?;
         }
         std::fs::remove_dir(&staging).map_err(io_err(&staging))?;
-        sync_dir(dir)?;
+        sync_dir(dir)
     }
-    sync_dir(parent)
 }
 
 /// Makes a directory's entries (files created or renamed in it) durable.
